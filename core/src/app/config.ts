@@ -1,0 +1,160 @@
+import { Ajv } from 'ajv';
+import type { JsonSchema } from '../validation.ts';
+
+export type Environment = 'development' | 'production' | 'test';
+export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+
+/** Limits the GraphQL endpoint enforces on every operation. */
+export interface GraphQLLimits {
+  /** Deepest field nesting allowed. */
+  maxDepth: number;
+  /** Highest estimated cost: every field costs 1, multiplied by the `first` of the lists above it. */
+  maxComplexity: number;
+  /** Most aliased fields in one operation. */
+  maxAliases: number;
+}
+
+/** The resolved configuration of an Atrium app. */
+export interface AtriumConfig {
+  env: Environment;
+  port: number;
+  host: string;
+  /** `postgres://…` for PostgreSQL; absent for the embedded PGlite database. */
+  databaseUrl?: string;
+  /** Where the embedded database and development secrets live. */
+  dataDir: string;
+  logLevel: LogLevel;
+  /** Run pending module migrations at start. */
+  migrate: boolean;
+  graphiql: boolean;
+  introspection: boolean;
+  graphql: GraphQLLimits;
+  /** Largest accepted request body, in bytes. */
+  bodyLimit: number;
+  /** How long `stop()` waits for in-flight requests before closing them. */
+  shutdownTimeoutMs: number;
+  /** Options per module, validated against each module's config schema. */
+  modules: Record<string, unknown>;
+}
+
+/** Options accepted by `createApp`; anything left out comes from the environment or a default. */
+export type AtriumConfigInput = Partial<Omit<AtriumConfig, 'graphql'>> & { graphql?: Partial<GraphQLLimits> };
+
+/** A configuration value that does not validate; `variable` names where it came from. */
+export class ConfigError extends Error {
+  readonly variable: string;
+  constructor(variable: string, message: string) {
+    super(`Invalid configuration: ${variable} ${message}`);
+    this.name = 'ConfigError';
+    this.variable = variable;
+  }
+}
+
+/** Environment variables and the config path each one sets. */
+const ENVIRONMENT: Record<string, string> = {
+  NODE_ENV: 'env',
+  PORT: 'port',
+  HOST: 'host',
+  DATABASE_URL: 'databaseUrl',
+  ATRIUM_DATA_DIR: 'dataDir',
+  LOG_LEVEL: 'logLevel',
+  ATRIUM_MIGRATE: 'migrate',
+  ATRIUM_GRAPHIQL: 'graphiql',
+  ATRIUM_INTROSPECTION: 'introspection',
+  ATRIUM_MAX_DEPTH: 'graphql.maxDepth',
+  ATRIUM_MAX_COMPLEXITY: 'graphql.maxComplexity',
+  ATRIUM_MAX_ALIASES: 'graphql.maxAliases',
+  ATRIUM_BODY_LIMIT: 'bodyLimit',
+  ATRIUM_SHUTDOWN_TIMEOUT_MS: 'shutdownTimeoutMs',
+};
+
+const configSchema: JsonSchema = {
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    env: { enum: ['development', 'production', 'test'] },
+    port: { type: 'integer', minimum: 0, maximum: 65535 },
+    host: { type: 'string', minLength: 1 },
+    databaseUrl: { type: 'string', pattern: '^postgres(ql)?://' },
+    dataDir: { type: 'string', minLength: 1 },
+    logLevel: { enum: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] },
+    migrate: { type: 'boolean' },
+    graphiql: { type: 'boolean' },
+    introspection: { type: 'boolean' },
+    graphql: {
+      type: 'object',
+      additionalProperties: false,
+      properties: {
+        maxDepth: { type: 'integer', minimum: 1 },
+        maxComplexity: { type: 'integer', minimum: 1 },
+        maxAliases: { type: 'integer', minimum: 0 },
+      },
+    },
+    bodyLimit: { type: 'integer', minimum: 1024 },
+    shutdownTimeoutMs: { type: 'integer', minimum: 0 },
+    modules: { type: 'object' },
+  },
+};
+
+const configAjv = new Ajv({ allErrors: false, coerceTypes: true, strict: true });
+const validateConfig = configAjv.compile(configSchema);
+
+/**
+ * Resolves the app configuration: explicit options win, then environment variables, then defaults
+ * (which depend on NODE_ENV). Throws ConfigError naming the variable or option that is wrong.
+ */
+export function resolveConfig(options: AtriumConfigInput = {}, env: NodeJS.ProcessEnv = process.env): AtriumConfig {
+  const fromEnv: Record<string, unknown> = {};
+  for (const [variable, path] of Object.entries(ENVIRONMENT)) {
+    const value = env[variable];
+    if (value !== undefined && value !== '') setPath(fromEnv, path, value);
+  }
+  const merged: Record<string, unknown> = { ...fromEnv, ...options, graphql: { ...(fromEnv.graphql as object), ...options.graphql } };
+  if (!validateConfig(merged)) {
+    const error = validateConfig.errors![0]!;
+    const path = error.instancePath.split('/').slice(1).join('.') || String(error.params.additionalProperty ?? '');
+    throw new ConfigError(nameOf(path, options), `${error.message ?? 'is invalid'} (got ${JSON.stringify(readPath(merged, path))})`);
+  }
+  const environment = (merged.env as Environment | undefined) ?? 'development';
+  const development = environment !== 'production';
+  const limits = merged.graphql as Partial<GraphQLLimits>;
+  return {
+    env: environment,
+    port: (merged.port as number | undefined) ?? 4000,
+    host: (merged.host as string | undefined) ?? (development ? '127.0.0.1' : '0.0.0.0'),
+    databaseUrl: merged.databaseUrl as string | undefined,
+    dataDir: (merged.dataDir as string | undefined) ?? '.atrium',
+    logLevel: (merged.logLevel as LogLevel | undefined) ?? (environment === 'test' ? 'silent' : 'info'),
+    migrate: (merged.migrate as boolean | undefined) ?? true,
+    graphiql: (merged.graphiql as boolean | undefined) ?? environment === 'development',
+    introspection: (merged.introspection as boolean | undefined) ?? development,
+    graphql: {
+      maxDepth: limits.maxDepth ?? 12,
+      maxComplexity: limits.maxComplexity ?? 20_000,
+      maxAliases: limits.maxAliases ?? 30,
+    },
+    bodyLimit: (merged.bodyLimit as number | undefined) ?? 1024 * 1024,
+    shutdownTimeoutMs: (merged.shutdownTimeoutMs as number | undefined) ?? 10_000,
+    modules: (merged.modules as Record<string, unknown> | undefined) ?? {},
+  };
+}
+
+function nameOf(path: string, options: AtriumConfigInput): string {
+  const fromOptions = readPath(options, path) !== undefined;
+  if (!fromOptions) {
+    const variable = Object.entries(ENVIRONMENT).find(([, p]) => p === path)?.[0];
+    if (variable) return variable;
+  }
+  return `option "${path}"`;
+}
+
+function setPath(target: Record<string, unknown>, path: string, value: unknown): void {
+  const keys = path.split('.');
+  let node = target;
+  for (const key of keys.slice(0, -1)) node = (node[key] ??= {}) as Record<string, unknown>;
+  node[keys.at(-1)!] = value;
+}
+
+function readPath(source: unknown, path: string): unknown {
+  return path.split('.').reduce<unknown>((node, key) => (node as Record<string, unknown> | undefined)?.[key], source);
+}

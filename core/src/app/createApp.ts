@@ -1,0 +1,267 @@
+import { EventEmitter } from 'node:events';
+import Fastify, { type FastifyInstance } from 'fastify';
+import fastifyPlugin from 'fastify-plugin';
+import fastifyWebsocket from '@fastify/websocket';
+import mercurius, { type IResolvers, type MercuriusContext } from 'mercurius';
+import { NoSchemaIntrospectionCustomRule, type GraphQLError } from 'graphql';
+import type { MikroORM } from '@mikro-orm/core';
+import { resolveConfig, type AtriumConfig, type AtriumConfigInput } from './config.ts';
+import { kernelResolvers, kernelTypeDefs } from './kernel.ts';
+import type { AtriumRequestContext } from './context.ts';
+import { resolvePlugins, PluginError, type ResolvedPlugin } from '../plugin/registry.ts';
+import type { AtriumPlugin, ModuleContext } from '../plugin/manifest.ts';
+import { composeSchema, type ComposedSchema } from '../graphql/compose.ts';
+import { costLimitRule } from '../graphql/limits.ts';
+import { toPublicError } from '../graphql/errors.ts';
+import type { Publish, Topic } from '../graphql/subscriptions.ts';
+import { openOrm, ping, type DatabaseTarget } from '../db/orm.ts';
+import { runMigrations } from '../db/migrations.ts';
+
+/** Options of `createApp`: the modules, and configuration that overrides the environment. */
+export interface CreateAppOptions extends AtriumConfigInput {
+  modules?: AtriumPlugin<any>[];
+  /** Where the data lives; by default chosen from `databaseUrl` / `dataDir`. */
+  database?: DatabaseTarget;
+  /** Environment to read configuration from (default `process.env`). */
+  environment?: NodeJS.ProcessEnv;
+}
+
+/** A composed Atrium application. */
+export interface AtriumApp {
+  readonly config: AtriumConfig;
+  /** Installed modules in dependency order, with their validated options. */
+  readonly modules: readonly ResolvedPlugin[];
+  /** The composed GraphQL schema and who owns what in it. */
+  readonly schema: ComposedSchema;
+  /** The Fastify instance (available after `start()`). */
+  readonly fastify: FastifyInstance;
+  /** The ORM (available after `start()`). */
+  readonly orm: MikroORM;
+  /** `http://host:port` the app listens on (after `start()`). */
+  readonly url: string;
+  readonly publish: Publish;
+  /**
+   * Kernel lifecycle events: `started`, `stopping`, and `subscription` (a subscription started
+   * listening to its topic; the test kit waits for it before publishing).
+   */
+  readonly events: EventEmitter;
+  /** Opens the database, runs pending migrations, sets up modules and listens. */
+  start(): Promise<void>;
+  /**
+   * Stops gracefully: new requests get 503, in-flight requests finish (up to `shutdownTimeoutMs`),
+   * WebSocket clients get close code 1001, then the server and the ORM close.
+   */
+  stop(): Promise<void>;
+}
+
+const CORE_MODULE = 'core';
+
+/**
+ * Composes the kernel with modules. Configuration and the module set are checked here (a
+ * ConfigError or PluginError is thrown); the database opens and the server listens on `start()`.
+ */
+export function createApp(options: CreateAppOptions = {}): AtriumApp {
+  const { modules: plugins = [], database, environment, ...configInput } = options;
+  const config = resolveConfig(configInput, environment);
+  if (plugins.some((plugin) => plugin.name === CORE_MODULE)) {
+    throw new PluginError(`The module name "${CORE_MODULE}" is reserved for the kernel`, [CORE_MODULE]);
+  }
+  const modules = resolvePlugins(plugins, config.modules);
+  const schema = composeSchema([
+    { module: CORE_MODULE, typeDefs: kernelTypeDefs },
+    ...modules.filter(({ plugin }) => plugin.graphql).map(({ plugin }) => ({ module: plugin.name, typeDefs: plugin.graphql!.typeDefs })),
+  ]);
+  const resolverSets: [string, IResolvers][] = [[CORE_MODULE, kernelResolvers(modules)]];
+  for (const { plugin } of modules) {
+    if (plugin.graphql?.resolvers) {
+      assertOwnsResolvers(plugin.name, plugin.graphql.resolvers, schema);
+      resolverSets.push([plugin.name, plugin.graphql.resolvers]);
+    }
+  }
+  const target: DatabaseTarget =
+    database ?? (config.databaseUrl ? { driver: 'postgresql', url: config.databaseUrl } : { driver: 'pglite', dataDir: config.dataDir });
+
+  let fastify: FastifyInstance | undefined;
+  let orm: MikroORM | undefined;
+  let url = '';
+  let closing = false;
+  let inFlight = 0;
+  let drained: (() => void) | undefined;
+  let stopping: Promise<void> | undefined;
+
+  const publish: Publish = <Payload>(topic: Topic<Payload>, payload: Payload) =>
+    new Promise<void>((resolve) => {
+      if (!fastify) throw new Error('The app is not started');
+      fastify.graphql.pubsub.publish({ topic, payload }, () => resolve());
+    });
+
+  const events = new EventEmitter();
+  const requestContext = (): AtriumRequestContext => ({
+    em: orm!.em.fork(),
+    config,
+    publish,
+    subscriptionStarted: () => events.emit('subscription'),
+  });
+
+  async function start(): Promise<void> {
+    if (fastify) throw new Error('The app is already started');
+    orm = await openOrm({ target, entities: modules.flatMap(({ plugin }) => plugin.entities ?? []) });
+    const app = Fastify({
+      logger: config.logLevel === 'silent' ? false : { level: config.logLevel },
+      bodyLimit: config.bodyLimit,
+      return503OnClosing: true,
+      forceCloseConnections: 'idle',
+    });
+    fastify = app;
+    try {
+      if (config.migrate) {
+        await runMigrations(orm, [{ name: CORE_MODULE, migrations: new URL('../../migrations/', import.meta.url) }, ...modules.map((m) => m.plugin)], {
+          info: (message) => app.log.info(message),
+        });
+      }
+      app.addHook('onRequest', async (request, reply) => {
+        if (closing && request.url !== '/health/live') {
+          return reply.code(503).header('connection', 'close').send({ error: 'Service Unavailable', message: 'The server is shutting down' });
+        }
+        inFlight += 1;
+        reply.raw.once('close', () => {
+          inFlight -= 1;
+          if (inFlight === 0) drained?.();
+        });
+      });
+      app.get('/health/live', async () => ({ status: 'ok' }));
+      app.get('/health/ready', async (_request, reply) => {
+        try {
+          await ping(orm!);
+          return { status: 'ok' };
+        } catch {
+          return reply.code(503).send({ status: 'unavailable' });
+        }
+      });
+
+      await app.register(fastifyWebsocket, {
+        options: { maxPayload: 1024 * 1024 },
+        // Close sockets with 1001 "going away" so that clients know to reconnect elsewhere.
+        preClose(done) {
+          for (const client of this.websocketServer.clients) client.close(1001, 'Server shutting down');
+          done();
+        },
+      });
+      await app.register(mercurius, {
+        schema: schema.schema,
+        path: '/graphql',
+        jit: 1,
+        graphiql: config.graphiql,
+        queryDepth: config.graphql.maxDepth,
+        allowBatchedQueries: false,
+        csrfPrevention: true,
+        validationRules: [costLimitRule(config.graphql), ...(config.introspection ? [] : [NoSchemaIntrospectionCustomRule])],
+        context: () => requestContext(),
+        errorFormatter: (execution, context) => formatErrors(execution, context, config, app),
+        subscription: {
+          context: () => requestContext(),
+          keepAlive: 15_000,
+          fullWsTransport: false,
+        },
+      });
+      for (const [, resolvers] of resolverSets) app.graphql.defineResolvers(resolvers);
+      for (const { plugin } of modules) if (plugin.graphql?.loaders) app.graphql.defineLoaders(plugin.graphql.loaders);
+
+      for (const { plugin, config: moduleConfig } of modules) {
+        if (!plugin.setup) continue;
+        await app.register(
+          fastifyPlugin(
+            async (instance: FastifyInstance) => {
+              const context: ModuleContext = { fastify: instance, orm: orm!, config: moduleConfig, publish };
+              await plugin.setup!(context);
+            },
+            { name: `atrium:${plugin.name}`, encapsulate: true },
+          ),
+        );
+      }
+
+      url = await app.listen({ port: config.port, host: config.host });
+      events.emit('started');
+    } catch (error) {
+      await app.close().catch(() => {});
+      await orm.close().catch(() => {});
+      fastify = undefined;
+      orm = undefined;
+      throw error;
+    }
+  }
+
+  function stop(): Promise<void> {
+    stopping ??= (async () => {
+      const app = fastify;
+      if (!app) return;
+      closing = true;
+      events.emit('stopping');
+      for (const client of app.websocketServer?.clients ?? []) client.close(1001, 'Server shutting down');
+      if (inFlight > 0) {
+        await new Promise<void>((resolve) => {
+          drained = resolve;
+          setTimeout(resolve, config.shutdownTimeoutMs).unref();
+        });
+      }
+      await app.close();
+      await orm?.close();
+    })();
+    return stopping;
+  }
+
+  return {
+    config,
+    modules,
+    schema,
+    get fastify() {
+      if (!fastify) throw new Error('The app is not started');
+      return fastify;
+    },
+    get orm() {
+      if (!orm) throw new Error('The app is not started');
+      return orm;
+    },
+    get url() {
+      return url;
+    },
+    publish,
+    events,
+    start,
+    stop,
+  };
+}
+
+/** A module may only resolve fields it owns (its types, and the fields it adds to other types). */
+function assertOwnsResolvers(module: string, resolvers: IResolvers, schema: ComposedSchema): void {
+  for (const [typeName, fields] of Object.entries(resolvers)) {
+    const typeOwner = schema.typeOwners.get(typeName);
+    if (typeOwner === undefined) throw new PluginError(`Module "${module}" has resolvers for ${typeName}, which is not in the schema`, [module]);
+    if (typeof fields !== 'object' || fields === null || !['Query', 'Mutation', 'Subscription'].includes(typeName)) {
+      if (typeOwner === module) continue;
+    }
+    for (const field of Object.keys(fields as object)) {
+      const owner = schema.fieldOwners.get(`${typeName}.${field}`);
+      if (owner !== module && !(owner === undefined && typeOwner === module)) {
+        throw new PluginError(`Module "${module}" resolves ${typeName}.${field}, which ${owner ? `module "${owner}" owns` : 'is not in the schema'}`, [module, ...(owner ? [owner] : [])]);
+      }
+    }
+  }
+}
+
+interface FormattableExecution {
+  data?: unknown;
+  errors: readonly GraphQLError[];
+  statusCode?: number;
+}
+
+function formatErrors(execution: FormattableExecution, context: MercuriusContext, config: AtriumConfig, app: FastifyInstance) {
+  const flattened = execution.errors.flatMap((error) => {
+    const nested = (error.originalError as { errors?: GraphQLError[] } | undefined)?.errors;
+    return Array.isArray(nested) ? nested : [error];
+  });
+  const log = context?.reply?.log ?? app.log;
+  const errors = flattened.map((error) => toPublicError(error, { suggestions: config.env === 'development', log }).toJSON());
+  const statusCode = execution.data ? 200 : (execution.statusCode ?? 200);
+  return { statusCode, response: { data: execution.data ?? null, errors } };
+}

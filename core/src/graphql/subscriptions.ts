@@ -1,0 +1,46 @@
+import mercurius, { type MercuriusContext } from 'mercurius';
+
+// mercurius is CommonJS: its helpers hang off the default export.
+const { withFilter } = mercurius;
+
+declare const payloadType: unique symbol;
+
+/**
+ * A pub/sub topic name that carries the type of its payload, so that `publish` and the
+ * subscription resolvers agree. Build one with `topic()`.
+ */
+export type Topic<Payload> = string & { readonly [payloadType]?: Payload };
+
+/** Joins the parts of a topic name (`topic<Message>('messenger', 'conversation', id)`). */
+export function topic<Payload>(...parts: string[]): Topic<Payload> {
+  return parts.join(':') as Topic<Payload>;
+}
+
+/** Publishes a payload to every subscriber of a topic. */
+export type Publish = <Payload>(topic: Topic<Payload>, payload: Payload) => Promise<void>;
+
+/** A subscription field resolver as mercurius expects it. */
+export interface SubscriptionResolver<Args, Payload> {
+  subscribe: (root: unknown, args: Args, context: MercuriusContext, info?: unknown) => Promise<AsyncIterable<Payload>> | AsyncIterable<Payload>;
+  resolve: (payload: Payload) => Payload;
+}
+
+/**
+ * Builds a subscription field: `topicOf` picks the topic from the arguments and context (it may
+ * throw an AtriumError to refuse the subscription); `filter` drops events a subscriber must not get.
+ * The published payload is the field's value.
+ */
+export function subscription<Args, Payload>(
+  topicOf: (args: Args, context: MercuriusContext) => Topic<Payload> | Promise<Topic<Payload>>,
+  filter?: (payload: Payload, args: Args, context: MercuriusContext) => boolean | Promise<boolean>,
+): SubscriptionResolver<Args, Payload> {
+  const subscribe = async (_root: unknown, args: Args, context: MercuriusContext): Promise<AsyncIterable<Payload>> => {
+    const stream = await context.pubsub.subscribe(await topicOf(args, context));
+    context.subscriptionStarted();
+    return stream as unknown as AsyncIterable<Payload>;
+  };
+  return {
+    subscribe: filter ? (withFilter(subscribe, filter) as SubscriptionResolver<Args, Payload>['subscribe']) : subscribe,
+    resolve: (payload) => payload,
+  };
+}

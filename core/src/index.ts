@@ -1,0 +1,45 @@
+/**
+ * `@atrium/core` — the Atrium kernel: compose modules into one GraphQL API over Fastify and MikroORM.
+ * @packageDocumentation
+ */
+export { createApp, type AtriumApp, type CreateAppOptions } from './app/createApp.ts';
+export { runApp } from './app/run.ts';
+export {
+  resolveConfig,
+  ConfigError,
+  type AtriumConfig,
+  type AtriumConfigInput,
+  type Environment,
+  type GraphQLLimits,
+  type LogLevel,
+} from './app/config.ts';
+export type { AtriumRequestContext } from './app/context.ts';
+export { CORE_VERSION } from './app/kernel.ts';
+export {
+  definePlugin,
+  type AtriumPlugin,
+  type DomainEvent,
+  type EventDeclaration,
+  type EventListener,
+  type ModuleContext,
+  type PermissionDeclaration,
+  type PluginGraphQL,
+  type TenantContext,
+} from './plugin/manifest.ts';
+export { resolvePlugins, parseDependency, PluginError, type ResolvedPlugin } from './plugin/registry.ts';
+export { composeSchema, type ComposedSchema, type SchemaPart } from './graphql/compose.ts';
+export {
+  AtriumError,
+  BadUserInputError,
+  conflict,
+  fieldsFromAjv,
+  forbidden,
+  notFound,
+  type ErrorCode,
+} from './graphql/errors.ts';
+export { paginate, pageArgs, MAX_PAGE_SIZE, DEFAULT_PAGE_SIZE, type Connection, type ConnectionArgs } from './graphql/connection.ts';
+export { DateTimeScalar, DecimalScalar, JSONScalar } from './graphql/scalars.ts';
+export { subscription, topic, type Publish, type SubscriptionResolver, type Topic } from './graphql/subscriptions.ts';
+export { ajv, createValidator, type JsonSchema } from './validation.ts';
+export { openOrm, type DatabaseTarget, type OrmOptions } from './db/orm.ts';
+export { runMigrations, readMigrations, MigrationError, type MigrationFile } from './db/migrations.ts';

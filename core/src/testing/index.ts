@@ -1,0 +1,189 @@
+/**
+ * `@atrium/core/testing` — the test kit for Atrium apps and modules: a real app on a fresh database,
+ * GraphQL over HTTP, subscriptions over a real graphql-ws WebSocket.
+ * @packageDocumentation
+ */
+import { once } from 'node:events';
+import { createClient, type Client, type ExecutionResult } from 'graphql-ws';
+import WebSocket from 'ws';
+import { createApp, type AtriumApp } from '../app/createApp.ts';
+import type { AtriumConfigInput } from '../app/config.ts';
+import type { AtriumPlugin } from '../plugin/manifest.ts';
+import { createTestDatabase } from './database.ts';
+
+export interface TestAppOptions {
+  modules?: AtriumPlugin<any>[];
+  /** Configuration overrides (the environment is not read, except `DATABASE_URL`). */
+  config?: AtriumConfigInput;
+}
+
+export interface RequestOptions {
+  /** An access token, sent as `authorization: Bearer <token>`. */
+  token?: string;
+  headers?: Record<string, string>;
+}
+
+/** A GraphQL answer with its HTTP status. */
+export interface GqlResponse<Data = any> {
+  statusCode: number;
+  data?: Data | null;
+  errors?: { message: string; path?: (string | number)[]; extensions?: { code?: string; fields?: Record<string, string>; [key: string]: unknown } }[];
+}
+
+export interface SubscribeOptions {
+  token?: string;
+  /** Sent as the graphql-ws `connection_init` payload (overrides the one built from `token`). */
+  connectionParams?: Record<string, unknown>;
+}
+
+/** A live subscription over its own graphql-ws connection. */
+export interface TestSubscription<Data = any> extends AsyncIterable<ExecutionResult<Data>> {
+  /** The next event (or error result) the server sent. */
+  next(): Promise<ExecutionResult<Data>>;
+  /** Resolves with the WebSocket close event once the connection closes. */
+  readonly closed: Promise<{ code: number; reason: string }>;
+  /** The underlying graphql-ws client. */
+  readonly client: Client;
+  close(): Promise<void>;
+}
+
+export interface TestApp {
+  app: AtriumApp;
+  /** `http://127.0.0.1:<port>` */
+  url: string;
+  /** Sends a GraphQL operation over HTTP (in-process injection through the whole Fastify pipeline). */
+  gql<Data = any>(query: string, variables?: Record<string, unknown>, options?: RequestOptions): Promise<GqlResponse<Data>>;
+  /**
+   * Opens a graphql-ws connection and starts a subscription; resolves once the server listens to
+   * the subscription's topic, so that events published afterwards are received.
+   */
+  subscribe<Data = any>(query: string, variables?: Record<string, unknown>, options?: SubscribeOptions): Promise<TestSubscription<Data>>;
+  /** Runs SQL straight against the test database, bypassing the app. */
+  sql<Row = Record<string, unknown>>(text: string, params?: unknown[]): Promise<Row[]>;
+  /** Stops the app, closes open subscriptions and drops the database. */
+  close(): Promise<void>;
+}
+
+/**
+ * Starts an app on a fresh database: a schema of its own on PostgreSQL when `DATABASE_URL` is
+ * set, otherwise an in-memory PGlite loaded from a migrated template.
+ */
+export async function createTestApp(options: TestAppOptions = {}): Promise<TestApp> {
+  const modules = options.modules ?? [];
+  const database = await createTestDatabase(modules);
+  const app = createApp({
+    env: 'test',
+    port: 0,
+    host: '127.0.0.1',
+    logLevel: 'silent',
+    ...options.config,
+    modules,
+    database: database.target,
+    environment: {},
+  });
+  try {
+    await app.start();
+    await database.afterStart();
+  } catch (error) {
+    await app.stop().catch(() => {});
+    await database.drop().catch(() => {});
+    throw error;
+  }
+  const subscriptions = new Set<TestSubscription>();
+  let expectedSubscriptions = 0;
+  let startedSubscriptions = 0;
+  app.events.on('subscription', () => (startedSubscriptions += 1));
+
+  return {
+    app,
+    url: app.url,
+    async gql(query, variables, requestOptions = {}) {
+      const response = await app.fastify.inject({
+        method: 'POST',
+        url: '/graphql',
+        headers: {
+          'content-type': 'application/json',
+          ...(requestOptions.token ? { authorization: `Bearer ${requestOptions.token}` } : {}),
+          ...requestOptions.headers,
+        },
+        payload: JSON.stringify({ query, variables }),
+      });
+      return { statusCode: response.statusCode, ...JSON.parse(response.body) };
+    },
+    async subscribe(query, variables, subscribeOptions = {}) {
+      const expected = ++expectedSubscriptions;
+      const subscription = openSubscription(app.url.replace(/^http/, 'ws') + '/graphql', query, variables, subscribeOptions);
+      subscriptions.add(subscription);
+      void subscription.closed.then(() => subscriptions.delete(subscription));
+      // Wait until the server listens (or the connection fails: then `next()` reports why).
+      while (startedSubscriptions < expected) {
+        const closed = await Promise.race([once(app.events, 'subscription').then(() => false), subscription.closed.then(() => true)]);
+        if (closed) {
+          expectedSubscriptions -= 1;
+          break;
+        }
+      }
+      return subscription;
+    },
+    sql: database.sql,
+    async close() {
+      await Promise.all([...subscriptions].map((s) => s.close()));
+      await app.stop();
+      await database.drop();
+    },
+  };
+}
+
+function openSubscription<Data>(url: string, query: string, variables: Record<string, unknown> | undefined, options: SubscribeOptions): TestSubscription<Data> {
+  let resolveClosed!: (event: { code: number; reason: string }) => void;
+  const closed = new Promise<{ code: number; reason: string }>((resolve) => (resolveClosed = resolve));
+  const results: ExecutionResult<Data>[] = [];
+  const waiting: ((result: ExecutionResult<Data>) => void)[] = [];
+  let failure: ExecutionResult<Data> | undefined;
+
+  const deliver = (result: ExecutionResult<Data>) => {
+    const waiter = waiting.shift();
+    if (waiter) waiter(result);
+    else results.push(result);
+  };
+  const client = createClient({
+    url,
+    webSocketImpl: WebSocket,
+    lazy: false,
+    retryAttempts: 0,
+    connectionParams: options.connectionParams ?? (options.token ? { authorization: `Bearer ${options.token}` } : {}),
+    on: {
+      closed: (event) => {
+        const { code, reason } = event as { code: number; reason: string };
+        failure = { errors: [{ message: `connection closed (${code}${reason ? `: ${reason}` : ''})` }] as never };
+        for (const waiter of waiting.splice(0)) waiter(failure);
+        resolveClosed({ code, reason: String(reason ?? '') });
+      },
+    },
+  });
+  client.subscribe<Data>(
+    { query, variables },
+    {
+      next: deliver,
+      error: (error) => deliver({ errors: (Array.isArray(error) ? error : [{ message: String((error as Error)?.message ?? error) }]) as never }),
+      complete: () => {},
+    },
+  );
+  const next = (): Promise<ExecutionResult<Data>> => {
+    const result = results.shift();
+    if (result) return Promise.resolve(result);
+    if (failure) return Promise.resolve(failure);
+    return new Promise((resolve) => waiting.push(resolve));
+  };
+  return {
+    next,
+    closed,
+    client,
+    async close() {
+      await client.dispose();
+    },
+    async *[Symbol.asyncIterator]() {
+      for (;;) yield await next();
+    },
+  };
+}
