@@ -41,5 +41,10 @@ export { paginate, pageArgs, MAX_PAGE_SIZE, DEFAULT_PAGE_SIZE, type Connection, 
 export { DateTimeScalar, DecimalScalar, JSONScalar } from './graphql/scalars.ts';
 export { subscription, topic, type Publish, type SubscriptionResolver, type Topic } from './graphql/subscriptions.ts';
 export { ajv, createValidator, type JsonSchema } from './validation.ts';
+export { newId, isId } from './db/ids.ts';
 export { openOrm, type DatabaseTarget, type OrmOptions } from './db/orm.ts';
 export { runMigrations, readMigrations, MigrationError, type MigrationFile } from './db/migrations.ts';
+
+// Plugin authors define entities and resolvers with the kernel's own MikroORM and mercurius.
+export { defineEntity, p, type EntityManager, type InferEntity } from '@mikro-orm/core';
+export type { IResolvers as Resolvers, MercuriusContext as ResolverContext } from 'mercurius';

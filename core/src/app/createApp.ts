@@ -129,6 +129,11 @@ export function createApp(options: CreateAppOptions = {}): AtriumApp {
           if (inFlight === 0) drained?.();
         });
       });
+      app.addHook('onRequest', async (request) => {
+        // mercurius' CSRF check also runs on the WebSocket upgrade (a plain GET) and refuses it. CSRF
+        // does not apply there: sockets authenticate with the connection_init token, never cookies.
+        if (request.headers.upgrade?.toLowerCase() === 'websocket') request.headers['mercurius-require-preflight'] = 'websocket';
+      });
       app.get('/health/live', async () => ({ status: 'ok' }));
       app.get('/health/ready', async (_request, reply) => {
         try {

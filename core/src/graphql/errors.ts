@@ -91,6 +91,9 @@ export function toPublicError(error: GraphQLError, options: FormatOptions): Grap
       extensions: { ...original.extensions, code: original.code },
     });
   }
+  if (isRequestError(original)) {
+    return new GraphQLError(original.message, { extensions: { code: 'BAD_USER_INPUT' } });
+  }
   if (!original || isGraphQLClientError(original)) {
     const message = options.suggestions ? error.message : error.message.replace(SUGGESTION, '');
     const code = (error.extensions?.code as string | undefined) ?? 'BAD_USER_INPUT';
@@ -109,6 +112,13 @@ const PUBLIC_CODES = new Set<string>([
   'INSUFFICIENT_STOCK', 'PLAN_LIMIT', 'RATE_LIMITED', 'INTERNAL',
 ]);
 const isPublicCode = (code: string): boolean => PUBLIC_CODES.has(code);
+
+/** mercurius' own refusals of a request (CSRF, GET mutations, malformed bodies): status 4xx. */
+function isRequestError(error: Error | undefined): error is Error & { statusCode: number } {
+  const status = (error as { statusCode?: unknown } | undefined)?.statusCode;
+  const code = (error as { code?: unknown } | undefined)?.code;
+  return typeof status === 'number' && status >= 400 && status < 500 && typeof code === 'string' && code.startsWith('MER_ERR_');
+}
 
 /** Errors graphql-js raises about the request itself (bad variables, wrong argument types). */
 function isGraphQLClientError(error: Error): boolean {
