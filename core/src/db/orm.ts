@@ -29,7 +29,14 @@ export async function openOrm({ target, entities, debug = false }: OrmOptions): 
     debug,
   };
   if (target.driver === 'postgresql') {
-    return PostgreSqlMikroORM.init({ ...common, clientUrl: target.url, pool: { min: 0, max: 10 } }) as Promise<MikroORM>;
+    // libpq's `options` URL parameter (e.g. `-c search_path=…`) is not read by MikroORM: pass it to pg.
+    const options = new URL(target.url).searchParams.get('options');
+    return PostgreSqlMikroORM.init({
+      ...common,
+      clientUrl: target.url,
+      pool: { min: 0, max: 10 },
+      ...(options ? { driverOptions: { options } } : {}),
+    }) as Promise<MikroORM>;
   }
   if ('instance' in target) {
     return PgliteMikroORM.init({ ...common, driverOptions: { pglite: target.instance } }) as Promise<MikroORM>;
