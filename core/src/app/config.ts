@@ -33,8 +33,8 @@ export interface AtriumConfig {
   bodyLimit: number;
   /** How long `stop()` waits for in-flight requests before closing them. */
   shutdownTimeoutMs: number;
-  /** Options per module, validated against each module's config schema. */
-  modules: Record<string, unknown>;
+  /** Options per module name, validated against each module's config schema. */
+  moduleConfig: Record<string, unknown>;
 }
 
 /** Options accepted by `createApp`; anything left out comes from the environment or a default. */
@@ -92,7 +92,7 @@ const configSchema: JsonSchema = {
     },
     bodyLimit: { type: 'integer', minimum: 1024 },
     shutdownTimeoutMs: { type: 'integer', minimum: 0 },
-    modules: { type: 'object' },
+    moduleConfig: { type: 'object' },
   },
 };
 
@@ -135,7 +135,7 @@ export function resolveConfig(options: AtriumConfigInput = {}, env: NodeJS.Proce
     },
     bodyLimit: (merged.bodyLimit as number | undefined) ?? 1024 * 1024,
     shutdownTimeoutMs: (merged.shutdownTimeoutMs as number | undefined) ?? 10_000,
-    modules: (merged.modules as Record<string, unknown> | undefined) ?? {},
+    moduleConfig: (merged.moduleConfig as Record<string, unknown> | undefined) ?? {},
   };
 }
 

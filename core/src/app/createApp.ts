@@ -3,7 +3,7 @@ import Fastify, { type FastifyInstance } from 'fastify';
 import fastifyPlugin from 'fastify-plugin';
 import fastifyWebsocket from '@fastify/websocket';
 import mercurius, { type IResolvers, type MercuriusContext } from 'mercurius';
-import { NoSchemaIntrospectionCustomRule, type GraphQLError } from 'graphql';
+import { GraphQLError, NoSchemaIntrospectionCustomRule } from 'graphql';
 import type { MikroORM } from '@mikro-orm/core';
 import { resolveConfig, type AtriumConfig, type AtriumConfigInput } from './config.ts';
 import { kernelResolvers, kernelTypeDefs } from './kernel.ts';
@@ -12,7 +12,7 @@ import { resolvePlugins, PluginError, type ResolvedPlugin } from '../plugin/regi
 import type { AtriumPlugin, ModuleContext } from '../plugin/manifest.ts';
 import { composeSchema, type ComposedSchema } from '../graphql/compose.ts';
 import { costLimitRule } from '../graphql/limits.ts';
-import { toPublicError } from '../graphql/errors.ts';
+import { statusOf, toPublicError } from '../graphql/errors.ts';
 import type { Publish, Topic } from '../graphql/subscriptions.ts';
 import { openOrm, ping, type DatabaseTarget } from '../db/orm.ts';
 import { runMigrations } from '../db/migrations.ts';
@@ -66,7 +66,7 @@ export function createApp(options: CreateAppOptions = {}): AtriumApp {
   if (plugins.some((plugin) => plugin.name === CORE_MODULE)) {
     throw new PluginError(`The module name "${CORE_MODULE}" is reserved for the kernel`, [CORE_MODULE]);
   }
-  const modules = resolvePlugins(plugins, config.modules);
+  const modules = resolvePlugins(plugins, config.moduleConfig);
   const schema = composeSchema([
     { module: CORE_MODULE, typeDefs: kernelTypeDefs },
     ...modules.filter(({ plugin }) => plugin.graphql).map(({ plugin }) => ({ module: plugin.name, typeDefs: plugin.graphql!.typeDefs })),
@@ -262,11 +262,12 @@ interface FormattableExecution {
 
 function formatErrors(execution: FormattableExecution, context: MercuriusContext, config: AtriumConfig, app: FastifyInstance) {
   const flattened = execution.errors.flatMap((error) => {
-    const nested = (error.originalError as { errors?: GraphQLError[] } | undefined)?.errors;
-    return Array.isArray(nested) ? nested : [error];
+    // mercurius wraps validation errors into one error carrying the GraphQLErrors.
+    const nested = (error.originalError as { errors?: unknown[] } | undefined)?.errors;
+    return Array.isArray(nested) && nested.every((e) => e instanceof GraphQLError) ? (nested as GraphQLError[]) : [error];
   });
   const log = context?.reply?.log ?? app.log;
   const errors = flattened.map((error) => toPublicError(error, { suggestions: config.env === 'development', log }).toJSON());
-  const statusCode = execution.data ? 200 : (execution.statusCode ?? 200);
+  const statusCode = execution.data ? 200 : (statusOf(flattened) ?? execution.statusCode ?? 200);
   return { statusCode, response: { data: execution.data ?? null, errors } };
 }

@@ -80,47 +80,48 @@ export interface FormatOptions {
 
 /**
  * Maps any error raised while serving GraphQL to the public error model: AtriumErrors keep their
- * message and code; GraphQL syntax and validation errors become BAD_USER_INPUT; everything else
- * becomes INTERNAL with a generic message (the original is logged, never sent).
+ * message and code; GraphQL syntax, validation and coercion errors and refused requests become
+ * BAD_USER_INPUT; everything else becomes INTERNAL with a generic message (the original is logged,
+ * never sent).
  */
 export function toPublicError(error: GraphQLError, options: FormatOptions): GraphQLError {
-  const original = error.originalError;
-  if (original instanceof AtriumError) {
-    return new GraphQLError(original.message, {
-      path: error.path,
-      extensions: { ...original.extensions, code: original.code },
-    });
+  const cause = rootCause(error);
+  if (cause instanceof AtriumError) {
+    // graphql-js prefixes coercion errors with the variable at fault: keep its wording.
+    return new GraphQLError(error.message, { path: error.path, extensions: { ...cause.extensions, code: cause.code } });
   }
-  if (isRequestError(original)) {
-    return new GraphQLError(original.message, { extensions: { code: 'BAD_USER_INPUT' } });
+  if (requestErrorStatus(cause) !== undefined) {
+    // mercurius keeps the specific reason (e.g. "… via a GET request") in `errors`.
+    const detail = (cause as { errors?: Error[] }).errors?.[0]?.message ?? cause.message;
+    return new GraphQLError(detail, { extensions: { code: 'BAD_USER_INPUT' } });
   }
-  if (!original || isGraphQLClientError(original)) {
+  if (cause instanceof GraphQLError) {
     const message = options.suggestions ? error.message : error.message.replace(SUGGESTION, '');
-    const code = (error.extensions?.code as string | undefined) ?? 'BAD_USER_INPUT';
-    return new GraphQLError(message, {
-      locations: error.locations,
-      path: error.path,
-      extensions: { code: isPublicCode(code) ? code : 'BAD_USER_INPUT' },
-    });
+    return new GraphQLError(message, { locations: error.locations, path: error.path, extensions: { code: 'BAD_USER_INPUT' } });
   }
-  options.log?.error({ err: original, path: error.path }, 'unexpected error while resolving');
+  options.log?.error({ err: cause, path: error.path }, 'unexpected error while serving GraphQL');
   return new GraphQLError('Internal server error', { path: error.path, extensions: { code: 'INTERNAL' } });
 }
 
-const PUBLIC_CODES = new Set<string>([
-  'UNAUTHENTICATED', 'FORBIDDEN', 'MODULE_DISABLED', 'NOT_FOUND', 'BAD_USER_INPUT', 'CONFLICT',
-  'INSUFFICIENT_STOCK', 'PLAN_LIMIT', 'RATE_LIMITED', 'INTERNAL',
-]);
-const isPublicCode = (code: string): boolean => PUBLIC_CODES.has(code);
-
-/** mercurius' own refusals of a request (CSRF, GET mutations, malformed bodies): status 4xx. */
-function isRequestError(error: Error | undefined): error is Error & { statusCode: number } {
-  const status = (error as { statusCode?: unknown } | undefined)?.statusCode;
-  const code = (error as { code?: unknown } | undefined)?.code;
-  return typeof status === 'number' && status >= 400 && status < 500 && typeof code === 'string' && code.startsWith('MER_ERR_');
+/** The innermost error behind a chain of GraphQLErrors. */
+function rootCause(error: Error): Error {
+  let current = error;
+  while (current instanceof GraphQLError && current.originalError) current = current.originalError;
+  return current;
 }
 
-/** Errors graphql-js raises about the request itself (bad variables, wrong argument types). */
-function isGraphQLClientError(error: Error): boolean {
-  return error instanceof GraphQLError && !(error.originalError && !(error.originalError instanceof GraphQLError));
+/** The HTTP status of a refused request (Fastify's and mercurius' own 4xx errors), if it is one. */
+export function requestErrorStatus(error: unknown): number | undefined {
+  const { statusCode, code } = (error ?? {}) as { statusCode?: unknown; code?: unknown };
+  const known = typeof code === 'string' && (code.startsWith('MER_ERR_') || code.startsWith('FST_ERR_'));
+  return known && typeof statusCode === 'number' && statusCode >= 400 && statusCode < 500 ? statusCode : undefined;
+}
+
+/** The HTTP status of a GraphQL error answer: a refused request keeps its 4xx status. */
+export function statusOf(errors: readonly GraphQLError[]): number | undefined {
+  for (const error of errors) {
+    const status = requestErrorStatus(rootCause(error));
+    if (status !== undefined) return status;
+  }
+  return undefined;
 }

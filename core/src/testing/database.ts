@@ -74,8 +74,7 @@ async function pgliteFromTemplate(plugins: AtriumPlugin<any>[]): Promise<TestDat
 async function templateKey(plugins: AtriumPlugin<any>[]): Promise<string> {
   const hash = createHash('sha256');
   for (const plugin of [{ name: 'core', migrations: CORE_MIGRATIONS }, ...plugins]) {
-    hash.update(`${plugin.name}\n`);
-    for (const migration of await readMigrations(plugin)) hash.update(`${migration.name}:${migration.checksum}\n`);
+    for (const migration of await readMigrations(plugin)) hash.update(`${migration.module}/${migration.name}:${migration.checksum}\n`);
   }
   return hash.digest('hex').slice(0, 32);
 }

@@ -11,6 +11,8 @@ import type { AtriumConfigInput } from '../app/config.ts';
 import type { AtriumPlugin } from '../plugin/manifest.ts';
 import { createTestDatabase } from './database.ts';
 
+export { createTestDatabase, type TestDatabase } from './database.ts';
+
 export interface TestAppOptions {
   modules?: AtriumPlugin<any>[];
   /** Configuration overrides (the environment is not read, except `DATABASE_URL`). */
@@ -150,6 +152,8 @@ function openSubscription<Data>(url: string, query: string, variables: Record<st
     url,
     webSocketImpl: WebSocket,
     lazy: false,
+    // Failures reach the test through `closed` and `next()`; the default would print them.
+    onNonLazyError: () => {},
     retryAttempts: 0,
     connectionParams: options.connectionParams ?? (options.token ? { authorization: `Bearer ${options.token}` } : {}),
     on: {

@@ -1,0 +1,111 @@
+import t from 'tap';
+import { createTestApp } from '@atrium/core/testing';
+import { batchCalls, ping, probe } from './fixtures/modules.ts';
+
+t.test('the GraphQL endpoint', async (t) => {
+  const test = await createTestApp({ modules: [probe], config: { env: 'development', graphql: { maxDepth: 5, maxComplexity: 200, maxAliases: 3 } } });
+  t.teardown(() => test.close());
+
+  t.test('an unexpected error answers INTERNAL, without stack, SQL or paths', async (t) => {
+    const res = await test.gql('{ failing }');
+    t.same(res.errors, [{ message: 'Internal server error', path: ['failing'], extensions: { code: 'INTERNAL' } }]);
+    t.same(res.data, { failing: null });
+    t.notMatch(JSON.stringify(res), /secret_table|constraint|\/srv|stack/);
+  });
+
+  t.test('an AtriumError keeps its code and message', async (t) => {
+    const res = await test.gql('{ refused }');
+    t.same(res.errors, [{ message: 'You may not see this', path: ['refused'], extensions: { code: 'FORBIDDEN' } }]);
+  });
+
+  t.test('ajv-validated input answers BAD_USER_INPUT with fields', async (t) => {
+    const res = await test.gql('mutation { echo(input: { text: "", count: 0 }) { text } }');
+    t.equal(res.errors?.[0]?.extensions?.code, 'BAD_USER_INPUT');
+    t.same(res.errors?.[0]?.extensions?.fields, { 'input.text': 'must NOT have fewer than 1 characters', 'input.count': 'must be >= 1' });
+  });
+
+  t.test('malformed operations answer BAD_USER_INPUT', async (t) => {
+    const syntax = await test.gql('{ atrium { ');
+    t.equal(syntax.statusCode, 200, 'application/json answers 200 for a well-formed request (GraphQL over HTTP)');
+    t.equal(syntax.errors?.[0]?.extensions?.code, 'BAD_USER_INPUT');
+    const unknown = await test.gql('{ atrum { version } }');
+    t.equal(unknown.errors?.[0]?.extensions?.code, 'BAD_USER_INPUT');
+    t.match(unknown.errors?.[0]?.message, /Did you mean "atrium"\?/, 'suggestions are on in development');
+  });
+
+  t.test('depth, complexity and alias limits', async (t) => {
+    const deep = await test.gql('{ a: atrium { modules { name } } }');
+    t.equal(deep.errors, undefined);
+    const tooDeep = await test.gql('{ __schema { types { fields { type { ofType { ofType { name } } } } } } }');
+    t.equal(tooDeep.errors?.[0]?.extensions?.code, 'BAD_USER_INPUT');
+    t.match(tooDeep.errors?.[0]?.message, /depth/);
+    const complex = await test.gql('{ items(first: 150) { id double } }');
+    t.match(complex.errors?.[0]?.message, /too complex: cost 301 is above the limit of 200/);
+    const aliases = await test.gql('{ a: atrium { version } b: atrium { version } c: atrium { version } d: atrium { version } }');
+    t.match(aliases.errors?.[0]?.message, /4 aliases, more than the limit of 3/);
+  });
+
+  t.test('loaders batch per request', async (t) => {
+    batchCalls.length = 0;
+    const res = await test.gql('{ items(first: 3) { id double } }');
+    t.same(res.data, { items: [{ id: 1, double: 2 }, { id: 2, double: 4 }, { id: 3, double: 6 }] });
+    t.same(batchCalls, [[1, 2, 3]], 'one batch for the whole list');
+  });
+
+  t.test('scalars', async (t) => {
+    const ok = await test.gql('query ($at: DateTime!) { scalars(at: $at, amount: "12.50", data: { a: [1, "x"] }) { at amount data } }', { at: '2026-01-31T12:30:00+02:00' });
+    t.same(ok.data, { scalars: { at: '2026-01-31T10:30:00.000Z', amount: '12.50', data: { a: [1, 'x'] } } });
+    const badDate = await test.gql('{ scalars(at: "yesterday", amount: "1") { at } }');
+    t.equal(badDate.errors?.[0]?.extensions?.code, 'BAD_USER_INPUT');
+    const badDecimal = await test.gql('query ($amount: Decimal!) { scalars(at: "2026-01-01T00:00:00Z", amount: $amount) { at } }', { amount: 12.5 });
+    t.equal(badDecimal.errors?.[0]?.extensions?.code, 'BAD_USER_INPUT');
+  });
+
+  t.test('HTTP protections', async (t) => {
+    const get = await test.app.fastify.inject({ method: 'GET', url: '/graphql?query=' + encodeURIComponent('mutation { echo(input: { text: "x", count: 1 }) { text } }'), headers: { 'mercurius-require-preflight': '1' } });
+    t.equal(get.statusCode, 405, 'no mutations over GET');
+    const simple = await test.app.fastify.inject({ method: 'POST', url: '/graphql', headers: { 'content-type': 'text/plain' }, payload: JSON.stringify({ query: '{ atrium { version } }' }) });
+    t.equal(simple.statusCode, 400, 'a CSRF-able simple request is refused');
+    t.equal(simple.json().errors[0].extensions.code, 'BAD_USER_INPUT');
+    const batch = await test.app.fastify.inject({ method: 'POST', url: '/graphql', headers: { 'content-type': 'application/json' }, payload: JSON.stringify([{ query: '{ atrium { version } }' }, { query: '{ atrium { version } }' }]) });
+    t.equal(batch.statusCode, 400, 'batched queries are off');
+    const huge = await test.app.fastify.inject({ method: 'POST', url: '/graphql', headers: { 'content-type': 'application/json' }, payload: JSON.stringify({ query: `{ atrium { version } } # ${'x'.repeat(1024 * 1024)}` }) });
+    t.equal(huge.statusCode, 413, 'bodies above the limit are refused');
+  });
+
+  t.test('health', async (t) => {
+    t.same((await test.app.fastify.inject('/health/live')).json(), { status: 'ok' });
+    const ready = await test.app.fastify.inject('/health/ready');
+    t.equal(ready.statusCode, 200);
+    t.same(ready.json(), { status: 'ok' });
+  });
+
+  t.test('publish() reaches a graphql-ws subscriber over a real WebSocket', async (t) => {
+    const first = await test.subscribe('subscription { pinged }');
+    const second = await test.subscribe('subscription { pinged }');
+    await test.app.publish(ping, 'hello');
+    t.same(await first.next(), { data: { pinged: 'hello' } });
+    t.same(await second.next(), { data: { pinged: 'hello' } });
+    await first.close();
+    await test.app.publish(ping, 'again');
+    t.same(await second.next(), { data: { pinged: 'again' } });
+    await second.close();
+  });
+});
+
+t.test('in production: no introspection, no suggestions, no GraphiQL', async (t) => {
+  const test = await createTestApp({ modules: [probe], config: { env: 'production' } });
+  t.teardown(() => test.close());
+  const introspection = await test.gql('{ __schema { queryType { name } } }');
+  t.equal(introspection.errors?.[0]?.extensions?.code, 'BAD_USER_INPUT');
+  t.match(introspection.errors?.[0]?.message, /introspection/i);
+  const typo = await test.gql('{ atrum { version } }');
+  t.equal(typo.errors?.[0]?.message, 'Cannot query field "atrum" on type "Query".');
+  t.equal((await test.app.fastify.inject('/graphiql')).statusCode, 404);
+});
+
+t.test('in development GraphiQL is served', async (t) => {
+  const test = await createTestApp({ config: { env: 'development' } });
+  t.teardown(() => test.close());
+  t.equal((await test.app.fastify.inject('/graphiql')).statusCode, 200);
+});
