@@ -1,0 +1,7 @@
+import type { AtriumPlugin } from '@atrium/core';
+
+/**
+ * Every module in this repository. The quickstart serves them all; `npm run schema` composes the
+ * published schema (docs/schema.graphql) from the same list.
+ */
+export const modules: AtriumPlugin<any>[] = [];
