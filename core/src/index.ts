@@ -26,7 +26,7 @@ export {
   type PluginGraphQL,
   type TenantContext,
 } from './plugin/manifest.ts';
-export { resolvePlugins, parseDependency, PluginError, type ResolvedPlugin } from './plugin/registry.ts';
+export { resolvePlugins, parseDependency, PluginError, type Dependency, type ResolvedPlugin } from './plugin/registry.ts';
 export { composeSchema, type ComposedSchema, type SchemaPart } from './graphql/compose.ts';
 export {
   AtriumError,
@@ -43,7 +43,7 @@ export { subscription, topic, type Publish, type SubscriptionResolver, type Topi
 export { ajv, createValidator, type JsonSchema } from './validation.ts';
 export { newId, isId } from './db/ids.ts';
 export { openOrm, type DatabaseTarget, type OrmOptions } from './db/orm.ts';
-export { runMigrations, readMigrations, MigrationError, type MigrationFile } from './db/migrations.ts';
+export { runMigrations, readMigrations, MigrationError, type MigrationFile, type MigrationLog } from './db/migrations.ts';
 
 // Plugin authors define entities and resolvers with the kernel's own MikroORM and mercurius.
 export { defineEntity, p, type EntityManager, type InferEntity } from '@mikro-orm/core';

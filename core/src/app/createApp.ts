@@ -3,7 +3,7 @@ import Fastify, { type FastifyInstance } from 'fastify';
 import fastifyPlugin from 'fastify-plugin';
 import fastifyWebsocket from '@fastify/websocket';
 import mercurius, { type IResolvers, type MercuriusContext } from 'mercurius';
-import { GraphQLError, NoSchemaIntrospectionCustomRule } from 'graphql';
+import { GraphQLError, NoSchemaIntrospectionCustomRule, type FormattedExecutionResult } from 'graphql';
 import type { MikroORM } from '@mikro-orm/core';
 import { resolveConfig, type AtriumConfig, type AtriumConfigInput } from './config.ts';
 import { kernelResolvers, kernelTypeDefs } from './kernel.ts';
@@ -269,5 +269,6 @@ function formatErrors(execution: FormattableExecution, context: MercuriusContext
   const log = context?.reply?.log ?? app.log;
   const errors = flattened.map((error) => toPublicError(error, { suggestions: config.env === 'development', log }).toJSON());
   const statusCode = execution.data ? 200 : (statusOf(flattened) ?? execution.statusCode ?? 200);
-  return { statusCode, response: { data: execution.data ?? null, errors } };
+  const response: FormattedExecutionResult = { data: (execution.data ?? null) as FormattedExecutionResult['data'], errors };
+  return { statusCode, response };
 }

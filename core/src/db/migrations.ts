@@ -57,7 +57,7 @@ export async function readMigrations(plugin: Pick<AtriumPlugin, 'name' | 'migrat
 export async function runMigrations(orm: MikroORM, plugins: Pick<AtriumPlugin, 'name' | 'migrations'>[], log: MigrationLog): Promise<MigrationFile[]> {
   const connection = orm.em.getConnection();
   await connection.execute(LEDGER);
-  const rows = await connection.execute<{ module: string; name: string; checksum: string }[]>('select module, name, checksum from atrium_migration');
+  const rows: { module: string; name: string; checksum: string }[] = await connection.execute('select module, name, checksum from atrium_migration');
   const applied = new Map(rows.map((row) => [`${row.module}/${row.name}`, row.checksum]));
   const done: MigrationFile[] = [];
 

@@ -47,5 +47,5 @@ export async function openOrm({ target, entities, debug = false }: OrmOptions): 
 
 /** Runs a statement outside any entity (health checks, migrations bookkeeping). */
 export async function ping(orm: MikroORM): Promise<void> {
-  await orm.em.fork().execute('select 1');
+  await orm.em.getConnection().execute('select 1');
 }

@@ -53,21 +53,15 @@ export async function paginate<T extends object>(
   args: ConnectionArgs & { where?: FilterQuery<T>; orderBy: QueryOrderMap<T> },
 ): Promise<Connection<T>> {
   const { first, after } = pageArgs(args);
-  let page;
-  try {
-    page = await em.findByCursor(entity, {
-      where: (args.where ?? {}) as never,
-      first,
-      after,
-      orderBy: args.orderBy as never,
-      includeCount: true,
+  const page = await em
+    .findByCursor(entity, { where: (args.where ?? {}) as never, first, after, orderBy: args.orderBy as never, includeCount: true })
+    .catch((error: unknown) => {
+      // A well-formed cursor of another list (other order fields) fails only here.
+      if (after !== undefined && error instanceof Error && /cursor/i.test(error.message)) {
+        throw new BadUserInputError({ after: 'is not a cursor of this list' });
+      }
+      throw error;
     });
-  } catch (error) {
-    if (after !== undefined && error instanceof Error && /cursor/i.test(error.message)) {
-      throw new BadUserInputError({ after: 'is not a cursor of this list' });
-    }
-    throw error;
-  }
   return {
     edges: page.items.map((node) => ({ cursor: page.from(node as T), node: node as T })),
     pageInfo: { hasNextPage: page.hasNextPage, endCursor: page.endCursor },

@@ -97,7 +97,13 @@ export function toPublicError(error: GraphQLError, options: FormatOptions): Grap
   }
   if (cause instanceof GraphQLError) {
     const message = options.suggestions ? error.message : error.message.replace(SUGGESTION, '');
-    return new GraphQLError(message, { locations: error.locations, path: error.path, extensions: { code: 'BAD_USER_INPUT' } });
+    return new GraphQLError(message, {
+      nodes: error.nodes,
+      source: error.source,
+      positions: error.positions,
+      path: error.path,
+      extensions: { code: 'BAD_USER_INPUT' },
+    });
   }
   options.log?.error({ err: cause, path: error.path }, 'unexpected error while serving GraphQL');
   return new GraphQLError('Internal server error', { path: error.path, extensions: { code: 'INTERNAL' } });

@@ -18,7 +18,8 @@ export interface ResolvedPlugin {
   config: unknown;
 }
 
-interface Dependency {
+/** A parsed `dependsOn` entry. */
+export interface Dependency {
   name: string;
   range: string | undefined;
 }

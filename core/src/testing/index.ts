@@ -112,11 +112,11 @@ export async function createTestApp(options: TestAppOptions = {}): Promise<TestA
       });
       return { statusCode: response.statusCode, ...JSON.parse(response.body) };
     },
-    async subscribe(query, variables, subscribeOptions = {}) {
+    async subscribe<Data>(query: string, variables?: Record<string, unknown>, subscribeOptions: SubscribeOptions = {}) {
       const expected = ++expectedSubscriptions;
-      const subscription = openSubscription(app.url.replace(/^http/, 'ws') + '/graphql', query, variables, subscribeOptions);
-      subscriptions.add(subscription);
-      void subscription.closed.then(() => subscriptions.delete(subscription));
+      const subscription = openSubscription<Data>(app.url.replace(/^http/, 'ws') + '/graphql', query, variables, subscribeOptions);
+      subscriptions.add(subscription as TestSubscription);
+      void subscription.closed.then(() => subscriptions.delete(subscription as TestSubscription));
       // Wait until the server listens (or the connection fails: then `next()` reports why).
       while (startedSubscriptions < expected) {
         const closed = await Promise.race([once(app.events, 'subscription').then(() => false), subscription.closed.then(() => true)]);
