@@ -62,7 +62,7 @@ t.test('the GraphQL endpoint', async (t) => {
   });
 
   t.test('HTTP protections', async (t) => {
-    const get = await test.app.fastify.inject({ method: 'GET', url: '/graphql?query=' + encodeURIComponent('mutation { echo(input: { text: "x", count: 1 }) { text } }'), headers: { 'mercurius-require-preflight': '1' } });
+    const get = await test.app.fastify.inject({ method: 'GET', url: `/graphql?query=${encodeURIComponent('mutation { echo(input: { text: "x", count: 1 }) { text } }')}`, headers: { 'mercurius-require-preflight': '1' } });
     t.equal(get.statusCode, 405, 'no mutations over GET');
     const simple = await test.app.fastify.inject({ method: 'POST', url: '/graphql', headers: { 'content-type': 'text/plain' }, payload: JSON.stringify({ query: '{ atrium { version } }' }) });
     t.equal(simple.statusCode, 400, 'a CSRF-able simple request is refused');

@@ -114,7 +114,7 @@ export async function createTestApp(options: TestAppOptions = {}): Promise<TestA
     },
     async subscribe<Data>(query: string, variables?: Record<string, unknown>, subscribeOptions: SubscribeOptions = {}) {
       const expected = ++expectedSubscriptions;
-      const subscription = openSubscription<Data>(app.url.replace(/^http/, 'ws') + '/graphql', query, variables, subscribeOptions);
+      const subscription = openSubscription<Data>(`${app.url.replace(/^http/, 'ws')}/graphql`, query, variables, subscribeOptions);
       subscriptions.add(subscription as TestSubscription);
       void subscription.closed.then(() => subscriptions.delete(subscription as TestSubscription));
       // Wait until the server listens (or the connection fails: then `next()` reports why).
