@@ -43,6 +43,7 @@ export { subscription, topic, type Publish, type SubscriptionResolver, type Topi
 export { ajv, createValidator, type JsonSchema } from './validation.ts';
 export { newId, isId } from './db/ids.ts';
 export { openOrm, type DatabaseTarget, type OrmOptions } from './db/orm.ts';
+export { generateMigration, type GenerateMigrationOptions, type GeneratedMigration } from './db/generate.ts';
 export { runMigrations, readMigrations, MigrationError, type MigrationFile, type MigrationLog } from './db/migrations.ts';
 
 // Plugin authors define entities and resolvers with the kernel's own MikroORM and mercurius.

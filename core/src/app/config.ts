@@ -121,7 +121,7 @@ export function resolveConfig(options: AtriumConfigInput = {}, env: NodeJS.Proce
   return {
     env: environment,
     port: (merged.port as number | undefined) ?? 4000,
-    host: (merged.host as string | undefined) ?? (development ? '127.0.0.1' : '0.0.0.0'),
+    host: (merged.host as string | undefined) ?? (development ? 'localhost' : '0.0.0.0'),
     databaseUrl: merged.databaseUrl as string | undefined,
     dataDir: (merged.dataDir as string | undefined) ?? '.atrium',
     logLevel: (merged.logLevel as LogLevel | undefined) ?? (environment === 'test' ? 'silent' : 'info'),

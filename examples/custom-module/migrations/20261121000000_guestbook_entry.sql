@@ -5,5 +5,5 @@ create table guestbook_entry (
   created_at timestamptz not null default now()
 );
 
--- The list query pages newest first.
-create index guestbook_entry_created_at_id_idx on guestbook_entry (created_at desc, id desc);
+-- The list pages newest first: (created_at, id) scanned backwards.
+create index guestbook_entry_created_at_id_idx on guestbook_entry (created_at, id);
