@@ -8,6 +8,7 @@ export {
   resolveConfig,
   ConfigError,
   type AtriumConfig,
+  type AuthConfig,
   type AtriumConfigInput,
   type Environment,
   type GraphQLLimits,
@@ -42,6 +43,28 @@ export { DateTimeScalar, DecimalScalar, JSONScalar } from './graphql/scalars.ts'
 export { subscription, topic, type Publish, type SubscriptionResolver, type Topic } from './graphql/subscriptions.ts';
 export { ajv, createValidator, type JsonSchema } from './validation.ts';
 export { newId, isId } from './db/ids.ts';
+export { accessibleWhere, assertReadableFields, buildAbility, type AppAbility, type WhereClause } from './access/ability.ts';
+export { requirePermission, requireViewer, enabledModules, type Viewer } from './access/viewer.ts';
+export { assertModuleEnabled } from './access/gate.ts';
+export { corePermissions, PermissionRegistry, type PermissionDefinition } from './access/permissions.ts';
+export type { RateLimiter, RateLimitResult } from './auth/rate-limit.ts';
+export { MemoryRateLimiter } from './auth/rate-limit.ts';
+export { hashPassword, verifyPassword, OWASP_SCRYPT_COST } from './auth/passwords.ts';
+export type { Kernel } from './tenancy/kernel.ts';
+export {
+  Plan,
+  Company,
+  CompanyModule,
+  Branch,
+  Role,
+  User,
+  RefreshToken,
+  ApiKey,
+  SYSTEM_ROLES,
+  type SystemRole,
+  type PlanLimits,
+} from './tenancy/entities.ts';
+export { isTenantEntity, type TenantFilterParams } from './db/orm.ts';
 export { openOrm, type DatabaseTarget, type OrmOptions } from './db/orm.ts';
 export { generateMigration, type GenerateMigrationOptions, type GeneratedMigration } from './db/generate.ts';
 export { runMigrations, readMigrations, MigrationError, type MigrationFile, type MigrationLog } from './db/migrations.ts';

@@ -94,7 +94,7 @@ t.test('the GraphQL endpoint', async (t) => {
 });
 
 t.test('in production: no introspection, no suggestions, no GraphiQL', async (t) => {
-  const test = await createTestApp({ modules: [probe], config: { env: 'production' } });
+  const test = await createTestApp({ modules: [probe], config: { env: 'production', auth: { jwtSecret: 'a production secret of at least 32 chars' } } });
   t.teardown(() => test.close());
   const introspection = await test.gql('{ __schema { queryType { name } } }');
   t.equal(introspection.errors?.[0]?.extensions?.code, 'BAD_USER_INPUT');

@@ -57,13 +57,14 @@ t.test('migrations run once per database, in dependency order, and may not chang
 
   const first = await start();
   await first.stop();
-  const ledger = await database.sql<{ module: string; name: string }>('select module, name from atrium_migration order by applied_at, module');
+  const ledger = await database.sql<{ module: string; name: string }>(`select module, name from atrium_migration where module <> 'core' order by applied_at, module`);
   t.same(ledger.map((r) => `${r.module}/${r.name}`), ['widgets/001_widget.sql', 'gadgets/001_gadget.sql'], 'dependency first');
+  const recorded = async () => (await database.sql(`select * from atrium_migration where module <> 'core'`)).length;
 
   await database.sql(`insert into widget (id, name) values ('0190a1b2-0000-7000-8000-000000000001', 'kept')`);
   const second = await start();
   await second.stop();
-  t.equal((await database.sql('select * from atrium_migration')).length, 2, 'nothing re-run on a second start');
+  t.equal(await recorded(), 2, 'nothing re-run on a second start');
   t.same(await database.sql('select name from widget'), [{ name: 'kept' }], 'data survives');
 
   await writeFile(join(dir, '001_widget.sql'), 'create table widget (id uuid primary key);');
@@ -74,7 +75,7 @@ t.test('migrations run once per database, in dependency order, and may not chang
   await t.rejects(start(), { name: 'MigrationError', message: /migration 002_broken.sql failed/ });
   const columns = await database.sql<{ column_name: string }>(`select column_name from information_schema.columns where table_name = 'widget' and table_schema = current_schema()`);
   t.notOk(columns.some((c) => c.column_name === 'size'), 'a failed migration leaves nothing behind');
-  t.equal((await database.sql('select * from atrium_migration')).length, 2, 'and is not recorded');
+  t.equal(await recorded(), 2, 'and is not recorded');
 });
 
 t.test('migrations can be switched off', async (t) => {

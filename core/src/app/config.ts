@@ -14,6 +14,20 @@ export interface GraphQLLimits {
   maxAliases: number;
 }
 
+/** Sign-in, sessions and password hashing. */
+export interface AuthConfig {
+  /** HMAC key of access tokens (at least 32 characters). Required in production. */
+  jwtSecret?: string;
+  accessTokenTtlSeconds: number;
+  refreshTokenTtlSeconds: number;
+  /** log2 of scrypt's N; 17 is OWASP's minimum. Lower only in tests. */
+  passwordCost: number;
+  loginAttemptsPerIp: number;
+  loginAttemptsPerEmail: number;
+  loginWindowSeconds: number;
+  signUpsPerHourPerIp: number;
+}
+
 /** The resolved configuration of an Atrium app. */
 export interface AtriumConfig {
   env: Environment;
@@ -35,10 +49,17 @@ export interface AtriumConfig {
   shutdownTimeoutMs: number;
   /** Options per module name, validated against each module's config schema. */
   moduleConfig: Record<string, unknown>;
+  auth: AuthConfig;
+  /** The platform operator's key (header x-atrium-platform-key); absent: no platform API. */
+  platformKey?: string;
+  /** Plan code of new companies; `default` (every installed module) is created on first use. */
+  defaultPlan: string;
+  /** Run tenant requests under PostgreSQL row-level security (role atrium_tenant). */
+  rowLevelSecurity: boolean;
 }
 
 /** Options accepted by `createApp`; anything left out comes from the environment or a default. */
-export type AtriumConfigInput = Partial<Omit<AtriumConfig, 'graphql'>> & { graphql?: Partial<GraphQLLimits> };
+export type AtriumConfigInput = Partial<Omit<AtriumConfig, 'graphql' | 'auth'>> & { graphql?: Partial<GraphQLLimits>; auth?: Partial<AuthConfig> };
 
 /** A configuration value that does not validate; `variable` names where it came from. */
 export class ConfigError extends Error {
@@ -66,6 +87,13 @@ const ENVIRONMENT: Record<string, string> = {
   ATRIUM_MAX_ALIASES: 'graphql.maxAliases',
   ATRIUM_BODY_LIMIT: 'bodyLimit',
   ATRIUM_SHUTDOWN_TIMEOUT_MS: 'shutdownTimeoutMs',
+  JWT_SECRET: 'auth.jwtSecret',
+  ATRIUM_ACCESS_TOKEN_TTL: 'auth.accessTokenTtlSeconds',
+  ATRIUM_REFRESH_TOKEN_TTL: 'auth.refreshTokenTtlSeconds',
+  ATRIUM_PASSWORD_COST: 'auth.passwordCost',
+  ATRIUM_PLATFORM_KEY: 'platformKey',
+  ATRIUM_DEFAULT_PLAN: 'defaultPlan',
+  ATRIUM_ROW_LEVEL_SECURITY: 'rowLevelSecurity',
 };
 
 const configSchema: JsonSchema = {
@@ -93,6 +121,23 @@ const configSchema: JsonSchema = {
     bodyLimit: { type: 'integer', minimum: 1024 },
     shutdownTimeoutMs: { type: 'integer', minimum: 0 },
     moduleConfig: { type: 'object' },
+    auth: {
+      type: 'object',
+      additionalProperties: false,
+      properties: {
+        jwtSecret: { type: 'string', minLength: 32 },
+        accessTokenTtlSeconds: { type: 'integer', minimum: 1 },
+        refreshTokenTtlSeconds: { type: 'integer', minimum: 60 },
+        passwordCost: { type: 'integer', minimum: 10, maximum: 20 },
+        loginAttemptsPerIp: { type: 'integer', minimum: 1 },
+        loginAttemptsPerEmail: { type: 'integer', minimum: 1 },
+        loginWindowSeconds: { type: 'integer', minimum: 1 },
+        signUpsPerHourPerIp: { type: 'integer', minimum: 1 },
+      },
+    },
+    platformKey: { type: 'string', minLength: 24 },
+    defaultPlan: { type: 'string', minLength: 1 },
+    rowLevelSecurity: { type: 'boolean' },
   },
 };
 
@@ -109,7 +154,12 @@ export function resolveConfig(options: AtriumConfigInput = {}, env: NodeJS.Proce
     const value = env[variable];
     if (value !== undefined && value !== '') setPath(fromEnv, path, value);
   }
-  const merged: Record<string, unknown> = { ...fromEnv, ...options, graphql: { ...(fromEnv.graphql as object), ...options.graphql } };
+  const merged: Record<string, unknown> = {
+    ...fromEnv,
+    ...options,
+    graphql: { ...(fromEnv.graphql as object), ...options.graphql },
+    auth: { ...(fromEnv.auth as object), ...options.auth },
+  };
   if (!validateConfig(merged)) {
     const error = validateConfig.errors![0]!;
     const path = error.instancePath.split('/').slice(1).join('.') || String(error.params.additionalProperty ?? '');
@@ -118,6 +168,8 @@ export function resolveConfig(options: AtriumConfigInput = {}, env: NodeJS.Proce
   const environment = (merged.env as Environment | undefined) ?? 'development';
   const development = environment !== 'production';
   const limits = merged.graphql as Partial<GraphQLLimits>;
+  const auth = merged.auth as Partial<AuthConfig>;
+  if (environment === 'production' && !auth.jwtSecret) throw new ConfigError('JWT_SECRET', 'is required in production (at least 32 characters)');
   return {
     env: environment,
     port: (merged.port as number | undefined) ?? 4000,
@@ -136,6 +188,19 @@ export function resolveConfig(options: AtriumConfigInput = {}, env: NodeJS.Proce
     bodyLimit: (merged.bodyLimit as number | undefined) ?? 1024 * 1024,
     shutdownTimeoutMs: (merged.shutdownTimeoutMs as number | undefined) ?? 10_000,
     moduleConfig: (merged.moduleConfig as Record<string, unknown> | undefined) ?? {},
+    auth: {
+      jwtSecret: auth.jwtSecret,
+      accessTokenTtlSeconds: auth.accessTokenTtlSeconds ?? 15 * 60,
+      refreshTokenTtlSeconds: auth.refreshTokenTtlSeconds ?? 30 * 24 * 3600,
+      passwordCost: auth.passwordCost ?? 17,
+      loginAttemptsPerIp: auth.loginAttemptsPerIp ?? 100,
+      loginAttemptsPerEmail: auth.loginAttemptsPerEmail ?? 10,
+      loginWindowSeconds: auth.loginWindowSeconds ?? 15 * 60,
+      signUpsPerHourPerIp: auth.signUpsPerHourPerIp ?? 20,
+    },
+    platformKey: merged.platformKey as string | undefined,
+    defaultPlan: (merged.defaultPlan as string | undefined) ?? 'default',
+    rowLevelSecurity: (merged.rowLevelSecurity as boolean | undefined) ?? true,
   };
 }
 

@@ -1,11 +1,26 @@
 import type { EntityManager } from '@mikro-orm/core';
 import type { AtriumConfig } from './config.ts';
 import type { Publish } from '../graphql/subscriptions.ts';
+import type { Viewer } from '../access/viewer.ts';
+import type { Kernel } from '../tenancy/kernel.ts';
+import type { AtriumError } from '../graphql/errors.ts';
 
 /** What every resolver finds in its GraphQL context, next to mercurius' own fields. */
 export interface AtriumRequestContext {
-  /** An EntityManager forked for this request (or subscription). */
+  /**
+   * An EntityManager forked for this request (or subscription), scoped to the caller's company:
+   * reads are filtered, writes stamped, and SQL runs under row-level security.
+   */
   em: EntityManager;
+  /** Who is calling; null when nobody signed in. */
+  viewer: Viewer | null;
+  /** Why presented credentials were refused (raised when a field needs a caller). */
+  authError?: AtriumError;
+  /** The caller presented the platform operator key. */
+  platform: boolean;
+  /** The client address. */
+  ip: string;
+  kernel: Kernel;
   config: AtriumConfig;
   publish: Publish;
   /** Called by `subscription()` once a subscription listens to its topic. */

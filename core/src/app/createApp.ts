@@ -2,6 +2,7 @@ import { EventEmitter } from 'node:events';
 import Fastify, { type FastifyInstance } from 'fastify';
 import fastifyPlugin from 'fastify-plugin';
 import fastifyWebsocket from '@fastify/websocket';
+import fastifyJwt from '@fastify/jwt';
 import mercurius, { type IResolvers, type MercuriusContext } from 'mercurius';
 import { GraphQLError, NoSchemaIntrospectionCustomRule, type FormattedExecutionResult } from 'graphql';
 import type { MikroORM } from '@mikro-orm/core';
@@ -16,6 +17,19 @@ import { statusOf, toPublicError } from '../graphql/errors.ts';
 import type { Publish, Topic } from '../graphql/subscriptions.ts';
 import { openOrm, ping, type DatabaseTarget } from '../db/orm.ts';
 import { runMigrations } from '../db/migrations.ts';
+import { kernelEntities } from '../tenancy/entities.ts';
+import { tenancyTypeDefs } from '../tenancy/schema.ts';
+import { publicKernelFields, tenancyResolvers } from '../tenancy/resolvers.ts';
+import type { Kernel } from '../tenancy/kernel.ts';
+import { PermissionRegistry } from '../access/permissions.ts';
+import { gateResolvers } from '../access/gate.ts';
+import { authenticate, isPlatformKey } from '../access/authenticate.ts';
+import type { Viewer } from '../access/viewer.ts';
+import { MemoryRateLimiter, type RateLimiter } from '../auth/rate-limit.ts';
+import { hashPassword } from '../auth/passwords.ts';
+import type { AccessClaims } from '../auth/tokens.ts';
+import { resolveJwtSecret } from '../auth/secret.ts';
+import { AtriumError } from '../graphql/errors.ts';
 
 /** Options of `createApp`: the modules, and configuration that overrides the environment. */
 export interface CreateAppOptions extends AtriumConfigInput {
@@ -24,6 +38,8 @@ export interface CreateAppOptions extends AtriumConfigInput {
   database?: DatabaseTarget;
   /** Environment to read configuration from (default `process.env`). */
   environment?: NodeJS.ProcessEnv;
+  /** Shared counters for rate limits (default: in memory, this instance only). */
+  rateLimiter?: RateLimiter;
 }
 
 /** A composed Atrium application. */
@@ -37,6 +53,8 @@ export interface AtriumApp {
   readonly fastify: FastifyInstance;
   /** The ORM (available after `start()`). */
   readonly orm: MikroORM;
+  /** The kernel's services: permissions, rate limiter, token signer (after `start()`). */
+  readonly kernel: Kernel;
   /** `http://host:port` the app listens on (after `start()`). */
   readonly url: string;
   readonly publish: Publish;
@@ -61,28 +79,29 @@ const CORE_MODULE = 'core';
  * ConfigError or PluginError is thrown); the database opens and the server listens on `start()`.
  */
 export function createApp(options: CreateAppOptions = {}): AtriumApp {
-  const { modules: plugins = [], database, environment, ...configInput } = options;
+  const { modules: plugins = [], database, environment, rateLimiter, ...configInput } = options;
   const config = resolveConfig(configInput, environment);
   if (plugins.some((plugin) => plugin.name === CORE_MODULE)) {
     throw new PluginError(`The module name "${CORE_MODULE}" is reserved for the kernel`, [CORE_MODULE]);
   }
   const modules = resolvePlugins(plugins, config.moduleConfig);
+  const permissions = new PermissionRegistry(modules);
   const schema = composeSchema([
-    { module: CORE_MODULE, typeDefs: kernelTypeDefs },
+    { module: CORE_MODULE, typeDefs: `${kernelTypeDefs}\n${tenancyTypeDefs}` },
     ...modules.filter(({ plugin }) => plugin.graphql).map(({ plugin }) => ({ module: plugin.name, typeDefs: plugin.graphql!.typeDefs })),
   ]);
-  const resolverSets: [string, IResolvers][] = [[CORE_MODULE, kernelResolvers(modules)]];
+  const resolverSets: IResolvers[] = [kernelResolvers(modules), tenancyResolvers];
   for (const { plugin } of modules) {
-    if (plugin.graphql?.resolvers) {
-      assertOwnsResolvers(plugin.name, plugin.graphql.resolvers, schema);
-      resolverSets.push([plugin.name, plugin.graphql.resolvers]);
-    }
+    const resolvers = plugin.graphql?.resolvers ?? {};
+    assertOwnsResolvers(plugin.name, resolvers, schema);
+    resolverSets.push(gateResolvers(plugin.name, resolvers, schema, plugin.publicFields ?? []));
   }
   const target: DatabaseTarget =
     database ?? (config.databaseUrl ? { driver: 'postgresql', url: config.databaseUrl } : { driver: 'pglite', dataDir: config.dataDir });
 
   let fastify: FastifyInstance | undefined;
   let orm: MikroORM | undefined;
+  let kernel: Kernel | undefined;
   let url = '';
   let closing = false;
   let inFlight = 0;
@@ -96,16 +115,39 @@ export function createApp(options: CreateAppOptions = {}): AtriumApp {
     });
 
   const events = new EventEmitter();
-  const requestContext = (): AtriumRequestContext => ({
-    em: orm!.em.fork(),
-    config,
-    publish,
-    subscriptionStarted: () => events.emit('subscription'),
-  });
+
+  /** A request's context: its caller (or why its credentials were refused) and an EntityManager scoped to the caller's company. */
+  async function requestContext(authorization: string | undefined, platformKey: string | undefined, ip: string): Promise<AtriumRequestContext> {
+    const em = orm!.em.fork();
+    let viewer: Viewer | null = null;
+    let authError: AtriumError | undefined;
+    try {
+      viewer = await authenticate(kernel!, em, authorization);
+    } catch (error) {
+      if (!(error instanceof AtriumError)) throw error;
+      authError = error;
+    }
+    if (viewer) {
+      em.setFilterParams('tenant', { companyId: viewer.companyId });
+      if (config.rowLevelSecurity) em.setSessionContext({ role: 'atrium_tenant', variables: { 'app.company_id': viewer.companyId } });
+    }
+    return {
+      em,
+      config,
+      publish,
+      kernel: kernel!,
+      viewer,
+      authError,
+      platform: isPlatformKey(kernel!, platformKey),
+      ip,
+      subscriptionStarted: () => events.emit('subscription'),
+    };
+  }
+  const header = (value: string | string[] | undefined): string | undefined => (Array.isArray(value) ? value[0] : value);
 
   async function start(): Promise<void> {
     if (fastify) throw new Error('The app is already started');
-    orm = await openOrm({ target, entities: modules.flatMap(({ plugin }) => plugin.entities ?? []) });
+    orm = await openOrm({ target, entities: [...kernelEntities, ...modules.flatMap(({ plugin }) => plugin.entities ?? [])] });
     const app = Fastify({
       logger: config.logLevel === 'silent' ? false : { level: config.logLevel },
       bodyLimit: config.bodyLimit,
@@ -144,6 +186,24 @@ export function createApp(options: CreateAppOptions = {}): AtriumApp {
         }
       });
 
+      await app.register(fastifyJwt, {
+        secret: await resolveJwtSecret(config),
+        sign: { algorithm: 'HS256' },
+        verify: { algorithms: ['HS256'] },
+      });
+      kernel = {
+        config,
+        modules,
+        permissions,
+        limiter: rateLimiter ?? new MemoryRateLimiter(),
+        tokens: {
+          sign: (claims, expiresInSeconds) => app.jwt.sign(claims, { expiresIn: expiresInSeconds }),
+          verify: (token) => app.jwt.verify<AccessClaims & { exp: number }>(token),
+        },
+        decoyPasswordHash: hashPassword(randomPassword(), config.auth.passwordCost),
+        viewerCache: new Map(),
+      };
+
       await app.register(fastifyWebsocket, {
         options: { maxPayload: 1024 * 1024 },
         // Close sockets with 1001 "going away" so that clients know to reconnect elsewhere.
@@ -161,15 +221,21 @@ export function createApp(options: CreateAppOptions = {}): AtriumApp {
         allowBatchedQueries: false,
         csrfPrevention: true,
         validationRules: [costLimitRule(config.graphql), ...(config.introspection ? [] : [NoSchemaIntrospectionCustomRule])],
-        context: () => requestContext(),
+        context: (request) => requestContext(request.headers.authorization, header(request.headers['x-atrium-platform-key']), request.ip),
         errorFormatter: (execution, context) => formatErrors(execution, context, config, app),
         subscription: {
-          context: () => requestContext(),
+          // The socket authenticates once, with the connection_init payload's authorization.
+          onConnect: async ({ payload }) => {
+            const authorization = typeof payload?.authorization === 'string' ? payload.authorization : undefined;
+            const context = await requestContext(authorization, undefined, '');
+            if (authorization && !context.viewer) return false;
+            return context;
+          },
           keepAlive: 15_000,
           fullWsTransport: false,
         },
       });
-      for (const [, resolvers] of resolverSets) app.graphql.defineResolvers(resolvers);
+      for (const resolvers of resolverSets) app.graphql.defineResolvers(resolvers);
       for (const { plugin } of modules) if (plugin.graphql?.loaders) app.graphql.defineLoaders(plugin.graphql.loaders);
 
       for (const { plugin, config: moduleConfig } of modules) {
@@ -192,6 +258,7 @@ export function createApp(options: CreateAppOptions = {}): AtriumApp {
       await orm.close().catch(() => {});
       fastify = undefined;
       orm = undefined;
+      kernel = undefined;
       throw error;
     }
   }
@@ -227,6 +294,10 @@ export function createApp(options: CreateAppOptions = {}): AtriumApp {
       if (!orm) throw new Error('The app is not started');
       return orm;
     },
+    get kernel() {
+      if (!kernel) throw new Error('The app is not started');
+      return kernel;
+    },
     get url() {
       return url;
     },
@@ -236,6 +307,8 @@ export function createApp(options: CreateAppOptions = {}): AtriumApp {
     stop,
   };
 }
+
+const randomPassword = (): string => Math.random().toString(36).repeat(3);
 
 /** A module may only resolve fields it owns (its types, and the fields it adds to other types). */
 function assertOwnsResolvers(module: string, resolvers: IResolvers, schema: ComposedSchema): void {

@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import { mkdirSync } from 'node:fs';
-import type { EntitySchema, MikroORM, Options } from '@mikro-orm/core';
+import type { EntitySchema, EventArgs, EventSubscriber, MikroORM, Options } from '@mikro-orm/core';
 import { MikroORM as PgliteMikroORM } from '@mikro-orm/pglite';
 import { MikroORM as PostgreSqlMikroORM } from '@mikro-orm/postgresql';
 import type { PGlite } from '@electric-sql/pglite';
@@ -18,10 +18,45 @@ export interface OrmOptions {
   debug?: boolean;
 }
 
+/** The tenant filter's parameters: the request's company. */
+export interface TenantFilterParams {
+  companyId: string;
+}
+
+/** Entities with a `companyId` property belong to a company: reads are filtered, writes stamped. */
+export function isTenantEntity(entity: EntitySchema<any, any>): boolean {
+  return 'companyId' in (entity.meta.properties ?? {});
+}
+
+/**
+ * Stamps `companyId` on every new tenant row from the EntityManager's tenant scope, and refuses a
+ * row stamped for another company. Without a scope (kernel work such as sign-up) the row must carry
+ * its company already.
+ */
+const tenantStamp: EventSubscriber = {
+  beforeCreate({ entity, em, meta }: EventArgs<any>) {
+    if (!meta.properties.companyId) return;
+    const scope = em.getFilterParams<TenantFilterParams>('tenant');
+    if (scope?.companyId) {
+      if (entity.companyId == null) entity.companyId = scope.companyId;
+      else if (entity.companyId !== scope.companyId) throw new Error(`Refused to write a ${meta.className} of another company`);
+    } else if (entity.companyId == null) {
+      throw new Error(`A ${meta.className} needs a company: write it within a tenant scope`);
+    }
+  },
+};
+
 /** Opens the ORM over the chosen driver with every module's entities. */
 export async function openOrm({ target, entities, debug = false }: OrmOptions): Promise<MikroORM> {
+  const tenantEntities = entities.filter(isTenantEntity).map((entity) => entity.meta.className);
   const common: Partial<Options> = {
     entities,
+    // Every read of a tenant entity is limited to the request's company; the filter has no default
+    // parameters, so a query without a tenant scope fails instead of reading every company.
+    filters: {
+      tenant: { name: 'tenant', cond: (params: TenantFilterParams) => ({ companyId: params.companyId }), entity: tenantEntities, default: true },
+    },
+    subscribers: [tenantStamp],
     discovery: { warnWhenNoEntities: false },
     // Every request forks its own EntityManager; touching the global one is a bug.
     allowGlobalContext: false,

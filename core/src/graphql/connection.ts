@@ -50,11 +50,18 @@ export function pageArgs(args: ConnectionArgs): { first: number; after: string |
 export async function paginate<T extends object>(
   em: EntityManager,
   entity: EntityName<T>,
-  args: ConnectionArgs & { where?: FilterQuery<T>; orderBy: QueryOrderMap<T> },
+  args: ConnectionArgs & { where?: FilterQuery<T>; orderBy: QueryOrderMap<T>; populate?: string[] },
 ): Promise<Connection<T>> {
   const { first, after } = pageArgs(args);
   const page = await em
-    .findByCursor(entity, { where: (args.where ?? {}) as never, first, after, orderBy: args.orderBy as never, includeCount: true })
+    .findByCursor(entity, {
+      where: (args.where ?? {}) as never,
+      first,
+      after,
+      orderBy: args.orderBy as never,
+      includeCount: true,
+      ...(args.populate ? { populate: args.populate as never } : {}),
+    })
     .catch((error: unknown) => {
       // A well-formed cursor of another list (other order fields) fails only here.
       if (after !== undefined && error instanceof Error && /cursor/i.test(error.message)) {

@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import type { IResolvers, MercuriusLoaders } from 'mercurius';
-import type { EntitySchema, MikroORM } from '@mikro-orm/core';
+import type { EntityManager, EntitySchema, MikroORM } from '@mikro-orm/core';
 import type { JsonSchema } from '../validation.ts';
 import type { Publish } from '../graphql/subscriptions.ts';
 
@@ -12,8 +12,10 @@ export interface PermissionDeclaration {
   /** CASL actions the key grants on the subject. */
   actions: string[];
   description: string;
-  /** The subject carries a branch: MEMBERs holding the key see only their branches' rows. */
+  /** The subject carries a `branchId`: MEMBERs holding the key reach only their branches' rows. */
   branchScoped?: boolean;
+  /** Field-level grant: the key covers only these fields of the subject (absent: every field). */
+  fields?: string[];
 }
 
 /** An event a module emits: `<module>.<noun>.<verb>`, with a JSON schema for its payload. */
@@ -47,7 +49,8 @@ export interface ModuleContext<Config = unknown> {
 /** The company a per-tenant lifecycle hook is about. */
 export interface TenantContext {
   companyId: string;
-  em: ReturnType<MikroORM['em']['fork']>;
+  /** Scoped to the company: reads filtered, writes stamped. Runs inside the enabling transaction. */
+  em: EntityManager;
 }
 
 /** The GraphQL a module contributes to the one composed schema. */
@@ -74,6 +77,11 @@ export interface AtriumPlugin<Config = unknown> {
   migrations?: URL;
   permissions?: PermissionDeclaration[];
   graphql?: PluginGraphQL;
+  /**
+   * Root fields anyone may call without signing in (e.g. a public widget API). Every other field of
+   * the module needs an authenticated caller whose company has the module enabled.
+   */
+  publicFields?: string[];
   /** Events this module emits. */
   events?: Record<string, EventDeclaration>;
   /** Events this module listens to. */

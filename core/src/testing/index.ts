@@ -9,9 +9,13 @@ import WebSocket from 'ws';
 import { createApp, type AtriumApp } from '../app/createApp.ts';
 import type { AtriumConfigInput } from '../app/config.ts';
 import type { AtriumPlugin } from '../plugin/manifest.ts';
+import { randomBytes } from 'node:crypto';
 import { createTestDatabase } from './database.ts';
+import { createCompany, createUser, type CreateCompanyOptions, type CreateUserOptions, type TestCompany, type TestUser } from './factories.ts';
 
 export { createTestDatabase, type TestDatabase } from './database.ts';
+export { TEST_PASSWORD, type CreateCompanyOptions, type CreateUserOptions, type TestCompany, type TestUser } from './factories.ts';
+export { assertTenantIsolation, type Assertions, type IsolationOperation, type IsolationSpec } from './isolation.ts';
 
 export interface TestAppOptions {
   modules?: AtriumPlugin<any>[];
@@ -44,6 +48,8 @@ export interface TestSubscription<Data = any> extends AsyncIterable<ExecutionRes
   next(): Promise<ExecutionResult<Data>>;
   /** Resolves with the WebSocket close event once the connection closes. */
   readonly closed: Promise<{ code: number; reason: string }>;
+  /** Resolves with the errors if the server refuses or ends the subscription with an error. */
+  readonly failed: Promise<readonly unknown[]>;
   /** The underlying graphql-ws client. */
   readonly client: Client;
   close(): Promise<void>;
@@ -62,6 +68,12 @@ export interface TestApp {
   subscribe<Data = any>(query: string, variables?: Record<string, unknown>, options?: SubscribeOptions): Promise<TestSubscription<Data>>;
   /** Runs SQL straight against the test database, bypassing the app. */
   sql<Row = Record<string, unknown>>(text: string, params?: unknown[]): Promise<Row[]>;
+  /** Signs up a company (its OWNER signed in), optionally on a given plan or a plan made for it. */
+  createCompany(options?: CreateCompanyOptions): Promise<TestCompany>;
+  /** Adds a signed-in user to a company, with the given permission keys (through a role) and branches. */
+  createUser(options: CreateUserOptions): Promise<TestUser>;
+  /** The platform operator's key of this app (header x-atrium-platform-key). */
+  platformKey: string;
   /** Stops the app, closes open subscriptions and drops the database. */
   close(): Promise<void>;
 }
@@ -73,21 +85,26 @@ export interface TestApp {
 export async function createTestApp(options: TestAppOptions = {}): Promise<TestApp> {
   const modules = options.modules ?? [];
   const database = await createTestDatabase(modules);
-  const app = createApp({
-    env: 'test',
-    port: 0,
-    host: '127.0.0.1',
-    logLevel: 'silent',
-    ...options.config,
-    modules,
-    database: database.target,
-    environment: {},
-  });
+  const platformKey = randomBytes(24).toString('base64url');
+  let app: AtriumApp | undefined;
   try {
+    app = createApp({
+      env: 'test',
+      port: 0,
+      host: '127.0.0.1',
+      logLevel: 'silent',
+      platformKey,
+      ...options.config,
+      // Cheap password hashing and generous sign-in limits keep tests fast; tests of them set their own.
+      auth: { passwordCost: 10, loginAttemptsPerIp: 100_000, loginAttemptsPerEmail: 1000, signUpsPerHourPerIp: 100_000, ...options.config?.auth },
+      modules,
+      database: database.target,
+      environment: {},
+    });
     await app.start();
     await database.afterStart();
   } catch (error) {
-    await app.stop().catch(() => {});
+    await app?.stop().catch(() => {});
     await database.drop().catch(() => {});
     throw error;
   }
@@ -96,9 +113,12 @@ export async function createTestApp(options: TestAppOptions = {}): Promise<TestA
   let startedSubscriptions = 0;
   app.events.on('subscription', () => (startedSubscriptions += 1));
 
-  return {
+  const test: TestApp = {
     app,
     url: app.url,
+    platformKey,
+    createCompany: (companyOptions) => createCompany(test.gql, platformKey, companyOptions),
+    createUser: (userOptions) => createUser(test.gql, userOptions),
     async gql(query, variables, requestOptions = {}) {
       const response = await app.fastify.inject({
         method: 'POST',
@@ -117,10 +137,14 @@ export async function createTestApp(options: TestAppOptions = {}): Promise<TestA
       const subscription = openSubscription<Data>(`${app.url.replace(/^http/, 'ws')}/graphql`, query, variables, subscribeOptions);
       subscriptions.add(subscription as TestSubscription);
       void subscription.closed.then(() => subscriptions.delete(subscription as TestSubscription));
-      // Wait until the server listens (or the connection fails: then `next()` reports why).
+      // Wait until the server listens — or refuses: then `next()` reports why.
       while (startedSubscriptions < expected) {
-        const closed = await Promise.race([once(app.events, 'subscription').then(() => false), subscription.closed.then(() => true)]);
-        if (closed) {
+        const refused = await Promise.race([
+          once(app.events, 'subscription').then(() => false),
+          subscription.closed.then(() => true),
+          subscription.failed.then(() => true),
+        ]);
+        if (refused) {
           expectedSubscriptions -= 1;
           break;
         }
@@ -134,6 +158,7 @@ export async function createTestApp(options: TestAppOptions = {}): Promise<TestA
       await database.drop();
     },
   };
+  return test;
 }
 
 function openSubscription<Data>(url: string, query: string, variables: Record<string, unknown> | undefined, options: SubscribeOptions): TestSubscription<Data> {
@@ -142,6 +167,8 @@ function openSubscription<Data>(url: string, query: string, variables: Record<st
   const results: ExecutionResult<Data>[] = [];
   const waiting: ((result: ExecutionResult<Data>) => void)[] = [];
   let failure: ExecutionResult<Data> | undefined;
+  let resolveFailed!: (errors: readonly unknown[]) => void;
+  const failed = new Promise<readonly unknown[]>((resolve) => (resolveFailed = resolve));
 
   const deliver = (result: ExecutionResult<Data>) => {
     const waiter = waiting.shift();
@@ -169,7 +196,11 @@ function openSubscription<Data>(url: string, query: string, variables: Record<st
     { query, variables },
     {
       next: deliver,
-      error: (error) => deliver({ errors: (Array.isArray(error) ? error : [{ message: String((error as Error)?.message ?? error) }]) as never }),
+      error: (error) => {
+        const errors = Array.isArray(error) ? error : [{ message: String((error as Error)?.message ?? error) }];
+        resolveFailed(errors);
+        deliver({ errors: errors as never });
+      },
       complete: () => {},
     },
   );
@@ -182,6 +213,7 @@ function openSubscription<Data>(url: string, query: string, variables: Record<st
   return {
     next,
     closed,
+    failed,
     client,
     async close() {
       await client.dispose();

@@ -2,6 +2,7 @@ import { definePlugin } from '@atrium/core';
 import { GuestbookEntry } from './entities/guestbook-entry.ts';
 import { typeDefs } from './schema.ts';
 import { resolvers } from './resolvers/index.ts';
+import { permissions } from './permissions.ts';
 
 export { GuestbookEntry } from './entities/guestbook-entry.ts';
 export { entrySigned } from './services/guestbook.ts';
@@ -12,5 +13,6 @@ export default definePlugin({
   version: '1.0.0',
   entities: [GuestbookEntry],
   migrations: new URL('../migrations/', import.meta.url),
+  permissions,
   graphql: { typeDefs, resolvers },
 });

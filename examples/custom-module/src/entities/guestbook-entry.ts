@@ -1,13 +1,15 @@
 import { defineEntity, newId, p, type InferEntity } from '@atrium/core';
 
-/** One signature in the guestbook. */
+/** One signature in a company's guestbook. */
 export const GuestbookEntry = defineEntity({
   name: 'GuestbookEntry',
   tableName: 'guestbook_entry',
-  // The list pages newest first: (created_at, id) scanned backwards.
-  indexes: [{ name: 'guestbook_entry_created_at_id_idx', properties: ['createdAt', 'id'] }],
+  // The list pages a company's entries newest first: (company_id, created_at, id) scanned backwards.
+  indexes: [{ name: 'guestbook_entry_company_created_at_id_idx', properties: ['companyId', 'createdAt', 'id'] }],
   properties: {
     id: p.uuid().primary().onCreate(() => newId()),
+    // A `companyId` makes the entity tenant-owned: the kernel filters reads and stamps writes.
+    companyId: p.uuid(),
     author: p.string().length(80),
     message: p.text(),
     createdAt: p.datetime().defaultRaw('now()').onCreate(() => new Date()),

@@ -1,16 +1,20 @@
-import { subscription, type ConnectionArgs, type Resolvers } from '@atrium/core';
+import { requirePermission, requireViewer, subscription, type ConnectionArgs, type Resolvers } from '@atrium/core';
 import { entrySigned, findEntry, listEntries, signGuestbook } from '../services/guestbook.ts';
 
-/** Thin resolvers: take the arguments, call a service, return its result. */
+/**
+ * Thin resolvers: check who calls, take the arguments, call a service. (The kernel has already
+ * checked that the caller is signed in and that the company's plan includes the module.)
+ */
 export const resolvers: Resolvers = {
   Query: {
-    guestbookEntries: (_root, args: ConnectionArgs, { em }) => listEntries(em, args),
-    guestbookEntry: (_root, { id }: { id: string }, { em }) => findEntry(em, id),
+    guestbookEntries: (_root, args: ConnectionArgs, context) => listEntries(context.em, requireViewer(context), args),
+    guestbookEntry: (_root, { id }: { id: string }, context) => findEntry(context.em, requireViewer(context), id),
   },
   Mutation: {
-    signGuestbook: (_root, { input }: { input: unknown }, { em, publish }) => signGuestbook(em, publish, input),
+    signGuestbook: (_root, { input }: { input: unknown }, context) =>
+      signGuestbook(context.em, context.publish, requirePermission(context, 'guestbook.entry.sign'), input),
   },
   Subscription: {
-    guestbookSigned: subscription(() => entrySigned),
+    guestbookSigned: subscription((_args, context) => entrySigned(requirePermission(context, 'guestbook.entry.read').companyId)),
   },
 };

@@ -1,0 +1,116 @@
+import { timingSafeEqual } from 'node:crypto';
+import type { EntityManager } from '@mikro-orm/core';
+import type { AtriumError } from '../graphql/errors.ts';
+import { unauthenticated, type AccessClaims } from '../auth/tokens.ts';
+import { buildViewer, type Viewer, type ViewerFacts } from './viewer.ts';
+import { hashApiKeySecret, parseApiKey } from '../tenancy/services/api-keys.ts';
+import type { Kernel } from '../tenancy/kernel.ts';
+import type { SystemRole, PlanLimits } from '../tenancy/entities.ts';
+
+/** The outcome of reading a request's credentials. */
+export interface Authentication {
+  viewer: Viewer | null;
+  platform: boolean;
+  /** Set when credentials were presented and refused; raised when the caller needs a viewer. */
+  error?: AtriumError;
+}
+
+const MAX_CACHED_VIEWERS = 10_000;
+
+async function rows<T>(em: EntityManager, sql: string, params: unknown[]): Promise<T[]> {
+  return em.getConnection().execute(sql, params, 'all');
+}
+
+/** Whether the presented platform key is the configured one (constant time). */
+export function isPlatformKey(kernel: Kernel, presented: string | undefined): boolean {
+  const expected = kernel.config.platformKey;
+  if (!expected || !presented) return false;
+  const a = Buffer.from(presented);
+  const b = Buffer.from(expected);
+  return a.length === b.length && timingSafeEqual(a, b);
+}
+
+/**
+ * Reads `authorization: Bearer <access token>` or `authorization: ApiKey <key>`. The user's (or
+ * key's) current state is read on every call — a deactivated user or revoked key stops at once —
+ * and the built ability is reused while the access stamp (user and company versions) is unchanged.
+ */
+export async function authenticate(kernel: Kernel, em: EntityManager, authorization: string | undefined): Promise<Viewer | null> {
+  if (!authorization) return null;
+  const [scheme, credential] = authorization.trim().split(/\s+/, 2);
+  if (!credential) throw unauthenticated('Malformed authorization header');
+  if (/^bearer$/i.test(scheme!)) return userViewer(kernel, em, credential);
+  if (/^apikey$/i.test(scheme!)) return apiKeyViewer(kernel, em, credential);
+  throw unauthenticated('Unsupported authorization scheme');
+}
+
+async function userViewer(kernel: Kernel, em: EntityManager, token: string): Promise<Viewer> {
+  let claims: AccessClaims;
+  try {
+    claims = kernel.tokens.verify(token);
+  } catch {
+    throw unauthenticated('Invalid or expired access token');
+  }
+  const [state] = await rows<{ company_id: string; active: boolean; system_role: SystemRole; uv: number; cv: number }>(
+    em,
+    'select u.company_id, u.active, u.system_role, u.access_version as uv, c.access_version as cv from app_user u join company c on c.id = u.company_id where u.id = ?',
+    [claims.sub],
+  );
+  if (!state || !state.active || state.company_id !== claims.cid) throw unauthenticated('Invalid or expired access token');
+  const stamp = `${state.uv}:${state.cv}`;
+  const cached = kernel.viewerCache.get(claims.sub);
+  if (cached?.stamp === stamp) return cached.viewer;
+
+  const [roleRows, branchRows, company] = await Promise.all([
+    rows<{ permissions: string[] }>(em, 'select r.permissions from user_role ur join role r on r.id = ur.role_id where ur.user_id = ?', [claims.sub]),
+    rows<{ branch_id: string }>(em, 'select branch_id from user_branch where user_id = ?', [claims.sub]),
+    companyFacts(em, state.company_id),
+  ]);
+  const viewer = buildViewer(
+    {
+      kind: 'user',
+      id: claims.sub,
+      companyId: state.company_id,
+      systemRole: state.system_role,
+      branchIds: branchRows.map((r) => r.branch_id),
+      roleKeys: roleRows.flatMap((r) => r.permissions),
+      ...company,
+    },
+    kernel.modules,
+    kernel.permissions,
+  );
+  if (kernel.viewerCache.size >= MAX_CACHED_VIEWERS) kernel.viewerCache.clear();
+  kernel.viewerCache.set(claims.sub, { stamp, viewer });
+  return viewer;
+}
+
+async function companyFacts(em: EntityManager, companyId: string): Promise<Pick<ViewerFacts, 'planModules' | 'planLimits' | 'overrides'>> {
+  const [plan] = await rows<{ modules: string[]; limits: PlanLimits }>(em, 'select p.modules, p.limits from company c join plan p on p.id = c.plan_id where c.id = ?', [companyId]);
+  const overrides = await rows<{ module: string; enabled: boolean | null }>(em, 'select module, enabled from company_module where company_id = ?', [companyId]);
+  return { planModules: plan?.modules ?? [], planLimits: plan?.limits ?? {}, overrides };
+}
+
+async function apiKeyViewer(kernel: Kernel, em: EntityManager, key: string): Promise<Viewer> {
+  const parsed = parseApiKey(key);
+  const [row] = parsed
+    ? await rows<{ id: string; company_id: string; key_hash: string; permissions: string[]; revoked_at: Date | null }>(em, 'select * from api_key where id = ?', [parsed.id])
+    : [];
+  const expected = Buffer.from(row?.key_hash ?? '0'.repeat(64), 'hex');
+  const actual = Buffer.from(hashApiKeySecret(parsed?.secret ?? ''), 'hex');
+  if (!row || row.revoked_at || !timingSafeEqual(expected, actual)) throw unauthenticated('Invalid API key');
+  await em.getConnection().execute('update api_key set last_used_at = now() where id = ?', [row.id], 'run');
+  const branches = await rows<{ id: string }>(em, 'select id from branch where company_id = ?', [row.company_id]);
+  return buildViewer(
+    {
+      kind: 'apiKey',
+      id: row.id,
+      companyId: row.company_id,
+      systemRole: 'MEMBER',
+      branchIds: branches.map((b) => b.id),
+      roleKeys: row.permissions,
+      ...(await companyFacts(em, row.company_id)),
+    },
+    kernel.modules,
+    kernel.permissions,
+  );
+}

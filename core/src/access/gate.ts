@@ -1,0 +1,69 @@
+import type { IResolvers } from 'mercurius';
+import { AtriumError } from '../graphql/errors.ts';
+import type { ComposedSchema } from '../graphql/compose.ts';
+import type { Viewer } from './viewer.ts';
+
+interface GateContext {
+  viewer: Viewer | null;
+  authError?: AtriumError;
+}
+
+type FieldResolver = (root: unknown, args: unknown, context: GateContext, info: unknown) => unknown;
+
+/**
+ * Plan gating: a module's root fields and the fields it adds to other modules' types need a signed-in
+ * caller (unless declared public) whose company has the module enabled; otherwise UNAUTHENTICATED or
+ * MODULE_DISABLED. Subscriptions are checked when they start.
+ */
+export function assertModuleEnabled(context: GateContext, module: string, isPublic = false): void {
+  if (context.viewer) {
+    if (!context.viewer.modules.has(module)) throw new AtriumError('MODULE_DISABLED', `The module "${module}" is not enabled for your company`, { module });
+    return;
+  }
+  if (!isPublic) throw context.authError ?? new AtriumError('UNAUTHENTICATED', 'Sign in first');
+}
+
+const ROOTS = new Set(['Query', 'Mutation', 'Subscription']);
+
+/** Wraps one module's resolvers with its gate; adds gated default resolvers to the fields it adds to other types. */
+export function gateResolvers(module: string, resolvers: IResolvers, schema: ComposedSchema, publicFields: readonly string[]): IResolvers {
+  const open = new Set(publicFields);
+  const gated: Record<string, Record<string, unknown>> = {};
+  const guard = (field: string, resolve: FieldResolver): FieldResolver => {
+    const isPublic = open.has(field);
+    return (root, args, context, info) => {
+      assertModuleEnabled(context, module, isPublic);
+      return resolve(root, args, context, info);
+    };
+  };
+
+  for (const [typeName, fields] of Object.entries(resolvers)) {
+    if (typeof fields !== 'object' || fields === null) {
+      gated[typeName] = fields as never;
+      continue;
+    }
+    const addsToOther = (field: string) => schema.typeOwners.get(typeName) !== module && schema.fieldOwners.get(`${typeName}.${field}`) === module;
+    const out: Record<string, unknown> = {};
+    for (const [field, resolver] of Object.entries(fields as Record<string, unknown>)) {
+      if (typeName === 'Subscription' && resolver && typeof resolver === 'object' && 'subscribe' in resolver) {
+        const subscriptionResolver = resolver as { subscribe: FieldResolver };
+        out[field] = { ...subscriptionResolver, subscribe: guard(field, subscriptionResolver.subscribe) };
+      } else if (typeof resolver === 'function' && (ROOTS.has(typeName) || addsToOther(field))) {
+        out[field] = guard(field, resolver as FieldResolver);
+      } else {
+        out[field] = resolver;
+      }
+    }
+    gated[typeName] = out;
+  }
+
+  // Fields a module adds to another module's type without a resolver of its own still need the gate.
+  for (const [key, owner] of schema.fieldOwners) {
+    if (owner !== module) continue;
+    const [typeName, field] = key.split('.') as [string, string];
+    if (ROOTS.has(typeName) || schema.typeOwners.get(typeName) === module) continue;
+    gated[typeName] ??= {};
+    gated[typeName][field] ??= guard(field, (root) => (root as Record<string, unknown>)[field]);
+  }
+  return gated as IResolvers;
+}

@@ -1,0 +1,34 @@
+import type { EntityManager } from '@mikro-orm/core';
+import type { AtriumConfig } from '../app/config.ts';
+import type { ResolvedPlugin } from '../plugin/registry.ts';
+import type { PermissionRegistry } from '../access/permissions.ts';
+import type { Viewer } from '../access/viewer.ts';
+import type { RateLimiter } from '../auth/rate-limit.ts';
+import type { AccessTokenSigner } from '../auth/tokens.ts';
+import type { AtriumError } from '../graphql/errors.ts';
+
+/** The kernel's shared services, one per app. */
+export interface Kernel {
+  config: AtriumConfig;
+  modules: readonly ResolvedPlugin[];
+  permissions: PermissionRegistry;
+  limiter: RateLimiter;
+  tokens: AccessTokenSigner;
+  /** A hash of a random password with the configured cost: unknown e-mails are checked against it. */
+  decoyPasswordHash: Promise<string>;
+  /** Built viewers by user id, valid while their access stamp holds. */
+  viewerCache: Map<string, { stamp: string; viewer: Viewer }>;
+}
+
+/** What a kernel service works with: a request's EntityManager, its caller, the kernel. */
+export interface ServiceContext {
+  em: EntityManager;
+  kernel: Kernel;
+  viewer: Viewer | null;
+  /** The caller presented the platform operator key. */
+  platform: boolean;
+  /** Why the credentials presented were refused, if they were. */
+  authError?: AtriumError;
+  /** The client address, for rate limits. */
+  ip: string;
+}
