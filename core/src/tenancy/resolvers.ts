@@ -2,7 +2,7 @@ import type { IResolvers } from 'mercurius';
 import { requireViewer } from '../access/viewer.ts';
 import { Company, Plan, User, type Role } from './entities.ts';
 import type { ServiceContext } from './kernel.ts';
-import { login, logout, refreshSession, signUp } from './services/auth.ts';
+import { login, logout, refreshSession, signedInUsers, signUp } from './services/auth.ts';
 import { createPlan, listCompanyModules, requirePlatform, setCompanyModule, setCompanyPlan, updatePlan } from './services/companies.ts';
 import { createBranch, listBranches, updateBranch } from './services/branches.ts';
 import { createUser, deactivateUser, findUser, listUsers, transferOwnership, updateUser, type UserListArgs } from './services/users.ts';
@@ -61,7 +61,7 @@ export const tenancyResolvers = {
   User: {
     // Field-level rule: the address is visible to holders of core.user.readContact, and to the user.
     email: (user: User, _args: unknown, context: ServiceContext) =>
-      context.viewer?.ability.can('read', user, 'email') || context.platform ? user.email : null,
+      signedInUsers.has(user) || context.viewer?.ability.can('read', user, 'email') ? user.email : null,
     roles: async (user: User) => (user.roles.isInitialized() ? user.roles.getItems() : user.roles.loadItems()),
     branches: async (user: User) => (user.branches.isInitialized() ? user.branches.getItems() : user.branches.loadItems()),
   },

@@ -37,10 +37,14 @@ const validateLogin = createValidator<{ email: string; password: string }>({
   properties: { email: { type: 'string', maxLength: 254 }, password: { type: 'string', maxLength: 256 } },
 });
 
+/** Users that an AuthPayload is answering for: they see their own e-mail address before any token is used. */
+export const signedInUsers = new WeakSet<User>();
+
 /** An access token and a new session for a user. */
 export async function issueTokens(em: EntityManager, kernel: Kernel, user: User): Promise<AuthPayload> {
   const accessToken = kernel.tokens.sign({ sub: user.id, cid: user.companyId }, kernel.config.auth.accessTokenTtlSeconds);
   const refreshToken = await startSession(em, user.id, kernel.config.auth.refreshTokenTtlSeconds);
+  signedInUsers.add(user);
   return { accessToken, refreshToken, user };
 }
 
@@ -107,6 +111,7 @@ export async function refreshSession(context: ServiceContext, refreshToken: stri
   const user = await context.em.findOne(User, { id: rotated.userId }, { filters: false });
   if (!user || !user.active) throw unauthenticated();
   const accessToken = kernel.tokens.sign({ sub: user.id, cid: user.companyId }, kernel.config.auth.accessTokenTtlSeconds);
+  signedInUsers.add(user);
   return { accessToken, refreshToken: rotated.refreshToken, user };
 }
 
