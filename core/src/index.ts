@@ -43,7 +43,7 @@ export { DateTimeScalar, DecimalScalar, JSONScalar } from './graphql/scalars.ts'
 export { subscription, topic, type Publish, type SubscriptionResolver, type Topic } from './graphql/subscriptions.ts';
 export { ajv, createValidator, type JsonSchema } from './validation.ts';
 export { newId, isId } from './db/ids.ts';
-export { accessibleWhere, assertReadableFields, buildAbility, type AppAbility, type WhereClause } from './access/ability.ts';
+export { accessibleWhere, accessibleFieldWhere, assertReadableFields, buildAbility, type AppAbility, type WhereClause } from './access/ability.ts';
 export { requirePermission, requireViewer, enabledModules, type Viewer } from './access/viewer.ts';
 export { assertModuleEnabled } from './access/gate.ts';
 export { corePermissions, PermissionRegistry, type PermissionDefinition } from './access/permissions.ts';

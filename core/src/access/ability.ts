@@ -1,6 +1,6 @@
 import { buildMongoQueryMatcher, createMongoAbility, type MongoAbility, type RawRuleOf } from '@casl/ability';
-import { rulesToAST } from '@casl/ability/extra';
-import { $and, $or, and, or, type Condition } from '@ucast/mongo2js';
+import { rulesToAST, rulesToCondition } from '@casl/ability/extra';
+import { $and, $or, and, or, CompoundCondition, type Condition } from '@ucast/mongo2js';
 import { AtriumError } from '../graphql/errors.ts';
 import type { PermissionDefinition } from './permissions.ts';
 import type { SystemRole } from '../tenancy/entities.ts';
@@ -103,12 +103,24 @@ function toWhere(node: Condition): WhereClause {
     .reduceRight<unknown>((inner, segment) => ({ [segment]: inner }), comparison) as WhereClause;
 }
 
+/** Like accessibleWhere, for the rows where one field may be read (field-level rules). */
+export function accessibleFieldWhere(ability: AppAbility, action: string, subject: string, field: string): WhereClause | null {
+  const ast = rulesToCondition(
+    ability.rulesFor(action, subject, field),
+    (rule) => (rule.inverted ? new CompoundCondition('not', [rule.ast]) : rule.ast),
+    { and: (parts) => new CompoundCondition('and', parts), or: (parts) => new CompoundCondition('or', parts), empty: () => new CompoundCondition('and', []) },
+  );
+  return ast ? toWhere(ast) : null;
+}
+
 /**
- * Refuses (FORBIDDEN) filtering or sorting by a field the caller may not read: a count over such a
- * filter would reveal the hidden values.
+ * Refuses (FORBIDDEN) filtering or sorting by a field the caller may not read on every row it may
+ * see: a count over such a filter would reveal the hidden values.
  */
 export function assertReadableFields(ability: AppAbility, subject: string, fields: Iterable<string>): void {
+  const visible = JSON.stringify(accessibleWhere(ability, 'read', subject));
   for (const field of fields) {
-    if (!ability.can('read', subject, field)) throw new AtriumError('FORBIDDEN', `You may not filter or sort by ${field}`);
+    const readable = accessibleFieldWhere(ability, 'read', subject, field);
+    if (readable === null || JSON.stringify(readable) !== visible) throw new AtriumError('FORBIDDEN', `You may not filter or sort by ${field}`);
   }
 }

@@ -57,7 +57,10 @@ export async function runOnEnable(em: EntityManager, kernel: Kernel, companyId: 
     );
     if (marked.length === 0) continue;
     if (plugin.onEnable) {
+      // A fork scoped to the company that stays inside the caller's transaction.
       const tenantEm = em.fork({ clear: true, useContext: false });
+      const transaction = em.getTransactionContext();
+      if (transaction) tenantEm.setTransactionContext(transaction);
       tenantEm.setFilterParams('tenant', { companyId });
       await plugin.onEnable({ companyId, em: tenantEm });
       await tenantEm.flush();

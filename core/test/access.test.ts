@@ -1,0 +1,177 @@
+import t from 'tap';
+import { accessibleWhere, buildAbility, type PermissionDefinition } from '@atrium/core';
+import { assertTenantIsolation, createTestApp, TEST_PASSWORD } from '@atrium/core/testing';
+import { notes } from './fixtures/notes.ts';
+
+const NOTES = 'query ($secret: String) { notes(first: 50, secret: $secret) { totalCount edges { node { title secret } } } }';
+const CREATE_NOTE = 'mutation ($input: CreateNoteInput!) { createNote(input: $input) { id title } }';
+const titles = (res: { data?: any }) => res.data.notes.edges.map((e: any) => e.node.title).sort();
+
+t.test('roles, branches and permission keys', async (t) => {
+  const test = await createTestApp({ modules: [notes] });
+  t.teardown(() => test.close());
+  const company = await test.createCompany();
+  const owner = { token: company.owner.token };
+  const north = company.defaultBranchId;
+  const south = (await test.gql('mutation { createBranch(input: { name: "South" }) { id } }', {}, owner)).data.createBranch.id;
+  for (const [title, branchId] of [['N1', north], ['N2', north], ['S1', south]]) {
+    await test.gql(CREATE_NOTE, { input: { title, branchId, secret: `${title}-secret` } }, owner);
+  }
+
+  t.test('a MEMBER with a key does what the key allows, only in its branches, and nothing else', async (t) => {
+    const reader = await test.createUser({ company, permissions: ['notes.note.read'], branches: [north] });
+    const as = { token: reader.token };
+    const list = await test.gql(NOTES, {}, as);
+    t.equal(list.data.notes.totalCount, 3, 'Welcome (seeded by onEnable in Main) and N1, N2 — not S1');
+    t.same(titles(list), ['N1', 'N2', 'Welcome']);
+    t.same(list.data.notes.edges.map((e: any) => e.node.secret), [null, null, null], 'no key for the secret field');
+    const southNote = (await test.sql<{ id: string }>("select id from note where title = 'S1'"))[0]!.id;
+    t.same((await test.gql('query ($id: ID!) { note(id: $id) { id } }', { id: southNote }, as)).data, { note: null }, 'another branch is out of reach');
+
+    const before = (await test.sql('select id from note')).length;
+    t.equal((await test.gql(CREATE_NOTE, { input: { title: 'x', branchId: north } }, as)).errors?.[0]?.extensions?.code, 'FORBIDDEN', 'reading does not allow writing');
+    t.equal((await test.gql('{ users { totalCount } }', {}, as)).data.users.totalCount, 1, 'without core.user.read it sees only itself');
+    t.equal((await test.gql('{ roles { id } }', {}, as)).errors?.[0]?.extensions?.code, 'FORBIDDEN');
+    t.equal((await test.gql('mutation { createBranch(input: { name: "East" }) { id } }', {}, as)).errors?.[0]?.extensions?.code, 'FORBIDDEN');
+    t.equal((await test.sql('select id from note')).length, before, 'nothing written');
+
+    const writer = await test.createUser({ company, permissions: ['notes.note.read', 'notes.note.manage', 'notes.note.readSecret'], branches: [south] });
+    const w = { token: writer.token };
+    t.same(titles(await test.gql(NOTES, {}, w)), ['S1']);
+    t.equal((await test.gql(NOTES, {}, w)).data.notes.edges[0].node.secret, 'S1-secret', 'the field-level key shows the secret');
+    t.equal((await test.gql(CREATE_NOTE, { input: { title: 'S2', branchId: south } }, w)).errors, undefined);
+    t.equal((await test.gql(CREATE_NOTE, { input: { title: 'N3', branchId: north } }, w)).errors?.[0]?.extensions?.code, 'FORBIDDEN', 'not in its branch');
+    t.equal((await test.sql("select id from note where title = 'N3'")).length, 0);
+  });
+
+  t.test('filtering or counting by a field the role cannot read is refused', async (t) => {
+    const reader = await test.createUser({ company, permissions: ['notes.note.read', 'core.user.read'] });
+    const as = { token: reader.token };
+    t.equal((await test.gql(NOTES, { secret: 'N1-secret' }, as)).errors?.[0]?.extensions?.code, 'FORBIDDEN');
+    const byEmail = await test.gql('query ($email: String) { users(filter: { email: $email }) { totalCount } }', { email: company.owner.email }, as);
+    t.equal(byEmail.errors?.[0]?.extensions?.code, 'FORBIDDEN', 'totalCount over a hidden field would reveal it');
+    t.equal((await test.gql('{ users(orderBy: { field: EMAIL, direction: ASC }) { totalCount } }', {}, as)).errors?.[0]?.extensions?.code, 'FORBIDDEN');
+    const visible = await test.gql('{ users(first: 100) { totalCount edges { node { id email displayName } } } }', {}, as);
+    t.ok(visible.data.users.totalCount >= 2);
+    const emails = visible.data.users.edges.filter((e: any) => e.node.id !== reader.id).map((e: any) => e.node.email);
+    t.ok(emails.every((email: unknown) => email === null), "others' addresses are hidden");
+    const contact = await test.createUser({ company, permissions: ['core.user.read', 'core.user.readContact'] });
+    t.equal((await test.gql('query ($email: String) { users(filter: { email: $email }) { totalCount } }', { email: company.owner.email }, { token: contact.token })).data.users.totalCount, 1);
+  });
+
+  t.test('a user who loses a key loses it on the next request', async (t) => {
+    const role = (await test.gql('mutation { createRole(input: { name: "Readers", permissions: ["notes.note.read"] }) { id } }', {}, owner)).data.createRole.id;
+    const created = await test.gql(
+      'mutation ($input: CreateUserInput!) { createUser(input: $input) { id } }',
+      { input: { email: 'reader2@example.test', password: TEST_PASSWORD, displayName: 'R', systemRole: 'MEMBER', roleIds: [role], branchIds: [north] } },
+      owner,
+    );
+    t.equal(created.errors, undefined);
+    const token = (await test.gql('mutation { login(input: { email: "reader2@example.test", password: "correct horse battery staple" }) { accessToken } }')).data.login.accessToken;
+    t.equal((await test.gql(NOTES, {}, { token })).errors, undefined);
+    await test.gql('mutation ($id: ID!) { updateRole(id: $id, input: { permissions: [] }) { id } }', { id: role }, owner);
+    t.equal((await test.gql(NOTES, {}, { token })).errors?.[0]?.extensions?.code, 'FORBIDDEN');
+  });
+
+  t.test('privilege escalation is refused and writes nothing', async (t) => {
+    const manager = await test.createUser({ company, permissions: ['core.user.manage', 'core.role.manage', 'core.role.read'] });
+    const as = { token: manager.token };
+    const snapshot = async () => JSON.stringify(await test.sql('select id, system_role, access_version from app_user order by id')) + JSON.stringify(await test.sql('select id, permissions from role order by id'));
+    const before = await snapshot();
+    const code = async (query: string, variables: Record<string, unknown>) => (await test.gql(query, variables, as)).errors?.[0]?.extensions?.code;
+
+    t.equal(await code('mutation ($id: ID!) { updateUser(id: $id, input: { systemRole: ADMIN }) { id } }', { id: manager.id }), 'FORBIDDEN', 'self-promotion');
+    t.equal(await code('mutation { createRole(input: { name: "Mine", permissions: ["notes.note.manage"] }) { id } }', {}), 'FORBIDDEN', 'granting a key it lacks');
+    t.equal(await code('mutation { createRole(input: { name: "Ghost", permissions: ["notes.note.fly"] }) { id } }', {}), 'BAD_USER_INPUT', 'an unknown key');
+    const userInput = (systemRole: string) => ({ input: { email: `x-${systemRole}@example.test`, password: TEST_PASSWORD, displayName: 'X', systemRole } });
+    t.equal(await code('mutation ($input: CreateUserInput!) { createUser(input: $input) { id } }', userInput('ADMIN')), 'FORBIDDEN', 'a MEMBER making an ADMIN');
+    t.equal(await code('mutation ($input: CreateUserInput!) { createUser(input: $input) { id } }', userInput('OWNER')), 'BAD_USER_INPUT', 'nobody makes an OWNER');
+    t.equal(await code('mutation ($id: ID!) { updateUser(id: $id, input: { displayName: "Pwned" }) { id } }', { id: company.owner.id }), 'FORBIDDEN', 'touching the owner');
+    t.equal(await code('mutation ($id: ID!) { deactivateUser(id: $id) { id } }', { id: company.owner.id }), 'FORBIDDEN');
+    t.equal(await code('mutation ($id: ID!) { transferOwnership(userId: $id) { id } }', { id: manager.id }), 'FORBIDDEN');
+    const powerful = (await test.gql('mutation { createRole(input: { name: "Power", permissions: ["notes.note.manage"] }) { id } }', {}, owner)).data.createRole.id;
+    t.equal(await code('mutation ($id: ID!, $roles: [ID!]) { updateUser(id: $id, input: { roleIds: $roles }) { id } }', { id: manager.id, roles: [powerful] }), 'FORBIDDEN', 'own roles');
+    t.equal(
+      await code('mutation ($input: CreateUserInput!) { createUser(input: $input) { id } }', { input: { ...userInput('MEMBER').input, roleIds: [powerful] } }),
+      'FORBIDDEN',
+      'handing out a role with keys it lacks',
+    );
+    t.equal(await code('mutation ($id: ID!) { updateRole(id: $id, input: { permissions: [] }) { id } }', { id: powerful }), 'FORBIDDEN', 'stripping a role above it');
+    t.equal(
+      await code('mutation { createUser(input: { email: "y@example.test", password: "correct horse battery staple", displayName: "Y", systemRole: MEMBER, companyId: "0190a1b2-0000-7000-8000-000000000000" }) { id } }', {}),
+      'BAD_USER_INPUT',
+      'a companyId in input',
+    );
+    await test.gql('mutation ($id: ID!) { deleteRole(id: $id) }', { id: powerful }, owner);
+    t.equal(await snapshot(), before.replace(/,?\{"id":"[^"]+","permissions":\["notes.note.manage"\]\}/, '').replace('[,', '['), 'nothing was written');
+  });
+
+  t.test('ownership moves only by transfer', async (t) => {
+    const admin = await test.createUser({ company, systemRole: 'ADMIN' });
+    const res = await test.gql('mutation ($id: ID!) { transferOwnership(userId: $id) { id systemRole } }', { id: admin.id }, owner);
+    t.same(res.data, { transferOwnership: { id: admin.id, systemRole: 'OWNER' } });
+    t.same((await test.gql('{ me { systemRole } }', {}, owner)).data, { me: { systemRole: 'ADMIN' } });
+    await test.gql('mutation ($id: ID!) { transferOwnership(userId: $id) { id } }', { id: company.owner.id }, { token: admin.token });
+  });
+
+  t.test('the catalog lists every installed key', async (t) => {
+    const res = await test.gql('{ permissionCatalog { key module branchScoped } }', {}, owner);
+    t.match(res.data.permissionCatalog, [{ key: 'core.user.read', module: 'core', branchScoped: false }]);
+    t.ok(res.data.permissionCatalog.some((p: any) => p.key === 'notes.note.manage' && p.module === 'notes' && p.branchScoped));
+  });
+});
+
+t.test('company B sees and changes nothing of company A through the kernel API', async (t) => {
+  const test = await createTestApp({ modules: [notes] });
+  t.teardown(() => test.close());
+  interface Seed { userId: string; roleId: string; branchId: string; apiKeyId: string; noteId: string }
+  await assertTenantIsolation<Seed>(t, test, {
+    async seed(a) {
+      const as = { token: a.owner.token };
+      const roleId = (await test.gql('mutation { createRole(input: { name: "A role", permissions: ["notes.note.read"] }) { id } }', {}, as)).data.createRole.id;
+      const branchId = (await test.gql('mutation { createBranch(input: { name: "A branch" }) { id } }', {}, as)).data.createBranch.id;
+      const user = await test.createUser({ company: a, permissions: ['notes.note.read'] });
+      const apiKeyId = (await test.gql('mutation { createApiKey(input: { name: "A key", permissions: [] }) { apiKey { id } } }', {}, as)).data.createApiKey.apiKey.id;
+      const noteId = (await test.gql(CREATE_NOTE, { input: { title: 'A note', branchId } }, as)).data.createNote.id;
+      return { userId: user.id, roleId, branchId, apiKeyId, noteId };
+    },
+    operations: [
+      { name: 'user', query: 'query ($id: ID!) { user(id: $id) { id email } }', variables: (s) => ({ id: s.userId }) },
+      { name: 'users', query: '{ users(first: 100) { totalCount edges { node { id } } } }' },
+      { name: 'roles', query: '{ roles { id } }' },
+      { name: 'branches', query: '{ branches { id } }' },
+      { name: 'apiKeys', query: '{ apiKeys { id } }' },
+      { name: 'notes', query: NOTES },
+      { name: 'note', query: 'query ($id: ID!) { note(id: $id) { id } }', variables: (s) => ({ id: s.noteId }) },
+      { name: 'rawNoteCount', query: '{ rawNoteCount }' },
+      { name: 'updateUser', query: 'mutation ($id: ID!) { updateUser(id: $id, input: { displayName: "B" }) { id } }', variables: (s) => ({ id: s.userId }) },
+      { name: 'deactivateUser', query: 'mutation ($id: ID!) { deactivateUser(id: $id) { id } }', variables: (s) => ({ id: s.userId }) },
+      { name: 'transferOwnership', query: 'mutation ($id: ID!) { transferOwnership(userId: $id) { id } }', variables: (s) => ({ id: s.userId }) },
+      { name: 'updateRole', query: 'mutation ($id: ID!) { updateRole(id: $id, input: { name: "B" }) { id } }', variables: (s) => ({ id: s.roleId }) },
+      { name: 'deleteRole', query: 'mutation ($id: ID!) { deleteRole(id: $id) }', variables: (s) => ({ id: s.roleId }) },
+      { name: 'updateBranch', query: 'mutation ($id: ID!) { updateBranch(id: $id, input: { name: "B" }) { id } }', variables: (s) => ({ id: s.branchId }) },
+      { name: 'revokeApiKey', query: 'mutation ($id: ID!) { revokeApiKey(id: $id) }', variables: (s) => ({ id: s.apiKeyId }) },
+      { name: 'deleteNote', query: 'mutation ($id: ID!) { deleteNote(id: $id) }', variables: (s) => ({ id: s.noteId }) },
+      {
+        name: 'createUser with A roles and branches',
+        query: 'mutation ($input: CreateUserInput!) { createUser(input: $input) { id } }',
+        variables: (s) => ({ input: { email: 'intruder@example.test', password: TEST_PASSWORD, displayName: 'I', systemRole: 'MEMBER', roleIds: [s.roleId], branchIds: [s.branchId] } }),
+      },
+      { name: 'createNote in an A branch', query: CREATE_NOTE, variables: (s) => ({ input: { title: 'intrusion', branchId: s.branchId } }) },
+    ],
+  });
+});
+
+t.test('accessibleWhere agrees with ability.can row by row', async (t) => {
+  const grants: PermissionDefinition[] = [
+    { key: 'notes.note.read', subject: 'Note', actions: ['read'], branchScoped: true, description: '', module: 'notes' },
+  ];
+  const ability = buildAbility({ userId: 'u1', systemRole: 'MEMBER', branchIds: ['b1', 'b2'], grants });
+  const where = accessibleWhere(ability, 'read', 'Note');
+  t.same(where, { branchId: { $in: ['b1', 'b2'] } });
+  const rows = ['b1', 'b2', 'b3'].map((branchId) => ({ __typename: 'Note', branchId }));
+  t.same(rows.map((row) => ability.can('read', row)), [true, true, false]);
+  t.same(accessibleWhere(ability, 'delete', 'Note'), null, 'nothing allowed is null');
+  const admin = buildAbility({ systemRole: 'ADMIN', branchIds: [], grants });
+  t.same(accessibleWhere(admin, 'read', 'Note'), {}, 'an unconditional rule matches every row');
+});
