@@ -107,7 +107,7 @@ function toWhere(node: Condition): WhereClause {
 export function accessibleFieldWhere(ability: AppAbility, action: string, subject: string, field: string): WhereClause | null {
   const ast = rulesToCondition(
     ability.rulesFor(action, subject, field),
-    (rule) => (rule.inverted ? new CompoundCondition('not', [rule.ast]) : rule.ast),
+    (rule) => (rule.inverted ? new CompoundCondition('not', [rule.ast!]) : rule.ast!),
     { and: (parts) => new CompoundCondition('and', parts), or: (parts) => new CompoundCondition('or', parts), empty: () => new CompoundCondition('and', []) },
   );
   return ast ? toWhere(ast) : null;

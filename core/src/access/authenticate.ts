@@ -1,5 +1,5 @@
 import { timingSafeEqual } from 'node:crypto';
-import type { EntityManager } from '@mikro-orm/core';
+import type { EntityManager } from '@mikro-orm/sql';
 import type { AtriumError } from '../graphql/errors.ts';
 import { unauthenticated, type AccessClaims } from '../auth/tokens.ts';
 import { buildViewer, type Viewer, type ViewerFacts } from './viewer.ts';

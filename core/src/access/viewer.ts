@@ -1,4 +1,4 @@
-import type { EntityManager } from '@mikro-orm/core';
+import type { EntityManager } from '@mikro-orm/sql';
 import { AtriumError } from '../graphql/errors.ts';
 import { buildAbility, type AppAbility } from './ability.ts';
 import type { PermissionDefinition, PermissionRegistry } from './permissions.ts';

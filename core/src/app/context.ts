@@ -1,4 +1,4 @@
-import type { EntityManager } from '@mikro-orm/core';
+import type { EntityManager } from '@mikro-orm/sql';
 import type { AtriumConfig } from './config.ts';
 import type { Publish } from '../graphql/subscriptions.ts';
 import type { Viewer } from '../access/viewer.ts';

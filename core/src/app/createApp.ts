@@ -6,6 +6,7 @@ import fastifyJwt from '@fastify/jwt';
 import mercurius, { type IResolvers, type MercuriusContext } from 'mercurius';
 import { GraphQLError, NoSchemaIntrospectionCustomRule, type FormattedExecutionResult } from 'graphql';
 import type { MikroORM } from '@mikro-orm/core';
+import type { EntityManager } from '@mikro-orm/sql';
 import { resolveConfig, type AtriumConfig, type AtriumConfigInput } from './config.ts';
 import { kernelResolvers, kernelTypeDefs } from './kernel.ts';
 import type { AtriumRequestContext } from './context.ts';
@@ -118,7 +119,7 @@ export function createApp(options: CreateAppOptions = {}): AtriumApp {
 
   /** A request's context: its caller (or why its credentials were refused) and an EntityManager scoped to the caller's company. */
   async function requestContext(authorization: string | undefined, platformKey: string | undefined, ip: string): Promise<AtriumRequestContext> {
-    const em = orm!.em.fork();
+    const em = orm!.em.fork() as EntityManager;
     let viewer: Viewer | null = null;
     let authError: AtriumError | undefined;
     try {

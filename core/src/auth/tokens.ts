@@ -1,5 +1,5 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
-import type { EntityManager } from '@mikro-orm/core';
+import type { EntityManager } from '@mikro-orm/sql';
 import { AtriumError } from '../graphql/errors.ts';
 import { newId, isId } from '../db/ids.ts';
 

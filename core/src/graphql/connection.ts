@@ -1,4 +1,5 @@
-import { Cursor, type EntityManager, type EntityName, type FilterQuery, type QueryOrderMap } from '@mikro-orm/core';
+import { Cursor, type EntityName, type FilterQuery, type QueryOrderMap } from '@mikro-orm/core';
+import type { EntityManager } from '@mikro-orm/sql';
 import { BadUserInputError } from './errors.ts';
 
 /** The largest page a connection serves. */

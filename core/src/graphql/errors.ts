@@ -26,7 +26,9 @@ export class AtriumError extends Error {
     super(message);
     this.name = 'AtriumError';
     this.code = code;
-    this.extensions = extensions;
+    // The code travels in the extensions too, so that paths formatting errors without the kernel
+    // (a subscription refused when it starts) still answer it.
+    this.extensions = { ...extensions, code };
   }
 }
 

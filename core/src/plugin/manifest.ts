@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { IResolvers, MercuriusLoaders } from 'mercurius';
-import type { EntityManager, EntitySchema, MikroORM } from '@mikro-orm/core';
+import type { EntitySchema, MikroORM } from '@mikro-orm/core';
+import type { EntityManager } from '@mikro-orm/sql';
 import type { JsonSchema } from '../validation.ts';
 import type { Publish } from '../graphql/subscriptions.ts';
 

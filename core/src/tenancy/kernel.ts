@@ -1,4 +1,4 @@
-import type { EntityManager } from '@mikro-orm/core';
+import type { EntityManager } from '@mikro-orm/sql';
 import type { AtriumConfig } from '../app/config.ts';
 import type { ResolvedPlugin } from '../plugin/registry.ts';
 import type { PermissionRegistry } from '../access/permissions.ts';

@@ -1,4 +1,4 @@
-import type { EntityManager } from '@mikro-orm/core';
+import type { EntityManager } from '@mikro-orm/sql';
 import { AtriumError, conflict } from '../../graphql/errors.ts';
 import { createValidator } from '../../validation.ts';
 import { hashPassword, verifyPassword } from '../../auth/passwords.ts';

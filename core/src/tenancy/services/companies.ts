@@ -1,4 +1,4 @@
-import type { EntityManager } from '@mikro-orm/core';
+import type { EntityManager } from '@mikro-orm/sql';
 import { AtriumError, BadUserInputError, notFound } from '../../graphql/errors.ts';
 import { isId } from '../../db/ids.ts';
 import { createValidator } from '../../validation.ts';

@@ -1,0 +1,83 @@
+import t from 'tap';
+import { createTestApp, TEST_PASSWORD } from '@atrium/core/testing';
+import { enabledFor, notes } from './fixtures/notes.ts';
+
+t.test('plans switch modules on and off per company', async (t) => {
+  // New companies start on "basic", which leaves the notes module out.
+  const test = await createTestApp({ modules: [notes], config: { defaultPlan: 'basic' } });
+  t.teardown(() => test.close());
+  const platform = { headers: { 'x-atrium-platform-key': test.platformKey } };
+  await test.gql('mutation { createPlan(input: { code: "basic", name: "Basic", modules: [] }) { code } } ', {}, platform);
+  await test.gql('mutation { createPlan(input: { code: "default", name: "Everything", modules: ["notes"] }) { code } } ', {}, platform);
+  const basic = await test.createCompany();
+  const as = { token: basic.owner.token };
+
+  t.test('a module outside the plan answers MODULE_DISABLED everywhere it reaches', async (t) => {
+    const root = await test.gql('{ notes { totalCount } }', {}, as);
+    t.same(root.errors?.[0]?.extensions, { module: 'notes', code: 'MODULE_DISABLED' });
+    t.equal((await test.gql('mutation { createNote(input: { title: "x", branchId: "0190a1b2-0000-7000-8000-000000000000" }) { id } }', {}, as)).errors?.[0]?.extensions?.code, 'MODULE_DISABLED');
+    const added = await test.gql('{ me { id noteCount } }', {}, as);
+    t.equal(added.errors?.[0]?.extensions?.code, 'MODULE_DISABLED', 'the field it adds to the kernel User type');
+    t.same(added.errors?.[0]?.path, ['me', 'noteCount']);
+    const live = await test.subscribe('subscription { noteCreated { id } }', {}, as);
+    const refusal = await live.next();
+    t.equal(refusal.errors?.[0]?.extensions?.code, 'MODULE_DISABLED', `its subscriptions are refused: ${JSON.stringify(refusal)}`);
+    await live.close();
+    t.same((await test.gql('{ company { modules { name enabled } } }', {}, as)).data.company.modules, [{ name: 'notes', enabled: false }]);
+    t.equal((await test.gql('{ notes { totalCount } }')).errors?.[0]?.extensions?.code, 'UNAUTHENTICATED', 'anonymous callers are asked to sign in');
+  });
+
+  t.test("a disabled module's keys grant nothing", async (t) => {
+    const role = await test.gql('mutation { createRole(input: { name: "Notes", permissions: ["notes.note.read"] }) { id } }', {}, as);
+    t.equal(role.errors?.[0]?.extensions?.code, 'FORBIDDEN', 'even the owner does not hold keys of a module that is off');
+  });
+
+  t.test('switching the plan on calls onEnable once, and the module works at once', async (t) => {
+    t.equal(enabledFor.get(basic.id), undefined);
+    const moved = await test.gql('mutation ($id: ID!) { setCompanyPlan(companyId: $id, planCode: "default") { modules { name enabled } } }', { id: basic.id }, platform);
+    t.same(moved.data.setCompanyPlan.modules, [{ name: 'notes', enabled: true }]);
+    t.equal(enabledFor.get(basic.id), 1);
+    const seeded = await test.gql('{ notes { totalCount edges { node { title } } } me { noteCount } }', {}, as);
+    t.same(seeded.data, { notes: { totalCount: 1, edges: [{ node: { title: 'Welcome' } }] }, me: { noteCount: 1 } }, 'same token, new abilities');
+    const off = await test.gql('mutation ($id: ID!) { setCompanyModule(companyId: $id, module: "notes", enabled: false) { modules { enabled } } }', { id: basic.id }, platform);
+    t.same(off.data.setCompanyModule.modules, [{ enabled: false }]);
+    t.equal((await test.gql('{ notes { totalCount } }', {}, as)).errors?.[0]?.extensions?.code, 'MODULE_DISABLED', 'an override switches it off');
+    await test.gql('mutation ($id: ID!) { setCompanyModule(companyId: $id, module: "notes", enabled: null) { id } }', { id: basic.id }, platform);
+    t.equal((await test.gql('{ notes { totalCount } }', {}, as)).data.notes.totalCount, 1);
+    t.equal(enabledFor.get(basic.id), 1, 'onEnable ran once');
+  });
+
+  t.test('plan limits', async (t) => {
+    const small = await test.createCompany({ plan: { modules: ['notes'], limits: { maxUsers: 2, maxBranches: 1 } } });
+    const owner = { token: small.owner.token };
+    const create = (n: number) =>
+      test.gql('mutation ($input: CreateUserInput!) { createUser(input: $input) { id } }', {
+        input: { email: `limit-${n}-${small.id}@example.test`, password: TEST_PASSWORD, displayName: `U${n}`, systemRole: 'MEMBER' },
+      }, owner);
+    t.equal((await create(1)).errors, undefined);
+    const users = async () => (await test.sql<{ n: number }>('select count(*)::int as n from app_user where company_id = $1', [small.id]))[0]!.n;
+    const before = await users();
+    const refused = await create(2);
+    t.equal(refused.errors?.[0]?.extensions?.code, 'PLAN_LIMIT');
+    t.equal(refused.errors?.[0]?.extensions?.limit, 'maxUsers');
+    t.equal(await users(), before, 'nothing written');
+    const branch = await test.gql('mutation { createBranch(input: { name: "Second" }) { id } }', {}, owner);
+    t.equal(branch.errors?.[0]?.extensions?.code, 'PLAN_LIMIT');
+    t.equal((await test.sql('select id from branch where company_id = $1', [small.id])).length, 1);
+  });
+
+  t.test('the platform key manages plans and grants nothing inside a company', async (t) => {
+    t.equal((await test.gql('{ me { id } }', {}, platform)).errors?.[0]?.extensions?.code, 'UNAUTHENTICATED');
+    t.equal((await test.gql('{ users { totalCount } }', {}, platform)).errors?.[0]?.extensions?.code, 'UNAUTHENTICATED');
+    t.equal((await test.gql('{ plans { code } }', {}, as)).errors?.[0]?.extensions?.code, 'FORBIDDEN', 'a company owner is no platform operator');
+    t.equal((await test.gql('{ plans { code } }', {}, { headers: { 'x-atrium-platform-key': 'x'.repeat(32) } })).errors?.[0]?.extensions?.code, 'FORBIDDEN');
+    const created = await test.gql('mutation { createPlan(input: { code: "pro", name: "Pro", modules: ["notes"], limits: { maxUsers: 50 } }) { code modules limits { maxUsers maxBranches } } }', {}, platform);
+    t.same(created.data.createPlan, { code: 'pro', modules: ['notes'], limits: { maxUsers: 50, maxBranches: null } });
+    t.equal((await test.gql('mutation { createPlan(input: { code: "pro", name: "Again", modules: [] }) { code } }', {}, platform)).errors?.[0]?.extensions?.code, 'CONFLICT');
+    t.equal((await test.gql('mutation { createPlan(input: { code: "bad", name: "Bad", modules: ["cafe"] }) { code } }', {}, platform)).errors?.[0]?.extensions?.code, 'BAD_USER_INPUT');
+    const updated = await test.gql('mutation { updatePlan(code: "pro", input: { name: "Professional" }) { name } }', {}, platform);
+    t.same(updated.data, { updatePlan: { name: 'Professional' } });
+    t.ok((await test.gql('{ plans { code } }', {}, platform)).data.plans.some((p: { code: string }) => p.code === 'pro'));
+    t.equal((await test.gql('mutation { setCompanyPlan(companyId: "0190a1b2-0000-7000-8000-000000000000", planCode: "pro") { id } }', {}, platform)).errors?.[0]?.extensions?.code, 'NOT_FOUND');
+  });
+});
