@@ -56,7 +56,7 @@ async function userViewer(kernel: Kernel, em: EntityManager, token: string): Pro
     'select u.company_id, u.active, u.system_role, u.access_version as uv, c.access_version as cv from app_user u join company c on c.id = u.company_id where u.id = ?',
     [claims.sub],
   );
-  if (!state || !state.active || state.company_id !== claims.cid) throw unauthenticated('Invalid or expired access token');
+  if (!state?.active || state.company_id !== claims.cid) throw unauthenticated('Invalid or expired access token');
   const stamp = `${state.uv}:${state.cv}`;
   const cached = kernel.viewerCache.get(claims.sub);
   if (cached?.stamp === stamp) return cached.viewer;

@@ -20,7 +20,7 @@ import { openOrm, ping, type DatabaseTarget } from '../db/orm.ts';
 import { runMigrations } from '../db/migrations.ts';
 import { kernelEntities } from '../tenancy/entities.ts';
 import { tenancyTypeDefs } from '../tenancy/schema.ts';
-import { publicKernelFields, tenancyResolvers } from '../tenancy/resolvers.ts';
+import { tenancyResolvers } from '../tenancy/resolvers.ts';
 import type { Kernel } from '../tenancy/kernel.ts';
 import { PermissionRegistry } from '../access/permissions.ts';
 import { gateResolvers } from '../access/gate.ts';

@@ -76,6 +76,3 @@ export const tenancyResolvers = {
     branchScoped: (definition: { branchScoped?: boolean }) => definition.branchScoped ?? false,
   },
 } as unknown as IResolvers;
-
-/** Kernel fields anyone may call: signing up and in, and the platform operator's (checked by key). */
-export const publicKernelFields = ['signUp', 'login', 'refreshSession', 'logout', 'plans', 'createPlan', 'updatePlan', 'setCompanyPlan', 'setCompanyModule'];

@@ -109,7 +109,7 @@ export async function refreshSession(context: ServiceContext, refreshToken: stri
   const rotated = await context.em.transactional((em) => rotateRefreshToken(em, refreshToken, kernel.config.auth.refreshTokenTtlSeconds).catch((error) => ({ error })));
   if ('error' in rotated) throw rotated.error;
   const user = await context.em.findOne(User, { id: rotated.userId }, { filters: false });
-  if (!user || !user.active) throw unauthenticated();
+  if (!user?.active) throw unauthenticated();
   const accessToken = kernel.tokens.sign({ sub: user.id, cid: user.companyId }, kernel.config.auth.accessTokenTtlSeconds);
   signedInUsers.add(user);
   return { accessToken, refreshToken: rotated.refreshToken, user };
