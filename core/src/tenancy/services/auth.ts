@@ -1,4 +1,5 @@
 import type { EntityManager } from '@mikro-orm/sql';
+import { UniqueConstraintViolationException } from '@mikro-orm/core';
 import { AtriumError, conflict } from '../../graphql/errors.ts';
 import { createValidator } from '../../validation.ts';
 import { hashPassword, verifyPassword } from '../../auth/passwords.ts';
@@ -61,9 +62,10 @@ export async function signUp(context: ServiceContext, input: unknown): Promise<A
   const { kernel } = context;
   await limit(kernel, `signup:ip:${context.ip}`, kernel.config.auth.signUpsPerHourPerIp, 3_600_000);
   const passwordHash = await hashPassword(data.password, kernel.config.auth.passwordCost);
+  const email = normalizeEmail(data.email);
+  const taken = () => conflict('This e-mail address is already registered', { fields: { 'input.email': 'is already registered' } });
   return context.em.transactional(async (em) => {
-    const email = normalizeEmail(data.email);
-    if (await em.findOne(User, { email }, { filters: false })) throw conflict('This e-mail address is already registered', { fields: { 'input.email': 'is already registered' } });
+    if (await em.findOne(User, { email }, { filters: false })) throw taken();
     const plan = await planForNewCompany(em, kernel);
     const company = em.create(Company, { name: data.companyName.trim(), plan: em.getReference(Plan, plan.id) as never, accessVersion: 1 });
     // companyId is a plain column to the ORM: the company must exist before rows that point to it.
@@ -79,7 +81,10 @@ export async function signUp(context: ServiceContext, input: unknown): Promise<A
       accessVersion: 1,
     });
     user.branches.add(branch);
-    await em.flush();
+    // Two sign-ups with one address at once: the unique index decides.
+    await em.flush().catch((error: unknown) => {
+      throw error instanceof UniqueConstraintViolationException ? taken() : error;
+    });
     await runOnEnable(em, kernel, company.id, await companyModules(em, kernel, company));
     return issueTokens(em, kernel, user);
   });

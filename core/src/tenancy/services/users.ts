@@ -1,4 +1,4 @@
-import { LockMode } from '@mikro-orm/core';
+import { LockMode, UniqueConstraintViolationException } from '@mikro-orm/core';
 import { AtriumError, BadUserInputError, conflict, forbidden, notFound } from '../../graphql/errors.ts';
 import { isId } from '../../db/ids.ts';
 import { createValidator } from '../../validation.ts';
@@ -103,12 +103,15 @@ export async function createUser(context: ServiceContext, input: unknown): Promi
     if (maxUsers !== undefined && (await em.count(User, { active: true })) >= maxUsers) {
       throw new AtriumError('PLAN_LIMIT', `Your plan allows ${maxUsers} active users`, { limit: 'maxUsers', max: maxUsers });
     }
-    const taken = await em.getConnection().execute('select 1 from app_user where lower(email) = ?', [email], 'all', em.getTransactionContext());
-    if (taken.length > 0) throw conflict('This e-mail address is already registered', { fields: { 'input.email': 'is already registered' } });
+    const taken = () => conflict('This e-mail address is already registered', { fields: { 'input.email': 'is already registered' } });
+    // Addresses are unique across companies (sign-in needs no company); the index settles races.
+    if ((await em.getConnection().execute('select 1 from app_user where lower(email) = ?', [email], 'all', em.getTransactionContext())).length > 0) throw taken();
     const user = em.create(User, { companyId: viewer.companyId, email, passwordHash, displayName: data.displayName.trim(), systemRole: data.systemRole, active: true, accessVersion: 1 });
     for (const role of roles) user.roles.add(em.getReference(Role, role.id));
     for (const branch of branches) user.branches.add(em.getReference(Branch, branch.id));
-    await em.flush();
+    await em.flush().catch((error: unknown) => {
+      throw error instanceof UniqueConstraintViolationException ? taken() : error;
+    });
     return user;
   });
 }
