@@ -23,11 +23,11 @@ t.test('configuration comes from options, then the environment, then defaults', 
 
 t.test('a bad value names the variable or option', async (t) => {
   t.throws(() => resolveConfig({}, { PORT: 'eighty' }), new ConfigError('PORT', 'must be integer (got "eighty")'));
-  t.throws(() => resolveConfig({}, { ATRIUM_MAX_DEPTH: '0' }), { variable: 'ATRIUM_MAX_DEPTH' });
-  t.throws(() => resolveConfig({ port: -1 }, {}), { variable: 'option "port"' });
-  t.throws(() => resolveConfig({}, { LOG_LEVEL: 'loud' }), { variable: 'LOG_LEVEL' });
-  t.throws(() => resolveConfig({}, { JWT_SECRET: 'short' }), { variable: 'JWT_SECRET' });
-  t.throws(() => resolveConfig({}, { NODE_ENV: 'production' }), { variable: 'JWT_SECRET', message: /required in production/ });
+  t.throws(() => resolveConfig({}, { ATRIUM_MAX_DEPTH: '0' }), { name: 'ConfigError', variable: 'ATRIUM_MAX_DEPTH' });
+  t.throws(() => resolveConfig({ port: -1 }, {}), { name: 'ConfigError', variable: 'option "port"' });
+  t.throws(() => resolveConfig({}, { LOG_LEVEL: 'loud' }), { name: 'ConfigError', variable: 'LOG_LEVEL' });
+  t.throws(() => resolveConfig({}, { JWT_SECRET: 'short' }), { name: 'ConfigError', variable: 'JWT_SECRET' });
+  t.throws(() => resolveConfig({}, { NODE_ENV: 'production' }), { name: 'ConfigError', variable: 'JWT_SECRET', message: /required in production/ });
 });
 
 t.test('in development the JWT secret is generated once and kept under the data dir', async (t) => {
