@@ -9,6 +9,7 @@ export {
   ConfigError,
   type AtriumConfig,
   type AuthConfig,
+  type EventsConfig,
   type AtriumConfigInput,
   type Environment,
   type GraphQLLimits,
@@ -22,6 +23,7 @@ export {
   type DomainEvent,
   type EventDeclaration,
   type EventListener,
+  type ListenerContext,
   type ModuleContext,
   type PermissionDeclaration,
   type PluginGraphQL,
@@ -65,6 +67,9 @@ export {
   type PlanLimits,
 } from './tenancy/entities.ts';
 export { isTenantEntity, type TenantFilterParams } from './db/orm.ts';
+export { EventRegistry, type Emit } from './events/outbox.ts';
+export { EventDispatcher, eventTopic, type DispatcherOptions } from './events/dispatcher.ts';
+export { OutboxEvent } from './events/entities.ts';
 export { openOrm, type DatabaseTarget, type OrmOptions } from './db/orm.ts';
 export { generateMigration, type GenerateMigrationOptions, type GeneratedMigration } from './db/generate.ts';
 export { runMigrations, readMigrations, MigrationError, type MigrationFile, type MigrationLog } from './db/migrations.ts';

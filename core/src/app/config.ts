@@ -28,6 +28,17 @@ export interface AuthConfig {
   signUpsPerHourPerIp: number;
 }
 
+/** The outbox dispatcher. */
+export interface EventsConfig {
+  /** How often the outbox is polled (commits here wake it at once). */
+  pollMs: number;
+  retryBaseMs: number;
+  retryMaxMs: number;
+  maxAttempts: number;
+  /** Days dispatched events are kept. */
+  retentionDays: number;
+}
+
 /** The resolved configuration of an Atrium app. */
 export interface AtriumConfig {
   env: Environment;
@@ -56,10 +67,15 @@ export interface AtriumConfig {
   defaultPlan: string;
   /** Run tenant requests under PostgreSQL row-level security (role atrium_tenant). */
   rowLevelSecurity: boolean;
+  events: EventsConfig;
 }
 
 /** Options accepted by `createApp`; anything left out comes from the environment or a default. */
-export type AtriumConfigInput = Partial<Omit<AtriumConfig, 'graphql' | 'auth'>> & { graphql?: Partial<GraphQLLimits>; auth?: Partial<AuthConfig> };
+export type AtriumConfigInput = Partial<Omit<AtriumConfig, 'graphql' | 'auth' | 'events'>> & {
+  graphql?: Partial<GraphQLLimits>;
+  auth?: Partial<AuthConfig>;
+  events?: Partial<EventsConfig>;
+};
 
 /** A configuration value that does not validate; `variable` names where it came from. */
 export class ConfigError extends Error {
@@ -94,6 +110,8 @@ const ENVIRONMENT: Record<string, string> = {
   ATRIUM_PLATFORM_KEY: 'platformKey',
   ATRIUM_DEFAULT_PLAN: 'defaultPlan',
   ATRIUM_ROW_LEVEL_SECURITY: 'rowLevelSecurity',
+  ATRIUM_EVENTS_POLL_MS: 'events.pollMs',
+  ATRIUM_EVENTS_RETENTION_DAYS: 'events.retentionDays',
 };
 
 const configSchema: JsonSchema = {
@@ -138,6 +156,17 @@ const configSchema: JsonSchema = {
     platformKey: { type: 'string', minLength: 24 },
     defaultPlan: { type: 'string', minLength: 1 },
     rowLevelSecurity: { type: 'boolean' },
+    events: {
+      type: 'object',
+      additionalProperties: false,
+      properties: {
+        pollMs: { type: 'integer', minimum: 10 },
+        retryBaseMs: { type: 'integer', minimum: 1 },
+        retryMaxMs: { type: 'integer', minimum: 1 },
+        maxAttempts: { type: 'integer', minimum: 1 },
+        retentionDays: { type: 'number', minimum: 0 },
+      },
+    },
   },
 };
 
@@ -159,6 +188,7 @@ export function resolveConfig(options: AtriumConfigInput = {}, env: NodeJS.Proce
     ...options,
     graphql: { ...(fromEnv.graphql as object), ...options.graphql },
     auth: { ...(fromEnv.auth as object), ...options.auth },
+    events: { ...(fromEnv.events as object), ...options.events },
   };
   if (!validateConfig(merged)) {
     const error = validateConfig.errors![0]!;
@@ -169,6 +199,7 @@ export function resolveConfig(options: AtriumConfigInput = {}, env: NodeJS.Proce
   const development = environment !== 'production';
   const limits = merged.graphql as Partial<GraphQLLimits>;
   const auth = merged.auth as Partial<AuthConfig>;
+  const events = merged.events as Partial<EventsConfig>;
   if (environment === 'production' && !auth.jwtSecret) throw new ConfigError('JWT_SECRET', 'is required in production (at least 32 characters)');
   return {
     env: environment,
@@ -201,6 +232,13 @@ export function resolveConfig(options: AtriumConfigInput = {}, env: NodeJS.Proce
     platformKey: merged.platformKey as string | undefined,
     defaultPlan: (merged.defaultPlan as string | undefined) ?? 'default',
     rowLevelSecurity: (merged.rowLevelSecurity as boolean | undefined) ?? true,
+    events: {
+      pollMs: events.pollMs ?? 1000,
+      retryBaseMs: events.retryBaseMs ?? 1000,
+      retryMaxMs: events.retryMaxMs ?? 10 * 60_000,
+      maxAttempts: events.maxAttempts ?? 10,
+      retentionDays: events.retentionDays ?? 7,
+    },
   };
 }
 

@@ -4,6 +4,7 @@ import type { Publish } from '../graphql/subscriptions.ts';
 import type { Viewer } from '../access/viewer.ts';
 import type { Kernel } from '../tenancy/kernel.ts';
 import type { AtriumError } from '../graphql/errors.ts';
+import type { Emit } from '../events/outbox.ts';
 
 /** What every resolver finds in its GraphQL context, next to mercurius' own fields. */
 export interface AtriumRequestContext {
@@ -23,6 +24,8 @@ export interface AtriumRequestContext {
   kernel: Kernel;
   config: AtriumConfig;
   publish: Publish;
+  /** Writes a domain event into a unit of work: it commits (and is then dispatched) with the change. */
+  emit: Emit;
   /** Called by `subscription()` once a subscription listens to its topic. */
   subscriptionStarted(): void;
 }

@@ -31,6 +31,9 @@ import { hashPassword } from '../auth/passwords.ts';
 import type { AccessClaims } from '../auth/tokens.ts';
 import { resolveJwtSecret } from '../auth/secret.ts';
 import { AtriumError } from '../graphql/errors.ts';
+import { OutboxEvent } from '../events/entities.ts';
+import { EventRegistry } from '../events/outbox.ts';
+import { EventDispatcher } from '../events/dispatcher.ts';
 
 /** Options of `createApp`: the modules, and configuration that overrides the environment. */
 export interface CreateAppOptions extends AtriumConfigInput {
@@ -60,10 +63,12 @@ export interface AtriumApp {
   readonly url: string;
   readonly publish: Publish;
   /**
-   * Kernel lifecycle events: `started`, `stopping`, and `subscription` (a subscription started
+   * Kernel lifecycle notices: `started`, `stopping`, and `subscription` (a subscription started
    * listening to its topic; the test kit waits for it before publishing).
    */
-  readonly events: EventEmitter;
+  readonly lifecycle: EventEmitter;
+  /** The outbox dispatcher (after `start()`): `idle()` resolves when every event is delivered. */
+  readonly dispatcher: EventDispatcher;
   /** Opens the database, runs pending migrations, sets up modules and listens. */
   start(): Promise<void>;
   /**
@@ -115,7 +120,9 @@ export function createApp(options: CreateAppOptions = {}): AtriumApp {
       fastify.graphql.pubsub.publish({ topic, payload }, () => resolve());
     });
 
-  const events = new EventEmitter();
+  const lifecycle = new EventEmitter();
+  const eventRegistry = new EventRegistry(modules);
+  let dispatcher: EventDispatcher | undefined;
 
   /** A request's context: its caller (or why its credentials were refused) and an EntityManager scoped to the caller's company. */
   async function requestContext(authorization: string | undefined, platformKey: string | undefined, ip: string): Promise<AtriumRequestContext> {
@@ -141,14 +148,20 @@ export function createApp(options: CreateAppOptions = {}): AtriumApp {
       authError,
       platform: isPlatformKey(kernel!, platformKey),
       ip,
-      subscriptionStarted: () => events.emit('subscription'),
+      emit: eventRegistry.emit,
+      subscriptionStarted: () => lifecycle.emit('subscription'),
     };
   }
   const header = (value: string | string[] | undefined): string | undefined => (Array.isArray(value) ? value[0] : value);
 
   async function start(): Promise<void> {
     if (fastify) throw new Error('The app is already started');
-    orm = await openOrm({ target, entities: [...kernelEntities, ...modules.flatMap(({ plugin }) => plugin.entities ?? [])] });
+    orm = await openOrm({
+      target,
+      entities: [...kernelEntities, OutboxEvent, ...modules.flatMap(({ plugin }) => plugin.entities ?? [])],
+      // LOG_LEVEL=trace also prints every SQL statement.
+      debug: config.logLevel === 'trace',
+    });
     const app = Fastify({
       logger: config.logLevel === 'silent' ? false : { level: config.logLevel },
       bodyLimit: config.bodyLimit,
@@ -201,6 +214,7 @@ export function createApp(options: CreateAppOptions = {}): AtriumApp {
           sign: (claims, expiresInSeconds) => app.jwt.sign(claims, { expiresIn: expiresInSeconds }),
           verify: (token) => app.jwt.verify<AccessClaims & { exp: number }>(token),
         },
+        events: eventRegistry,
         decoyPasswordHash: hashPassword(randomPassword(), config.auth.passwordCost),
         viewerCache: new Map(),
       };
@@ -239,12 +253,15 @@ export function createApp(options: CreateAppOptions = {}): AtriumApp {
       for (const resolvers of resolverSets) app.graphql.defineResolvers(resolvers);
       for (const { plugin } of modules) if (plugin.graphql?.loaders) app.graphql.defineLoaders(plugin.graphql.loaders);
 
+      const moduleContexts = new Map<string, ModuleContext>();
       for (const { plugin, config: moduleConfig } of modules) {
+        moduleContexts.set(plugin.name, { fastify: app, orm, config: moduleConfig, publish });
         if (!plugin.setup) continue;
         await app.register(
           fastifyPlugin(
             async (instance: FastifyInstance) => {
               const context: ModuleContext = { fastify: instance, orm: orm!, config: moduleConfig, publish };
+              moduleContexts.set(plugin.name, context);
               await plugin.setup!(context);
             },
             { name: `atrium:${plugin.name}`, encapsulate: true },
@@ -252,14 +269,42 @@ export function createApp(options: CreateAppOptions = {}): AtriumApp {
         );
       }
 
+      const { events: eventOptions } = config;
+      const outbox = new EventDispatcher(
+        orm,
+        modules,
+        moduleContexts,
+        publish,
+        { ...eventOptions, retentionMs: eventOptions.retentionDays * 86_400_000 },
+        app.log,
+      );
+      dispatcher = outbox;
+      // Committed events are dispatched at once; the poll catches the rest (other instances, restarts).
+      // Only flushes that wrote events wake it (the dispatcher's own commits must not).
+      let eventsFlushed = false;
+      orm.em.getEventManager().registerSubscriber({
+        afterFlush: ({ uow }) => {
+          if (!uow.getChangeSets().some((change) => change.meta.className === 'OutboxEvent')) return;
+          eventsFlushed = true;
+          setImmediate(() => outbox.wake());
+        },
+        afterTransactionCommit: () => {
+          if (!eventsFlushed) return;
+          eventsFlushed = false;
+          outbox.wake();
+        },
+      });
+
       url = await app.listen({ port: config.port, host: config.host });
-      events.emit('started');
+      outbox.start();
+      lifecycle.emit('started');
     } catch (error) {
       await app.close().catch(() => {});
       await orm.close().catch(() => {});
       fastify = undefined;
       orm = undefined;
       kernel = undefined;
+      dispatcher = undefined;
       throw error;
     }
   }
@@ -269,7 +314,7 @@ export function createApp(options: CreateAppOptions = {}): AtriumApp {
       const app = fastify;
       if (!app) return;
       closing = true;
-      events.emit('stopping');
+      lifecycle.emit('stopping');
       for (const client of app.websocketServer?.clients ?? []) client.close(1001, 'Server shutting down');
       if (inFlight > 0) {
         await new Promise<void>((resolve) => {
@@ -278,6 +323,7 @@ export function createApp(options: CreateAppOptions = {}): AtriumApp {
         });
       }
       await app.close();
+      await dispatcher?.stop();
       await orm?.close();
     })();
     return stopping;
@@ -303,7 +349,11 @@ export function createApp(options: CreateAppOptions = {}): AtriumApp {
       return url;
     },
     publish,
-    events,
+    lifecycle,
+    get dispatcher() {
+      if (!dispatcher) throw new Error('The app is not started');
+      return dispatcher;
+    },
     start,
     stop,
   };

@@ -34,8 +34,17 @@ export interface DomainEvent<Payload = unknown> {
   occurredAt: Date;
 }
 
-/** A module's reaction to an event; it runs after the emitting transaction committed. */
-export type EventListener = (event: DomainEvent, context: ModuleContext) => void | Promise<void>;
+/**
+ * A module's reaction to an event. It runs after the emitting transaction committed, in a
+ * transaction of its own (`context.em`, scoped to the event's company), and is retried with backoff
+ * until it succeeds: make it idempotent by the event id.
+ */
+export type EventListener = (event: DomainEvent, context: ListenerContext) => void | Promise<void>;
+
+/** What a listener is given: its module's context and an EntityManager inside the listener's transaction. */
+export interface ListenerContext extends ModuleContext {
+  em: EntityManager;
+}
 
 /** What a module's `setup` and listeners are given. */
 export interface ModuleContext<Config = unknown> {

@@ -6,6 +6,7 @@ import type { Viewer } from '../access/viewer.ts';
 import type { RateLimiter } from '../auth/rate-limit.ts';
 import type { AccessTokenSigner } from '../auth/tokens.ts';
 import type { AtriumError } from '../graphql/errors.ts';
+import type { EventRegistry } from '../events/outbox.ts';
 
 /** The kernel's shared services, one per app. */
 export interface Kernel {
@@ -14,6 +15,8 @@ export interface Kernel {
   permissions: PermissionRegistry;
   limiter: RateLimiter;
   tokens: AccessTokenSigner;
+  /** Declared events; `emit` writes one into a unit of work. */
+  events: EventRegistry;
   /** A hash of a random password with the configured cost: unknown e-mails are checked against it. */
   decoyPasswordHash: Promise<string>;
   /** Built viewers by user id, valid while their access stamp holds. */

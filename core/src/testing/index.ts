@@ -97,12 +97,16 @@ export async function createTestApp(options: TestAppOptions = {}): Promise<TestA
       ...options.config,
       // Cheap password hashing and generous sign-in limits keep tests fast; tests of them set their own.
       auth: { passwordCost: 10, loginAttemptsPerIp: 100_000, loginAttemptsPerEmail: 1000, signUpsPerHourPerIp: 100_000, ...options.config?.auth },
+      events: { pollMs: 100, retryBaseMs: 20, ...options.config?.events },
       modules,
       database: database.target,
       environment: {},
     });
     await app.start();
+    // PGlite dumps its data directory only while no query is in flight: pause the dispatcher meanwhile.
+    await app.dispatcher.stop();
     await database.afterStart();
+    app.dispatcher.start();
   } catch (error) {
     await app?.stop().catch(() => {});
     await database.drop().catch(() => {});
@@ -111,7 +115,7 @@ export async function createTestApp(options: TestAppOptions = {}): Promise<TestA
   const subscriptions = new Set<TestSubscription>();
   let expectedSubscriptions = 0;
   let startedSubscriptions = 0;
-  app.events.on('subscription', () => (startedSubscriptions += 1));
+  app.lifecycle.on('subscription', () => (startedSubscriptions += 1));
 
   const test: TestApp = {
     app,
@@ -140,7 +144,7 @@ export async function createTestApp(options: TestAppOptions = {}): Promise<TestA
       // Wait until the server listens — or refuses: then `next()` reports why.
       while (startedSubscriptions < expected) {
         const refused = await Promise.race([
-          once(app.events, 'subscription').then(() => false),
+          once(app.lifecycle, 'subscription').then(() => false),
           subscription.closed.then(() => true),
           subscription.failed.then(() => true),
         ]);

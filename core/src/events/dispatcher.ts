@@ -1,0 +1,220 @@
+import type { MikroORM } from '@mikro-orm/core';
+import type { EntityManager } from '@mikro-orm/sql';
+import type { DomainEvent, EventListener, ModuleContext } from '../plugin/manifest.ts';
+import type { ResolvedPlugin } from '../plugin/registry.ts';
+import { topic, type Publish, type Topic } from '../graphql/subscriptions.ts';
+
+/** Settings of the event dispatcher. */
+export interface DispatcherOptions {
+  /** How often pending events and due retries are looked for (events committed here wake it at once). */
+  pollMs: number;
+  /** First retry delay of a failed listener; doubled each attempt. */
+  retryBaseMs: number;
+  /** Longest retry delay. */
+  retryMaxMs: number;
+  /** Attempts before a delivery is given up (kept, marked failed). */
+  maxAttempts: number;
+  /** How long dispatched events are kept. */
+  retentionMs: number;
+}
+
+/** The subscription topic every event of a name, in a company, is published to. */
+export function eventTopic<Payload = unknown>(companyId: string | null, name: string): Topic<DomainEvent<Payload>> {
+  return topic<DomainEvent<Payload>>('event', companyId ?? 'platform', name);
+}
+
+interface EventRow {
+  id: string;
+  name: string;
+  company_id: string | null;
+  payload: unknown;
+  occurred_at: Date | string;
+}
+
+interface DeliveryRow extends EventRow {
+  target: string;
+  attempts: number;
+}
+
+type Log = { error(object: unknown, message?: string): void; warn(object: unknown, message?: string): void };
+
+const BATCH = 100;
+
+/**
+ * Delivers committed outbox events: to GraphQL subscription topics, and to the modules' listeners —
+ * each listener run in a transaction of its own, retried with backoff until it succeeds (at least
+ * once; the event id lets listeners be idempotent). Instances share the work through row locks
+ * (SKIP LOCKED) and delivery leases, so any instance picks up what another left behind.
+ */
+export class EventDispatcher {
+  readonly #orm: MikroORM;
+  readonly #publish: Publish;
+  readonly #listeners = new Map<string, { target: string; module: string; listener: EventListener }[]>();
+  readonly #contexts: Map<string, ModuleContext>;
+  readonly #options: DispatcherOptions;
+  readonly #log: Log;
+  #timer: NodeJS.Timeout | undefined;
+  #running: Promise<void> | undefined;
+  #again = false;
+  #stopped = true;
+  #lastPrune = 0;
+
+  constructor(orm: MikroORM, modules: readonly ResolvedPlugin[], contexts: Map<string, ModuleContext>, publish: Publish, options: DispatcherOptions, log: Log) {
+    this.#orm = orm;
+    this.#publish = publish;
+    this.#contexts = contexts;
+    this.#options = options;
+    this.#log = log;
+    for (const { plugin } of modules) {
+      for (const [name, listener] of Object.entries(plugin.on ?? {})) {
+        const list = this.#listeners.get(name) ?? [];
+        list.push({ target: `module:${plugin.name}`, module: plugin.name, listener });
+        this.#listeners.set(name, list);
+      }
+    }
+  }
+
+  start(): void {
+    this.#stopped = false;
+    this.#timer = setInterval(() => this.wake(), this.#options.pollMs);
+    this.#timer.unref();
+    this.wake();
+  }
+
+  /** Looks for work now (called after every commit that wrote events). */
+  wake(): void {
+    if (this.#stopped) return;
+    if (this.#running) {
+      this.#again = true;
+      return;
+    }
+    this.#running = this.#work().finally(() => {
+      this.#running = undefined;
+      if (this.#again) {
+        this.#again = false;
+        this.wake();
+      }
+    });
+  }
+
+  /** Finishes the work in hand and stops; undelivered events stay in the outbox for the next start. */
+  async stop(): Promise<void> {
+    this.#stopped = true;
+    clearInterval(this.#timer);
+    await this.#running;
+  }
+
+  /** Resolves when no event waits for dispatch and no delivery waits for a (re)try — tests use it. */
+  async idle(): Promise<void> {
+    for (;;) {
+      await this.#running;
+      const [pending] = await this.#sql<{ n: number }>(
+        `select (select count(*) from atrium_event where dispatched_at is null)
+              + (select count(*) from atrium_event_delivery where done_at is null and failed_at is null) as n`,
+      );
+      if (Number(pending?.n ?? 0) === 0 && !this.#running) return;
+      this.wake();
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+  }
+
+  async #work(): Promise<void> {
+    try {
+      while (!this.#stopped && (await this.#dispatchBatch()) === BATCH);
+      while (!this.#stopped && (await this.#runDeliveries()) > 0);
+      if (Date.now() - this.#lastPrune > 60_000) {
+        this.#lastPrune = Date.now();
+        await this.#prune();
+      }
+    } catch (error) {
+      this.#log.error({ err: error }, 'event dispatch failed; retrying on the next poll');
+    }
+  }
+
+  #sql<T>(query: string, params: unknown[] = [], em?: EntityManager): Promise<T[]> {
+    const manager = em ?? (this.#orm.em as EntityManager);
+    return manager.getConnection().execute(query, params, 'all', em?.getTransactionContext());
+  }
+
+  /** Takes pending events, records a delivery per listener, marks them dispatched — then publishes them. */
+  async #dispatchBatch(): Promise<number> {
+    const em = this.#orm.em.fork() as EntityManager;
+    const events = await em.transactional(async (tx) => {
+      const rows = await this.#sql<EventRow>(
+        'select id, name, company_id, payload, occurred_at from atrium_event where dispatched_at is null order by id limit ? for update skip locked',
+        [BATCH],
+        tx,
+      );
+      for (const row of rows) {
+        for (const { target } of this.#listeners.get(row.name) ?? []) {
+          await this.#sql('insert into atrium_event_delivery (event_id, target) values (?, ?) on conflict do nothing', [row.id, target], tx);
+        }
+      }
+      if (rows.length > 0) {
+        await this.#sql(`update atrium_event set dispatched_at = now() where id in (${rows.map(() => '?').join(', ')})`, rows.map((r) => r.id), tx);
+      }
+      return rows;
+    });
+    for (const row of events) await this.#publish(eventTopic(row.company_id, row.name), toDomainEvent(row));
+    return events.length;
+  }
+
+  /** Leases due deliveries and runs each listener in its own transaction. */
+  async #runDeliveries(): Promise<number> {
+    const leaseMs = 60_000;
+    const due = await this.#sql<DeliveryRow>(
+      `with due as (
+         select event_id, target from atrium_event_delivery
+         where done_at is null and failed_at is null and next_attempt_at <= now() and (leased_until is null or leased_until < now())
+         order by next_attempt_at limit 20 for update skip locked
+       )
+       update atrium_event_delivery d set leased_until = now() + (? * interval '1 millisecond'), attempts = d.attempts + 1
+       from due, atrium_event e
+       where d.event_id = due.event_id and d.target = due.target and e.id = d.event_id
+       returning d.target, d.attempts, e.id, e.name, e.company_id, e.payload, e.occurred_at`,
+      [leaseMs],
+    );
+    for (const delivery of due) await this.#deliver(delivery);
+    return due.length;
+  }
+
+  async #deliver(delivery: DeliveryRow): Promise<void> {
+    const entry = (this.#listeners.get(delivery.name) ?? []).find((l) => l.target === delivery.target);
+    try {
+      if (!entry) throw new Error(`No listener ${delivery.target} for ${delivery.name}`);
+      const em = this.#orm.em.fork() as EntityManager;
+      if (delivery.company_id) em.setFilterParams('tenant', { companyId: delivery.company_id });
+      const context = this.#contexts.get(entry.module)!;
+      await em.transactional((tx) => entry.listener(toDomainEvent(delivery), { ...context, em: tx as EntityManager }));
+      await this.#sql('update atrium_event_delivery set done_at = now(), leased_until = null, last_error = null where event_id = ? and target = ?', [delivery.id, delivery.target]);
+    } catch (error) {
+      const message = error instanceof Error ? error.message : String(error);
+      const giveUp = delivery.attempts >= this.#options.maxAttempts;
+      const delay = Math.min(this.#options.retryMaxMs, this.#options.retryBaseMs * 2 ** (delivery.attempts - 1));
+      this.#log.warn({ err: error, event: delivery.id, target: delivery.target, attempt: delivery.attempts }, giveUp ? 'event listener failed for good' : 'event listener failed; will retry');
+      await this.#sql(
+        `update atrium_event_delivery set leased_until = null, last_error = ?, next_attempt_at = now() + (? * interval '1 millisecond'), failed_at = ${giveUp ? 'now()' : 'null'}
+         where event_id = ? and target = ?`,
+        [message.slice(0, 2000), delay, delivery.id, delivery.target],
+      );
+    }
+  }
+
+  /** Drops dispatched events past retention whose deliveries all ended. */
+  async #prune(): Promise<void> {
+    await this.#sql(
+      `delete from atrium_event e where e.dispatched_at < now() - (? * interval '1 millisecond')
+       and not exists (select 1 from atrium_event_delivery d where d.event_id = e.id and d.done_at is null and d.failed_at is null)`,
+      [this.#options.retentionMs],
+    );
+  }
+
+  /** Runs pruning now (tests and maintenance). */
+  prune(): Promise<void> {
+    return this.#prune();
+  }
+}
+
+function toDomainEvent(row: EventRow): DomainEvent {
+  return { id: row.id, name: row.name, companyId: row.company_id, payload: row.payload, occurredAt: new Date(row.occurred_at) };
+}

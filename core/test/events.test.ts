@@ -1,0 +1,104 @@
+import t from 'tap';
+import { createApp } from '@atrium/core';
+import { createTestApp, createTestDatabase } from '@atrium/core/testing';
+import { notes } from './fixtures/notes.ts';
+import { audit, calls, failuresLeft } from './fixtures/audit.ts';
+
+const CREATE_NOTE = 'mutation ($input: CreateNoteInput!) { createNote(input: $input) { id } }';
+
+t.test('domain events through the outbox', async (t) => {
+  const test = await createTestApp({ modules: [notes, audit], config: { events: { pollMs: 50, retryBaseMs: 20 } } });
+  t.teardown(() => test.close());
+  const company = await test.createCompany();
+  const as = { token: company.owner.token };
+  const note = (title: string) => test.gql(CREATE_NOTE, { input: { title, branchId: company.defaultBranchId } }, as);
+
+  t.test('a committed event reaches subscribers and listeners', async (t) => {
+    const live = await test.subscribe('subscription { noteEvents { id name title } }', {}, as);
+    t.equal((await note('hello')).errors, undefined);
+    const received = await live.next();
+    t.match(received, { data: { noteEvents: { name: 'notes.note.created', title: 'hello' } } });
+    await test.app.dispatcher.idle();
+    const [entry] = await test.sql<{ event_id: string; company_id: string }>(`select event_id, company_id from audit_entry where title = 'hello'`);
+    t.equal(entry?.company_id, company.id, 'the listener ran in the event’s company');
+    t.equal(entry?.event_id, received.data!.noteEvents.id, 'with the event’s id');
+    await live.close();
+  });
+
+  t.test('a rolled-back change publishes nothing', async (t) => {
+    const live = await test.subscribe('subscription { noteEvents { title } }', {}, as);
+    t.equal((await note('rollback')).errors?.[0]?.extensions?.code, 'INTERNAL');
+    await note('after');
+    t.same(await live.next(), { data: { noteEvents: { title: 'after' } } }, 'the next event is the committed one');
+    await test.app.dispatcher.idle();
+    t.same(await test.sql(`select * from atrium_event where payload->>'title' = 'rollback'`), []);
+    t.same(await test.sql(`select * from note where title = 'rollback'`), []);
+    t.notOk(calls.includes('rollback'));
+    await live.close();
+  });
+
+  t.test('a listener that fails twice, then succeeds, leaves exactly one effect', async (t) => {
+    failuresLeft.set('flaky', 2);
+    await note('flaky');
+    await test.app.dispatcher.idle();
+    t.same(calls.filter((title) => title === 'flaky'), ['flaky', 'flaky', 'flaky'], 'three attempts');
+    t.same(await test.sql(`select count(*)::int as n from audit_entry where title = 'flaky'`), [{ n: 1 }]);
+    const [delivery] = await test.sql<{ attempts: number; done_at: Date | null; last_error: string | null }>(
+      `select d.attempts, d.done_at, d.last_error from atrium_event_delivery d join atrium_event e on e.id = d.event_id where e.payload->>'title' = 'flaky'`,
+    );
+    t.equal(delivery?.attempts, 3);
+    t.ok(delivery?.done_at);
+    t.equal(delivery?.last_error, null);
+  });
+
+  t.test('an event with an undeclared name or a bad payload is refused', async (t) => {
+    const em = test.app.orm.em.fork() as never;
+    t.throws(() => test.app.kernel.events.emit(em, 'notes.note.burned', {}), /not declared by any installed module/);
+    t.throws(() => test.app.kernel.events.emit(em, 'notes.note.created', { noteId: 7 }), /invalid payload: data\/noteId must be string, data must have required property 'title'|invalid payload/);
+  });
+});
+
+t.test('events left in the outbox by a stopped app are delivered at the next start', async (t) => {
+  const database = await createTestDatabase([notes, audit]);
+  t.teardown(() => database.drop());
+  const options = { modules: [notes, audit], database: database.target, port: 0, logLevel: 'silent' as const, environment: {}, platformKey: 'p'.repeat(32), events: { pollMs: 50 } };
+  const first = createApp(options);
+  await first.start();
+  await database.afterStart();
+  // The app stops dispatching, as if it crashed right after the commit.
+  await first.dispatcher.stop();
+  const signUp = await first.fastify.inject({
+    method: 'POST',
+    url: '/graphql',
+    headers: { 'content-type': 'application/json' },
+    payload: JSON.stringify({ query: 'mutation { signUp(input: { companyName: "C", email: "c@example.test", password: "correct horse battery staple", displayName: "C" }) { accessToken } }' }),
+  });
+  const token = signUp.json().data.signUp.accessToken;
+  const branch = (await database.sql<{ id: string }>('select id from branch'))[0]!.id;
+  await first.fastify.inject({
+    method: 'POST',
+    url: '/graphql',
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+    payload: JSON.stringify({ query: CREATE_NOTE, variables: { input: { title: 'survivor', branchId: branch } } }),
+  });
+  await first.stop();
+  t.same(await database.sql(`select count(*)::int as n from atrium_event where dispatched_at is null`), [{ n: 1 }], 'the event waits in the outbox');
+  t.same(await database.sql(`select count(*)::int as n from audit_entry where title = 'survivor'`), [{ n: 0 }]);
+
+  const second = createApp(options);
+  await second.start();
+  await second.dispatcher.idle();
+  t.same(await database.sql(`select count(*)::int as n from audit_entry where title = 'survivor'`), [{ n: 1 }], 'delivered after the restart');
+  await second.stop();
+});
+
+t.test('dispatched events are pruned after the retention period', async (t) => {
+  const test = await createTestApp({ modules: [notes, audit], config: { events: { pollMs: 50, retentionDays: 0 } } });
+  t.teardown(() => test.close());
+  const company = await test.createCompany();
+  await test.gql(CREATE_NOTE, { input: { title: 'old', branchId: company.defaultBranchId } }, { token: company.owner.token });
+  await test.app.dispatcher.idle();
+  t.ok((await test.sql('select id from atrium_event')).length > 0);
+  await test.app.dispatcher.prune();
+  t.same(await test.sql('select id from atrium_event'), []);
+});
