@@ -124,9 +124,13 @@ begin
 end
 $$;
 
+-- The connecting role must be a member of atrium_tenant to switch to it (a superuser already may).
 do $$
 begin
   execute format('grant usage on schema %I to atrium_tenant', current_schema());
+  if not (select rolsuper from pg_roles where rolname = current_user) then
+    execute format('grant atrium_tenant to %I', current_user);
+  end if;
 end
 $$;
 

@@ -56,6 +56,14 @@ t.test('sign-up, sign-in and sessions', async (t) => {
     t.equal(ok.data.login.user.id, user.id);
   });
 
+  t.test("another company's token does not get in the way of sign-up and sign-in", async (t) => {
+    const other = await test.createCompany();
+    const headers = { token: other.owner.token };
+    const again = await test.gql(SIGN_UP, { input: { companyName: 'Third', email: 'third@example.test', password: TEST_PASSWORD, displayName: 'T' } }, headers);
+    t.equal(again.errors, undefined);
+    t.equal((await test.gql(LOGIN, { input: { email: 'third@example.test', password: TEST_PASSWORD } }, headers)).data.login.user.id, again.data.signUp.user.id);
+  });
+
   t.test('login attempts are rate-limited per e-mail', async (t) => {
     const attempt = () => test.gql(LOGIN, { input: { email: 'limited@example.test', password: 'wrong password' } });
     for (let i = 0; i < 3; i++) t.equal((await attempt()).errors?.[0]?.extensions?.code, 'UNAUTHENTICATED');

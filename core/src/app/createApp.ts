@@ -207,6 +207,7 @@ export function createApp(options: CreateAppOptions = {}): AtriumApp {
       });
       kernel = {
         config,
+        orm,
         modules,
         permissions,
         limiter: rateLimiter ?? new MemoryRateLimiter(),

@@ -1,4 +1,5 @@
 import type { EntityManager } from '@mikro-orm/sql';
+import type { MikroORM } from '@mikro-orm/core';
 import type { AtriumConfig } from '../app/config.ts';
 import type { ResolvedPlugin } from '../plugin/registry.ts';
 import type { PermissionRegistry } from '../access/permissions.ts';
@@ -11,6 +12,8 @@ import type { EventRegistry } from '../events/outbox.ts';
 /** The kernel's shared services, one per app. */
 export interface Kernel {
   config: AtriumConfig;
+  /** For work across companies (sign-up, sign-in, the platform API): never a request's scope. */
+  orm: MikroORM;
   modules: readonly ResolvedPlugin[];
   permissions: PermissionRegistry;
   limiter: RateLimiter;
@@ -22,6 +25,12 @@ export interface Kernel {
   /** Built viewers by user id, valid while their access stamp holds. */
   viewerCache: Map<string, { stamp: string; viewer: Viewer }>;
 }
+
+/**
+ * An EntityManager outside any company's scope: no tenant filter, no row-level security role. Only
+ * for the kernel's work across companies — whatever credentials the request also carried.
+ */
+export const systemEm = (kernel: Kernel): EntityManager => kernel.orm.em.fork() as EntityManager;
 
 /** What a kernel service works with: a request's EntityManager, its caller, the kernel. */
 export interface ServiceContext {

@@ -1,7 +1,7 @@
 import type { IResolvers } from 'mercurius';
 import { requireViewer } from '../access/viewer.ts';
 import { Company, Plan, User, type Role } from './entities.ts';
-import type { ServiceContext } from './kernel.ts';
+import { systemEm, type ServiceContext } from './kernel.ts';
 import { login, logout, refreshSession, signedInUsers, signUp } from './services/auth.ts';
 import { createPlan, listCompanyModules, requirePlatform, setCompanyModule, setCompanyPlan, updatePlan } from './services/companies.ts';
 import { createBranch, listBranches, updateBranch } from './services/branches.ts';
@@ -27,7 +27,7 @@ const query: Record<string, Resolver<any>> = {
   apiKeys: (_root, _args, context) => listApiKeys(context),
   plans: (_root, _args, context) => {
     requirePlatform(context);
-    return context.em.find(Plan, {}, { orderBy: { code: 'asc' } });
+    return systemEm(context.kernel).find(Plan, {}, { orderBy: { code: 'asc' } });
   },
 };
 
@@ -65,9 +65,11 @@ export const tenancyResolvers = {
     roles: async (user: User) => (user.roles.isInitialized() ? user.roles.getItems() : user.roles.loadItems()),
     branches: async (user: User) => (user.branches.isInitialized() ? user.branches.getItems() : user.branches.loadItems()),
   },
+  // A company reached here was already authorised (the caller's own, or the platform API's): its plan
+  // and module state are read by id, outside any request scope.
   Company: {
-    plan: (company: Company, _args: unknown, context: ServiceContext) => context.em.findOneOrFail(Plan, { id: company.plan.id }),
-    modules: (company: Company, _args: unknown, context: ServiceContext) => listCompanyModules(context.em, context.kernel, company),
+    plan: (company: Company, _args: unknown, context: ServiceContext) => systemEm(context.kernel).findOneOrFail(Plan, { id: company.plan.id }),
+    modules: (company: Company, _args: unknown, context: ServiceContext) => listCompanyModules(systemEm(context.kernel), context.kernel, company),
   },
   Role: {
     permissions: (role: Role) => role.permissions,

@@ -5,7 +5,7 @@ import { createValidator } from '../../validation.ts';
 import { hashPassword, verifyPassword } from '../../auth/passwords.ts';
 import { revokeSession, rotateRefreshToken, startSession, unauthenticated } from '../../auth/tokens.ts';
 import { Branch, Company, Plan, User } from '../entities.ts';
-import type { Kernel, ServiceContext } from '../kernel.ts';
+import { systemEm, type Kernel, type ServiceContext } from '../kernel.ts';
 import { companyModules, planForNewCompany, runOnEnable } from './companies.ts';
 
 export interface AuthPayload {
@@ -64,7 +64,7 @@ export async function signUp(context: ServiceContext, input: unknown): Promise<A
   const passwordHash = await hashPassword(data.password, kernel.config.auth.passwordCost);
   const email = normalizeEmail(data.email);
   const taken = () => conflict('This e-mail address is already registered', { fields: { 'input.email': 'is already registered' } });
-  return context.em.transactional(async (em) => {
+  return systemEm(kernel).transactional(async (em) => {
     if (await em.findOne(User, { email }, { filters: false })) throw taken();
     const plan = await planForNewCompany(em, kernel);
     const company = em.create(Company, { name: data.companyName.trim(), plan: em.getReference(Plan, plan.id) as never, accessVersion: 1 });
@@ -101,19 +101,21 @@ export async function login(context: ServiceContext, input: unknown): Promise<Au
   const { loginAttemptsPerIp, loginAttemptsPerEmail, loginWindowSeconds } = kernel.config.auth;
   await limit(kernel, `login:ip:${context.ip}`, loginAttemptsPerIp, loginWindowSeconds * 1000);
   await limit(kernel, `login:email:${email}`, loginAttemptsPerEmail, loginWindowSeconds * 1000);
-  const user = await context.em.findOne(User, { email }, { filters: false, populate: ['passwordHash'] });
+  const em = systemEm(kernel);
+  const user = await em.findOne(User, { email }, { filters: false, populate: ['passwordHash'] });
   const valid = await verifyPassword(data.password, user?.passwordHash ?? (await kernel.decoyPasswordHash));
   if (!user || !valid || !user.active) throw unauthenticated('Wrong e-mail or password');
-  return context.em.transactional((em) => issueTokens(em, kernel, user));
+  return em.transactional((tx) => issueTokens(tx, kernel, user));
 }
 
 /** Spends a refresh token for a new access token and refresh token. */
 export async function refreshSession(context: ServiceContext, refreshToken: string): Promise<AuthPayload> {
   const { kernel } = context;
   // The family revocation on reuse must persist even though the call then fails.
-  const rotated = await context.em.transactional((em) => rotateRefreshToken(em, refreshToken, kernel.config.auth.refreshTokenTtlSeconds).catch((error) => ({ error })));
+  const em = systemEm(kernel);
+  const rotated = await em.transactional((tx) => rotateRefreshToken(tx, refreshToken, kernel.config.auth.refreshTokenTtlSeconds).catch((error) => ({ error })));
   if ('error' in rotated) throw rotated.error;
-  const user = await context.em.findOne(User, { id: rotated.userId }, { filters: false });
+  const user = await em.findOne(User, { id: rotated.userId }, { filters: false });
   if (!user?.active) throw unauthenticated();
   const accessToken = kernel.tokens.sign({ sub: user.id, cid: user.companyId }, kernel.config.auth.accessTokenTtlSeconds);
   signedInUsers.add(user);
@@ -121,5 +123,5 @@ export async function refreshSession(context: ServiceContext, refreshToken: stri
 }
 
 export function logout(context: ServiceContext, refreshToken: string): Promise<boolean> {
-  return context.em.transactional((em) => revokeSession(em, refreshToken));
+  return systemEm(context.kernel).transactional((em) => revokeSession(em, refreshToken));
 }

@@ -4,7 +4,7 @@ import { isId } from '../../db/ids.ts';
 import { createValidator } from '../../validation.ts';
 import { enabledModules, loadOverrides } from '../../access/viewer.ts';
 import { Company, Plan, type PlanLimits } from '../entities.ts';
-import type { Kernel, ServiceContext } from '../kernel.ts';
+import { systemEm, type Kernel, type ServiceContext } from '../kernel.ts';
 
 /** The plan new companies get unless configured otherwise: every installed module. */
 export const DEFAULT_PLAN_CODE = 'default';
@@ -128,7 +128,7 @@ export async function createPlan(context: ServiceContext, input: unknown): Promi
   requirePlatform(context);
   const data = validateCreatePlan(input);
   assertKnownModules(context.kernel, data.modules);
-  const em = context.em;
+  const em = systemEm(context.kernel);
   if (await em.findOne(Plan, { code: data.code })) throw new AtriumError('CONFLICT', `A plan with code "${data.code}" exists`);
   const plan = em.create(Plan, { code: data.code, name: data.name, modules: data.modules, limits: cleanLimits(data.limits) });
   await em.flush();
@@ -140,7 +140,7 @@ export async function updatePlan(context: ServiceContext, code: string, input: u
   requirePlatform(context);
   const data = validateUpdatePlan(input);
   assertKnownModules(context.kernel, data.modules);
-  return context.em.transactional(async (em) => {
+  return systemEm(context.kernel).transactional(async (em) => {
     const plan = await em.findOne(Plan, { code });
     if (!plan) throw notFound('Plan');
     if (data.name !== undefined) plan.name = data.name;
@@ -156,7 +156,7 @@ export async function updatePlan(context: ServiceContext, code: string, input: u
 
 export async function setCompanyPlan(context: ServiceContext, companyId: string, planCode: string): Promise<Company> {
   requirePlatform(context);
-  return context.em.transactional(async (em) => {
+  return systemEm(context.kernel).transactional(async (em) => {
     const company = isId(companyId) ? await em.findOne(Company, { id: companyId }) : null;
     if (!company) throw notFound('Company');
     const plan = await em.findOne(Plan, { code: planCode });
@@ -172,7 +172,7 @@ export async function setCompanyPlan(context: ServiceContext, companyId: string,
 export async function setCompanyModule(context: ServiceContext, companyId: string, module: string, enabled: boolean | null): Promise<Company> {
   requirePlatform(context);
   assertKnownModules(context.kernel, [module]);
-  return context.em.transactional(async (em) => {
+  return systemEm(context.kernel).transactional(async (em) => {
     const company = isId(companyId) ? await em.findOne(Company, { id: companyId }) : null;
     if (!company) throw notFound('Company');
     await em.getConnection().execute(

@@ -61,11 +61,17 @@ function assertAssignableRole(viewer: Viewer, role: SystemRole, field: string): 
   if (RANK[role] > RANK[viewer.systemRole]) throw forbidden(`You may not make someone ${role}`);
 }
 
-/** The caller may change a user only below its own rank (an OWNER anyone but itself through here). */
-function assertManageable(viewer: Viewer, target: User): void {
+/**
+ * Who may change whom: nobody the OWNER (ownership moves by transfer); an OWNER or ADMIN any ADMIN or
+ * MEMBER (ADMINs manage everything but plan and ownership); a MEMBER holding core.user.manage only
+ * MEMBERs all of whose branches are its own.
+ */
+async function assertManageable(viewer: Viewer, target: User): Promise<void> {
   if (target.systemRole === 'OWNER') throw forbidden('The owner can only be changed by transferring ownership');
-  if (viewer.systemRole !== 'OWNER' && RANK[target.systemRole] > RANK[viewer.systemRole]) throw forbidden(`You may not change a ${target.systemRole}`);
-  if (viewer.systemRole === 'MEMBER' && target.systemRole !== 'MEMBER') throw forbidden(`You may not change a ${target.systemRole}`);
+  if (viewer.systemRole !== 'MEMBER') return;
+  if (target.systemRole !== 'MEMBER') throw forbidden(`You may not change a ${target.systemRole}`);
+  const branches = await target.branches.loadItems();
+  if (branches.some((branch) => !viewer.branchIds.includes(branch.id))) throw forbidden('You may only change members of your own branches');
 }
 
 /** Roles of the company, all of whose keys the caller holds (nobody grants a key it lacks). */
@@ -124,9 +130,14 @@ export async function updateUser(context: ServiceContext, id: string, input: unk
   if (!self || changesAccess) requirePermission(context, 'core.user.manage');
   const user = await findUserOrFail(context, id);
   if (self && changesAccess) throw forbidden('You may not change your own role, roles or branches');
-  if (!self) assertManageable(viewer, user);
+  if (!self) await assertManageable(viewer, user);
   if (data.systemRole != null) assertAssignableRole(viewer, data.systemRole, 'input.systemRole');
   const roles = data.roleIds != null ? await grantableRoles(context, viewer, data.roleIds) : undefined;
+  if (roles) {
+    // Taking a role away is as much a change of its keys as handing it out.
+    const current = await user.roles.loadItems();
+    await grantableRoles(context, viewer, current.filter((role) => !data.roleIds!.includes(role.id)).map((role) => role.id));
+  }
   const branches = data.branchIds != null ? await grantableBranches(context, viewer, data.branchIds) : undefined;
   if (data.displayName != null) user.displayName = data.displayName.trim();
   if (data.systemRole != null) user.systemRole = data.systemRole;
@@ -141,7 +152,7 @@ export async function deactivateUser(context: ServiceContext, id: string): Promi
   const viewer = requirePermission(context, 'core.user.manage');
   const user = await findUserOrFail(context, id);
   if (user.id === viewer.id) throw forbidden('You may not deactivate yourself');
-  assertManageable(viewer, user);
+  await assertManageable(viewer, user);
   if (!user.active) return user;
   return context.em.transactional(async (em) => {
     const managed = em.merge(user);
