@@ -45,14 +45,15 @@ export { DateTimeScalar, DecimalScalar, JSONScalar } from './graphql/scalars.ts'
 export { subscription, topic, type Publish, type SubscriptionResolver, type Topic } from './graphql/subscriptions.ts';
 export { ajv, createValidator, type JsonSchema } from './validation.ts';
 export { newId, isId } from './db/ids.ts';
-export { accessibleWhere, accessibleFieldWhere, assertReadableFields, buildAbility, type AppAbility, type WhereClause } from './access/ability.ts';
+export { accessibleWhere, accessibleFieldWhere, assertReadableFields, buildAbility, type AbilityInput, type AppAbility, type WhereClause } from './access/ability.ts';
 export { requirePermission, requireViewer, enabledModules, type Viewer } from './access/viewer.ts';
-export { assertModuleEnabled } from './access/gate.ts';
+export { assertModuleEnabled, type GateContext } from './access/gate.ts';
 export { corePermissions, PermissionRegistry, type PermissionDefinition } from './access/permissions.ts';
 export type { RateLimiter, RateLimitResult } from './auth/rate-limit.ts';
 export { MemoryRateLimiter } from './auth/rate-limit.ts';
 export { hashPassword, verifyPassword, OWASP_SCRYPT_COST } from './auth/passwords.ts';
-export type { Kernel } from './tenancy/kernel.ts';
+export { systemEm, type Kernel, type ServiceContext } from './tenancy/kernel.ts';
+export type { AccessClaims, AccessTokenSigner } from './auth/tokens.ts';
 export {
   Plan,
   Company,
@@ -68,7 +69,7 @@ export {
 } from './tenancy/entities.ts';
 export { isTenantEntity, type TenantFilterParams } from './db/orm.ts';
 export { EventRegistry, type Emit } from './events/outbox.ts';
-export { EventDispatcher, eventTopic, type DispatcherOptions } from './events/dispatcher.ts';
+export { EventDispatcher, eventTopic, type DispatcherLog, type DispatcherOptions } from './events/dispatcher.ts';
 export { OutboxEvent } from './events/entities.ts';
 export { openOrm, type DatabaseTarget, type OrmOptions } from './db/orm.ts';
 export { generateMigration, type GenerateMigrationOptions, type GeneratedMigration } from './db/generate.ts';

@@ -3,7 +3,8 @@ import { AtriumError } from '../graphql/errors.ts';
 import type { ComposedSchema } from '../graphql/compose.ts';
 import type { Viewer } from './viewer.ts';
 
-interface GateContext {
+/** What the gate reads from a resolver's context. */
+export interface GateContext {
   viewer: Viewer | null;
   authError?: AtriumError;
 }

@@ -36,7 +36,8 @@ interface DeliveryRow extends EventRow {
   attempts: number;
 }
 
-type Log = { error(object: unknown, message?: string): void; warn(object: unknown, message?: string): void };
+/** Where the dispatcher reports failures (a pino logger fits). */
+export type DispatcherLog = { error(object: unknown, message?: string): void; warn(object: unknown, message?: string): void };
 
 const BATCH = 100;
 
@@ -52,14 +53,14 @@ export class EventDispatcher {
   readonly #listeners = new Map<string, { target: string; module: string; listener: EventListener }[]>();
   readonly #contexts: Map<string, ModuleContext>;
   readonly #options: DispatcherOptions;
-  readonly #log: Log;
+  readonly #log: DispatcherLog;
   #timer: NodeJS.Timeout | undefined;
   #running: Promise<void> | undefined;
   #again = false;
   #stopped = true;
   #lastPrune = 0;
 
-  constructor(orm: MikroORM, modules: readonly ResolvedPlugin[], contexts: Map<string, ModuleContext>, publish: Publish, options: DispatcherOptions, log: Log) {
+  constructor(orm: MikroORM, modules: readonly ResolvedPlugin[], contexts: Map<string, ModuleContext>, publish: Publish, options: DispatcherOptions, log: DispatcherLog) {
     this.#orm = orm;
     this.#publish = publish;
     this.#contexts = contexts;
