@@ -81,8 +81,9 @@ t.test('the GraphQL endpoint', async (t) => {
   });
 
   t.test('publish() reaches a graphql-ws subscriber over a real WebSocket', async (t) => {
-    const first = await test.subscribe('subscription { pinged }');
-    const second = await test.subscribe('subscription { pinged }');
+    const { owner } = await test.createCompany();
+    const first = await test.subscribe('subscription { pinged }', {}, owner);
+    const second = await test.subscribe('subscription { pinged }', {}, owner);
     await test.app.publish(ping, 'hello');
     t.same(await first.next(), { data: { pinged: 'hello' } });
     t.same(await second.next(), { data: { pinged: 'hello' } });

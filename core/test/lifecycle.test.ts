@@ -22,7 +22,8 @@ function post(url: string, query: string): Promise<{ status: number; body: strin
 
 t.test('stop() is graceful', async (t) => {
   const test = await createTestApp({ modules: [probe] });
-  const socket = await test.subscribe('subscription { pinged }');
+  const { owner } = await test.createCompany();
+  const socket = await test.subscribe('subscription { pinged }', {}, owner);
   const reached = slowQueryReached();
   const inFlight = post(test.url, '{ slow }');
   await reached;

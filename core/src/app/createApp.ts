@@ -241,10 +241,30 @@ export function createApp(options: CreateAppOptions = {}): AtriumApp {
         errorFormatter: (execution, context) => formatErrors(execution, context, config, app),
         subscription: {
           // The socket authenticates once, with the connection_init payload's authorization.
-          onConnect: async ({ payload }) => {
+          // The socket authenticates once, with the connection_init payload's authorization. A
+          // refusal closes it with graphql-ws' close codes (mercurius' own `connection_error` message
+          // is not part of the protocol): 4401 without credentials or with an expired token, 4403
+          // with credentials that are refused. The socket closes with 4401 when its token expires.
+          // (mercurius calls onConnect as a method of the connection, which holds the socket.)
+          onConnect: async function (this: { socket?: SocketLike } | undefined, { payload }) {
+            const socket = this?.socket;
             const authorization = typeof payload?.authorization === 'string' ? payload.authorization : undefined;
+            const refuse = (code: number, reason: string) => {
+              socket?.close(code, reason);
+              return false;
+            };
+            if (!authorization) return refuse(4401, 'Unauthorized: send authorization in connection_init');
             const context = await requestContext(authorization, undefined, '');
-            if (authorization && !context.viewer) return false;
+            if (!context.viewer) {
+              const expired = tokenExpired(kernel!, authorization);
+              return refuse(expired ? 4401 : 4403, expired ? 'Access token expired' : 'Forbidden');
+            }
+            const expiresAt = tokenExpiry(kernel!, authorization);
+            if (socket && expiresAt !== undefined) {
+              const timer = setTimeout(() => socket.close(4401, 'Access token expired'), Math.max(0, expiresAt - Date.now()));
+              timer.unref();
+              socket.once('close', () => clearTimeout(timer));
+            }
             return context;
           },
           keepAlive: 15_000,
@@ -361,6 +381,35 @@ export function createApp(options: CreateAppOptions = {}): AtriumApp {
 }
 
 const randomPassword = (): string => Math.random().toString(36).repeat(3);
+
+/** The part of a WebSocket the subscription gate uses. */
+interface SocketLike {
+  close(code: number, reason: string): void;
+  once(event: 'close', listener: () => void): void;
+}
+
+/** When a bearer token expires (ms since the epoch); undefined for other credentials. */
+function tokenExpiry(kernel: Kernel, authorization: string): number | undefined {
+  const [scheme, token] = authorization.trim().split(/\s+/, 2);
+  if (!/^bearer$/i.test(scheme ?? '') || !token) return undefined;
+  try {
+    return kernel.tokens.verify(token).exp * 1000;
+  } catch {
+    return undefined;
+  }
+}
+
+/** A bearer token whose signature holds but whose time is up. */
+function tokenExpired(kernel: Kernel, authorization: string): boolean {
+  const [scheme, token] = authorization.trim().split(/\s+/, 2);
+  if (!/^bearer$/i.test(scheme ?? '') || !token) return false;
+  try {
+    kernel.tokens.verify(token);
+    return false;
+  } catch (error) {
+    return /expired/i.test((error as Error).message ?? '') || (error as { code?: string }).code === 'FAST_JWT_EXPIRED';
+  }
+}
 
 /** A module may only resolve fields it owns (its types, and the fields it adds to other types). */
 function assertOwnsResolvers(module: string, resolvers: IResolvers, schema: ComposedSchema): void {
