@@ -1,7 +1,9 @@
 import t from 'tap';
 import { createHmac } from 'node:crypto';
 import { createTestApp } from '@atrium/core/testing';
-import { notes } from './fixtures/notes.ts';
+import { eventTopic } from '@atrium/core';
+import { noteCreated, notes } from './fixtures/notes.ts';
+import { audit } from './fixtures/audit.ts';
 
 const SUBSCRIBE = 'subscription { noteCreated { id title } }';
 const CREATE_NOTE = 'mutation ($input: CreateNoteInput!) { createNote(input: $input) { id } }';
@@ -39,6 +41,50 @@ t.test('sockets authenticate in connection_init', async (t) => {
     t.match(await mine.next(), { data: { noteCreated: { title: 'mine' } } });
     t.match(await theirs.next(), { data: { noteCreated: { title: 'theirs' } } }, "B's first event is its own: A's never reached it");
   });
+});
+
+t.test('delivery follows the subscriber’s current access', async (t) => {
+  const test = await createTestApp({ modules: [notes] });
+  t.teardown(() => test.close());
+  const platform = { headers: { 'x-atrium-platform-key': test.platformKey } };
+  const company = await test.createCompany();
+  const role = (await test.gql('mutation { createRole(input: { name: "Readers", permissions: ["notes.note.read"] }) { id } }', {}, company.owner)).data.createRole.id;
+  const reader = await test.createUser({ company });
+  await test.gql('mutation ($id: ID!, $roles: [ID!]) { updateUser(id: $id, input: { roleIds: $roles }) { id } }', { id: reader.id, roles: [role] }, company.owner);
+  const tokenOf = async () => (await test.gql('mutation ($input: LoginInput!) { login(input: $input) { accessToken } }', { input: { email: reader.email, password: reader.password } })).data.login.accessToken;
+  const live = await test.subscribe(SUBSCRIBE, {}, { token: await tokenOf() });
+  const note = (title: string) => test.gql(CREATE_NOTE, { input: { title, branchId: company.defaultBranchId } }, company.owner);
+
+  await note('seen');
+  t.match(await live.next(), { data: { noteCreated: { title: 'seen' } } });
+  await test.gql('mutation ($id: ID!) { updateRole(id: $id, input: { permissions: [] }) { id } }', { id: role }, company.owner);
+  await note('hidden after the key was removed');
+  await test.gql('mutation ($id: ID!) { updateRole(id: $id, input: { permissions: ["notes.note.read"] }) { id } }', { id: role }, company.owner);
+  await test.gql('mutation ($id: ID!) { setCompanyModule(companyId: $id, module: "notes", enabled: false) { id } }', { id: company.id }, platform);
+  await test.app.publish(noteCreated(company.id), { id: company.id, title: 'never: the module is off', branchId: company.defaultBranchId } as never);
+  await test.gql('mutation ($id: ID!) { setCompanyModule(companyId: $id, module: "notes", enabled: null) { id } }', { id: company.id }, platform);
+  await note('seen again');
+  t.match(await live.next(), { data: { noteCreated: { title: 'seen again' } } }, 'the events in between were not delivered');
+
+  await test.gql('mutation ($id: ID!) { deactivateUser(id: $id) { id } }', { id: reader.id }, company.owner);
+  await note('after deactivation');
+  t.match(await live.closed, { code: 4403, reason: 'Access revoked' }, 'a deactivated user’s socket is closed');
+});
+
+t.test('a subscription stops delivering while its module is off for the company', async (t) => {
+  const test = await createTestApp({ modules: [notes, audit] });
+  t.teardown(() => test.close());
+  const platform = { headers: { 'x-atrium-platform-key': test.platformKey } };
+  const company = await test.createCompany();
+  const live = await test.subscribe('subscription { noteEvents { title } }', {}, company.owner);
+  const event = (title: string) => ({ id: company.id, name: 'notes.note.created', companyId: company.id, payload: { noteId: company.id, title }, occurredAt: new Date() });
+  const toggle = (enabled: boolean | null) =>
+    test.gql('mutation ($id: ID!, $on: Boolean) { setCompanyModule(companyId: $id, module: "audit", enabled: $on) { id } }', { id: company.id, on: enabled }, platform);
+  await toggle(false);
+  await test.app.publish(eventTopic(company.id, 'notes.note.created'), event('while off'));
+  await toggle(null);
+  await test.app.publish(eventTopic(company.id, 'notes.note.created'), event('back on'));
+  t.same(await live.next(), { data: { noteEvents: { title: 'back on' } } });
 });
 
 t.test('the socket closes when its access token expires', async (t) => {

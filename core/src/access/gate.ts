@@ -7,6 +7,7 @@ import type { Viewer } from './viewer.ts';
 export interface GateContext {
   viewer: Viewer | null;
   authError?: AtriumError;
+  refreshViewer?: () => Promise<Viewer | null>;
 }
 
 type FieldResolver = (root: unknown, args: unknown, context: GateContext, info: unknown) => unknown;
@@ -25,6 +26,14 @@ export function assertModuleEnabled(context: GateContext, module: string, isPubl
 }
 
 const ROOTS = new Set(['Query', 'Mutation', 'Subscription']);
+
+/** Passes events on while the module stays enabled for the subscriber's company. */
+async function* whileEnabled<T>(stream: AsyncIterable<T>, context: GateContext, module: string): AsyncGenerator<T> {
+  for await (const value of stream) {
+    const viewer = context.viewer ? await (context.refreshViewer?.() ?? context.viewer) : null;
+    if (context.viewer === null || viewer?.modules.has(module)) yield value;
+  }
+}
 
 /** Wraps one module's resolvers with its gate; adds gated default resolvers to the fields it adds to other types. */
 export function gateResolvers(module: string, resolvers: IResolvers, schema: ComposedSchema, publicFields: readonly string[]): IResolvers {
@@ -48,7 +57,16 @@ export function gateResolvers(module: string, resolvers: IResolvers, schema: Com
     for (const [field, resolver] of Object.entries(fields as Record<string, unknown>)) {
       if (typeName === 'Subscription' && resolver && typeof resolver === 'object' && 'subscribe' in resolver) {
         const subscriptionResolver = resolver as { subscribe: FieldResolver };
-        out[field] = { ...subscriptionResolver, subscribe: guard(field, subscriptionResolver.subscribe) };
+        const isPublic = open.has(field);
+        out[field] = {
+          ...subscriptionResolver,
+          // Checked when it starts, and again before each event: a plan change stops delivery too.
+          subscribe: async (root: unknown, args: unknown, context: GateContext, info: unknown) => {
+            assertModuleEnabled(context, module, isPublic);
+            const stream = (await subscriptionResolver.subscribe(root, args, context, info)) as AsyncIterable<unknown>;
+            return whileEnabled(stream, context, module);
+          },
+        };
       } else if (typeof resolver === 'function' && (ROOTS.has(typeName) || addsToOther(field))) {
         out[field] = guard(field, resolver as FieldResolver);
       } else {

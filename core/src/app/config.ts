@@ -26,6 +26,8 @@ export interface AuthConfig {
   loginAttemptsPerEmail: number;
   loginWindowSeconds: number;
   signUpsPerHourPerIp: number;
+  /** A live subscription re-reads its caller's access at most this often (0: before every event). */
+  subscriptionRecheckMs: number;
 }
 
 /** The outbox dispatcher. */
@@ -151,6 +153,7 @@ const configSchema: JsonSchema = {
         loginAttemptsPerEmail: { type: 'integer', minimum: 1 },
         loginWindowSeconds: { type: 'integer', minimum: 1 },
         signUpsPerHourPerIp: { type: 'integer', minimum: 1 },
+        subscriptionRecheckMs: { type: 'integer', minimum: 0 },
       },
     },
     platformKey: { type: 'string', minLength: 24 },
@@ -228,6 +231,7 @@ export function resolveConfig(options: AtriumConfigInput = {}, env: NodeJS.Proce
       loginAttemptsPerEmail: auth.loginAttemptsPerEmail ?? 10,
       loginWindowSeconds: auth.loginWindowSeconds ?? 15 * 60,
       signUpsPerHourPerIp: auth.signUpsPerHourPerIp ?? 20,
+      subscriptionRecheckMs: auth.subscriptionRecheckMs ?? 1000,
     },
     platformKey: merged.platformKey as string | undefined,
     defaultPlan: (merged.defaultPlan as string | undefined) ?? 'default',

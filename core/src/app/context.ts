@@ -28,6 +28,11 @@ export interface AtriumRequestContext {
   emit: Emit;
   /** Called by `subscription()` once a subscription listens to its topic. */
   subscriptionStarted(): void;
+  /**
+   * Re-reads the caller's access (a subscription does, before delivering each event): a user who
+   * lost a key or was deactivated stops receiving. Answers the current viewer.
+   */
+  refreshViewer(): Promise<Viewer | null>;
 }
 
 declare module 'mercurius' {

@@ -125,7 +125,12 @@ export function createApp(options: CreateAppOptions = {}): AtriumApp {
   let dispatcher: EventDispatcher | undefined;
 
   /** A request's context: its caller (or why its credentials were refused) and an EntityManager scoped to the caller's company. */
-  async function requestContext(authorization: string | undefined, platformKey: string | undefined, ip: string): Promise<AtriumRequestContext> {
+  async function requestContext(
+    authorization: string | undefined,
+    platformKey: string | undefined,
+    ip: string,
+    onAccessLost?: () => void,
+  ): Promise<AtriumRequestContext> {
     const em = orm!.em.fork() as EntityManager;
     let viewer: Viewer | null = null;
     let authError: AtriumError | undefined;
@@ -139,7 +144,8 @@ export function createApp(options: CreateAppOptions = {}): AtriumApp {
       em.setFilterParams('tenant', { companyId: viewer.companyId });
       if (config.rowLevelSecurity) em.setSessionContext({ role: 'atrium_tenant', variables: { 'app.company_id': viewer.companyId } });
     }
-    return {
+    let checkedAt = Date.now();
+    const context: AtriumRequestContext = {
       em,
       config,
       publish,
@@ -150,7 +156,19 @@ export function createApp(options: CreateAppOptions = {}): AtriumApp {
       ip,
       emit: eventRegistry.emit,
       subscriptionStarted: () => lifecycle.emit('subscription'),
+      async refreshViewer() {
+        if (!context.viewer || Date.now() - checkedAt < config.auth.subscriptionRecheckMs) return context.viewer;
+        checkedAt = Date.now();
+        try {
+          context.viewer = await authenticate(kernel!, orm!.em.fork() as EntityManager, authorization);
+        } catch {
+          context.viewer = null;
+        }
+        if (!context.viewer) onAccessLost?.();
+        return context.viewer;
+      },
     };
+    return context;
   }
   const header = (value: string | string[] | undefined): string | undefined => (Array.isArray(value) ? value[0] : value);
 
@@ -254,7 +272,7 @@ export function createApp(options: CreateAppOptions = {}): AtriumApp {
               return false;
             };
             if (!authorization) return refuse(4401, 'Unauthorized: send authorization in connection_init');
-            const context = await requestContext(authorization, undefined, '');
+            const context = await requestContext(authorization, undefined, '', () => socket?.close(4403, 'Access revoked'));
             if (!context.viewer) {
               const expired = tokenExpired(kernel!, authorization);
               return refuse(expired ? 4401 : 4403, expired ? 'Access token expired' : 'Forbidden');

@@ -25,22 +25,36 @@ export interface SubscriptionResolver<Args, Payload> {
   resolve: (payload: Payload) => Payload;
 }
 
+export interface SubscriptionOptions<Args, Payload> {
+  /** A key the subscriber must still hold when each event is delivered. */
+  permission?: string;
+  /** Drops events this subscriber must not get (runs with the subscriber's current viewer). */
+  filter?: (payload: Payload, args: Args, context: MercuriusContext) => boolean | Promise<boolean>;
+}
+
 /**
  * Builds a subscription field: `topicOf` picks the topic from the arguments and context (it may
- * throw an AtriumError to refuse the subscription); `filter` drops events a subscriber must not get.
- * The published payload is the field's value.
+ * throw an AtriumError to refuse the subscription). Before each event the subscriber's access is
+ * re-read: a deactivated user, or one who lost `permission`, stops receiving; `filter` drops events
+ * the subscriber must not get. The published payload is the field's value.
  */
 export function subscription<Args, Payload>(
   topicOf: (args: Args, context: MercuriusContext) => Topic<Payload> | Promise<Topic<Payload>>,
-  filter?: (payload: Payload, args: Args, context: MercuriusContext) => boolean | Promise<boolean>,
+  options: SubscriptionOptions<Args, Payload> = {},
 ): SubscriptionResolver<Args, Payload> {
   const subscribe = async (_root: unknown, args: Args, context: MercuriusContext): Promise<AsyncIterable<Payload>> => {
     const stream = await context.pubsub.subscribe(await topicOf(args, context));
     context.subscriptionStarted();
     return stream as unknown as AsyncIterable<Payload>;
   };
+  const deliverable = async (payload: Payload, args: Args, context: MercuriusContext): Promise<boolean> => {
+    const viewer = await context.refreshViewer();
+    if (context.viewer !== null && !viewer) return false;
+    if (options.permission && !viewer?.keys.has(options.permission)) return false;
+    return options.filter ? options.filter(payload, args, context) : true;
+  };
   return {
-    subscribe: filter ? (withFilter(subscribe, filter) as SubscriptionResolver<Args, Payload>['subscribe']) : subscribe,
+    subscribe: withFilter(subscribe, deliverable) as SubscriptionResolver<Args, Payload>['subscribe'],
     resolve: (payload) => payload,
   };
 }

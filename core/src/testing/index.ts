@@ -96,7 +96,14 @@ export async function createTestApp(options: TestAppOptions = {}): Promise<TestA
       platformKey,
       ...options.config,
       // Cheap password hashing and generous sign-in limits keep tests fast; tests of them set their own.
-      auth: { passwordCost: 10, loginAttemptsPerIp: 100_000, loginAttemptsPerEmail: 1000, signUpsPerHourPerIp: 100_000, ...options.config?.auth },
+      auth: {
+        passwordCost: 10,
+        loginAttemptsPerIp: 100_000,
+        loginAttemptsPerEmail: 1000,
+        signUpsPerHourPerIp: 100_000,
+        subscriptionRecheckMs: 0,
+        ...options.config?.auth,
+      },
       events: { pollMs: 100, retryBaseMs: 20, ...options.config?.events },
       modules,
       database: database.target,

@@ -15,6 +15,9 @@ export const resolvers: Resolvers = {
       signGuestbook(context.em, context.publish, requirePermission(context, 'guestbook.entry.sign'), input),
   },
   Subscription: {
-    guestbookSigned: subscription((_args, context) => entrySigned(requirePermission(context, 'guestbook.entry.read').companyId)),
+    // Checked at the start and again before each event: a reader who loses the key stops receiving.
+    guestbookSigned: subscription((_args, context) => entrySigned(requirePermission(context, 'guestbook.entry.read').companyId), {
+      permission: 'guestbook.entry.read',
+    }),
   },
 };
