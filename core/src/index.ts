@@ -49,8 +49,10 @@ export { accessibleWhere, accessibleFieldWhere, assertReadableFields, buildAbili
 export { requirePermission, requireViewer, enabledModules, type Viewer } from './access/viewer.ts';
 export { assertModuleEnabled, type GateContext } from './access/gate.ts';
 export { corePermissions, PermissionRegistry, type PermissionDefinition } from './access/permissions.ts';
-export type { RateLimiter, RateLimitResult } from './auth/rate-limit.ts';
-export { MemoryRateLimiter } from './auth/rate-limit.ts';
+export { MemoryRateLimiter, type RateLimiter, type RateLimitResult } from './shared/rate-limit.ts';
+export { MemoryPresenceStore, type PresenceStore } from './shared/presence.ts';
+export { MemorySharedQueues, type SharedQueues } from './shared/queue.ts';
+export type { Infrastructure } from './shared/infrastructure.ts';
 export { hashPassword, verifyPassword, OWASP_SCRYPT_COST } from './auth/passwords.ts';
 export { systemEm, type Kernel, type ServiceContext } from './tenancy/kernel.ts';
 export type { AccessClaims, AccessTokenSigner } from './auth/tokens.ts';

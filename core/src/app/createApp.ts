@@ -26,7 +26,10 @@ import { PermissionRegistry } from '../access/permissions.ts';
 import { gateResolvers } from '../access/gate.ts';
 import { authenticate, isPlatformKey } from '../access/authenticate.ts';
 import type { Viewer } from '../access/viewer.ts';
-import { MemoryRateLimiter, type RateLimiter } from '../auth/rate-limit.ts';
+import { MemoryRateLimiter } from '../shared/rate-limit.ts';
+import { MemoryPresenceStore } from '../shared/presence.ts';
+import { MemorySharedQueues } from '../shared/queue.ts';
+import type { Infrastructure } from '../shared/infrastructure.ts';
 import { hashPassword } from '../auth/passwords.ts';
 import type { AccessClaims } from '../auth/tokens.ts';
 import { resolveJwtSecret } from '../auth/secret.ts';
@@ -42,8 +45,8 @@ export interface CreateAppOptions extends AtriumConfigInput {
   database?: DatabaseTarget;
   /** Environment to read configuration from (default `process.env`). */
   environment?: NodeJS.ProcessEnv;
-  /** Shared counters for rate limits (default: in memory, this instance only). */
-  rateLimiter?: RateLimiter;
+  /** State shared with other instances (default: in memory, this instance only). */
+  infrastructure?: Infrastructure;
 }
 
 /** A composed Atrium application. */
@@ -85,7 +88,7 @@ const CORE_MODULE = 'core';
  * ConfigError or PluginError is thrown); the database opens and the server listens on `start()`.
  */
 export function createApp(options: CreateAppOptions = {}): AtriumApp {
-  const { modules: plugins = [], database, environment, rateLimiter, ...configInput } = options;
+  const { modules: plugins = [], database, environment, infrastructure = {}, ...configInput } = options;
   const config = resolveConfig(configInput, environment);
   if (plugins.some((plugin) => plugin.name === CORE_MODULE)) {
     throw new PluginError(`The module name "${CORE_MODULE}" is reserved for the kernel`, [CORE_MODULE]);
@@ -228,7 +231,9 @@ export function createApp(options: CreateAppOptions = {}): AtriumApp {
         orm,
         modules,
         permissions,
-        limiter: rateLimiter ?? new MemoryRateLimiter(),
+        limiter: infrastructure.rateLimiter ?? new MemoryRateLimiter(),
+        presence: infrastructure.presence ?? new MemoryPresenceStore(),
+        queues: infrastructure.queues ?? new MemorySharedQueues(),
         tokens: {
           sign: (claims, expiresInSeconds) => app.jwt.sign(claims, { expiresIn: expiresInSeconds }),
           verify: (token) => app.jwt.verify<AccessClaims & { exp: number }>(token),
@@ -258,6 +263,7 @@ export function createApp(options: CreateAppOptions = {}): AtriumApp {
         context: (request) => requestContext(request.headers.authorization, header(request.headers['x-atrium-platform-key']), request.ip),
         errorFormatter: (execution, context) => formatErrors(execution, context, config, app),
         subscription: {
+          ...(infrastructure.emitter ? { emitter: infrastructure.emitter } : {}),
           // The socket authenticates once, with the connection_init payload's authorization.
           // The socket authenticates once, with the connection_init payload's authorization. A
           // refusal closes it with graphql-ws' close codes (mercurius' own `connection_error` message
@@ -364,6 +370,7 @@ export function createApp(options: CreateAppOptions = {}): AtriumApp {
       await app.close();
       await dispatcher?.stop();
       await orm?.close();
+      await infrastructure.close?.();
     })();
     return stopping;
   }

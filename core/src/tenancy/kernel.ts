@@ -4,7 +4,9 @@ import type { AtriumConfig } from '../app/config.ts';
 import type { ResolvedPlugin } from '../plugin/registry.ts';
 import type { PermissionRegistry } from '../access/permissions.ts';
 import type { Viewer } from '../access/viewer.ts';
-import type { RateLimiter } from '../auth/rate-limit.ts';
+import type { RateLimiter } from '../shared/rate-limit.ts';
+import type { PresenceStore } from '../shared/presence.ts';
+import type { SharedQueues } from '../shared/queue.ts';
 import type { AccessTokenSigner } from '../auth/tokens.ts';
 import type { AtriumError } from '../graphql/errors.ts';
 import type { EventRegistry } from '../events/outbox.ts';
@@ -16,7 +18,12 @@ export interface Kernel {
   orm: MikroORM;
   modules: readonly ResolvedPlugin[];
   permissions: PermissionRegistry;
+  /** Attempt counters (login, messages per minute…), shared between instances when Redis is on. */
   limiter: RateLimiter;
+  /** Who is online, shared between instances when Redis is on. */
+  presence: PresenceStore;
+  /** Small round-robin queues, shared between instances when Redis is on. */
+  queues: SharedQueues;
   tokens: AccessTokenSigner;
   /** Declared events; `emit` writes one into a unit of work. */
   events: EventRegistry;

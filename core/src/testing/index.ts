@@ -8,9 +8,10 @@ import { createClient, type Client, type ExecutionResult } from 'graphql-ws';
 import WebSocket from 'ws';
 import { createApp, type AtriumApp } from '../app/createApp.ts';
 import type { AtriumConfigInput } from '../app/config.ts';
+import type { Infrastructure } from '../shared/infrastructure.ts';
 import type { AtriumPlugin } from '../plugin/manifest.ts';
 import { randomBytes } from 'node:crypto';
-import { createTestDatabase } from './database.ts';
+import { createTestDatabase, type TestDatabase } from './database.ts';
 import { createCompany, createUser, type CreateCompanyOptions, type CreateUserOptions, type TestCompany, type TestUser } from './factories.ts';
 
 export { createTestDatabase, type TestDatabase } from './database.ts';
@@ -21,6 +22,15 @@ export interface TestAppOptions {
   modules?: AtriumPlugin<any>[];
   /** Configuration overrides (the environment is not read, except `DATABASE_URL`). */
   config?: AtriumConfigInput;
+  /** State shared between instances (e.g. from `@atrium/plugin-redis`). */
+  infrastructure?: Infrastructure;
+  /**
+   * Run on an existing test database — a second instance of the same app, say. The caller drops it;
+   * the kit only makes (and drops) the databases it creates.
+   */
+  database?: TestDatabase;
+  /** The platform key (give two instances the same one). */
+  platformKey?: string;
 }
 
 export interface RequestOptions {
@@ -84,8 +94,9 @@ export interface TestApp {
  */
 export async function createTestApp(options: TestAppOptions = {}): Promise<TestApp> {
   const modules = options.modules ?? [];
-  const database = await createTestDatabase(modules);
-  const platformKey = randomBytes(24).toString('base64url');
+  const ownsDatabase = !options.database;
+  const database = options.database ?? (await createTestDatabase(modules));
+  const platformKey = options.platformKey ?? randomBytes(24).toString('base64url');
   let app: AtriumApp | undefined;
   try {
     app = createApp({
@@ -108,15 +119,18 @@ export async function createTestApp(options: TestAppOptions = {}): Promise<TestA
       modules,
       database: database.target,
       environment: {},
+      infrastructure: options.infrastructure,
     });
     await app.start();
-    // PGlite dumps its data directory only while no query is in flight: pause the dispatcher meanwhile.
-    await app.dispatcher.stop();
-    await database.afterStart();
-    app.dispatcher.start();
+    if (ownsDatabase) {
+      // PGlite dumps its data directory only while no query is in flight: pause the dispatcher meanwhile.
+      await app.dispatcher.stop();
+      await database.afterStart();
+      app.dispatcher.start();
+    }
   } catch (error) {
     await app?.stop().catch(() => {});
-    await database.drop().catch(() => {});
+    if (ownsDatabase) await database.drop().catch(() => {});
     throw error;
   }
   const subscriptions = new Set<TestSubscription>();
@@ -166,7 +180,7 @@ export async function createTestApp(options: TestAppOptions = {}): Promise<TestA
     async close() {
       await Promise.all([...subscriptions].map((s) => s.close()));
       await app.stop();
-      await database.drop();
+      if (ownsDatabase) await database.drop();
     },
   };
   return test;

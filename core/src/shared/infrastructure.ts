@@ -1,0 +1,17 @@
+import type { RateLimiter } from './rate-limit.ts';
+import type { PresenceStore } from './presence.ts';
+import type { SharedQueues } from './queue.ts';
+
+/**
+ * What several instances must share. Without it an app runs alone with in-memory implementations;
+ * `@atrium/plugin-redis` provides Redis-backed ones behind the same interfaces.
+ */
+export interface Infrastructure {
+  /** An mqemitter-compatible emitter for subscriptions (e.g. mqemitter-redis). */
+  emitter?: object;
+  rateLimiter?: RateLimiter;
+  presence?: PresenceStore;
+  queues?: SharedQueues;
+  /** Releases connections when the app stops. */
+  close?: () => Promise<void>;
+}
