@@ -73,6 +73,16 @@ export { isTenantEntity, type TenantFilterParams } from './db/orm.ts';
 export { EventRegistry, type Emit } from './events/outbox.ts';
 export { EventDispatcher, eventTopic, type DispatcherLog, type DispatcherOptions } from './events/dispatcher.ts';
 export { OutboxEvent } from './events/entities.ts';
+export {
+  notify,
+  loggingChannel,
+  Notification,
+  NOTIFICATION_CREATED,
+  type NotifyInput,
+  type NotificationChannel,
+  type NotificationLink,
+  type ChannelMessage,
+} from './notifications/notifications.ts';
 export { openOrm, type DatabaseTarget, type OrmOptions } from './db/orm.ts';
 export { generateMigration, type GenerateMigrationOptions, type GeneratedMigration } from './db/generate.ts';
 export { runMigrations, readMigrations, MigrationError, type MigrationFile, type MigrationLog } from './db/migrations.ts';

@@ -30,6 +30,9 @@ import { MemoryRateLimiter } from '../shared/rate-limit.ts';
 import { MemoryPresenceStore } from '../shared/presence.ts';
 import { MemorySharedQueues } from '../shared/queue.ts';
 import type { Infrastructure } from '../shared/infrastructure.ts';
+import { loggingChannel, Notification, NOTIFICATION_CREATED, type NotificationChannel } from '../notifications/notifications.ts';
+import { notificationResolvers, notificationTypeDefs } from '../notifications/schema.ts';
+import { sendToChannels } from '../notifications/channels.ts';
 import { hashPassword } from '../auth/passwords.ts';
 import type { AccessClaims } from '../auth/tokens.ts';
 import { resolveJwtSecret } from '../auth/secret.ts';
@@ -47,6 +50,8 @@ export interface CreateAppOptions extends AtriumConfigInput {
   environment?: NodeJS.ProcessEnv;
   /** State shared with other instances (default: in memory, this instance only). */
   infrastructure?: Infrastructure;
+  /** Outside channels for notifications (default: `email` and `sms` channels that log). */
+  notificationChannels?: NotificationChannel[];
 }
 
 /** A composed Atrium application. */
@@ -88,7 +93,7 @@ const CORE_MODULE = 'core';
  * ConfigError or PluginError is thrown); the database opens and the server listens on `start()`.
  */
 export function createApp(options: CreateAppOptions = {}): AtriumApp {
-  const { modules: plugins = [], database, environment, infrastructure = {}, ...configInput } = options;
+  const { modules: plugins = [], database, environment, infrastructure = {}, notificationChannels, ...configInput } = options;
   const config = resolveConfig(configInput, environment);
   if (plugins.some((plugin) => plugin.name === CORE_MODULE)) {
     throw new PluginError(`The module name "${CORE_MODULE}" is reserved for the kernel`, [CORE_MODULE]);
@@ -96,10 +101,10 @@ export function createApp(options: CreateAppOptions = {}): AtriumApp {
   const modules = resolvePlugins(plugins, config.moduleConfig);
   const permissions = new PermissionRegistry(modules);
   const schema = composeSchema([
-    { module: CORE_MODULE, typeDefs: `${kernelTypeDefs}\n${tenancyTypeDefs}` },
+    { module: CORE_MODULE, typeDefs: `${kernelTypeDefs}\n${tenancyTypeDefs}\n${notificationTypeDefs}` },
     ...modules.filter(({ plugin }) => plugin.graphql).map(({ plugin }) => ({ module: plugin.name, typeDefs: plugin.graphql!.typeDefs })),
   ]);
-  const resolverSets: IResolvers[] = [kernelResolvers(modules), tenancyResolvers];
+  const resolverSets: IResolvers[] = [kernelResolvers(modules), tenancyResolvers, notificationResolvers];
   for (const { plugin } of modules) {
     const resolvers = plugin.graphql?.resolvers ?? {};
     assertOwnsResolvers(plugin.name, resolvers, schema);
@@ -179,7 +184,7 @@ export function createApp(options: CreateAppOptions = {}): AtriumApp {
     if (fastify) throw new Error('The app is already started');
     orm = await openOrm({
       target,
-      entities: [...kernelEntities, OutboxEvent, ...modules.flatMap(({ plugin }) => plugin.entities ?? [])],
+      entities: [...kernelEntities, OutboxEvent, Notification, ...modules.flatMap(({ plugin }) => plugin.entities ?? [])],
       // LOG_LEVEL=trace also prints every SQL statement.
       debug: config.logLevel === 'trace',
     });
@@ -298,7 +303,8 @@ export function createApp(options: CreateAppOptions = {}): AtriumApp {
       for (const resolvers of resolverSets) app.graphql.defineResolvers(resolvers);
       for (const { plugin } of modules) if (plugin.graphql?.loaders) app.graphql.defineLoaders(plugin.graphql.loaders);
 
-      const moduleContexts = new Map<string, ModuleContext>();
+      const moduleContexts = new Map<string, ModuleContext>([['core', { fastify: app, orm, config: undefined, publish }]]);
+      const channels = new Map((notificationChannels ?? [loggingChannel('email', app.log), loggingChannel('sms', app.log)]).map((c) => [c.name, c]));
       for (const { plugin, config: moduleConfig } of modules) {
         moduleContexts.set(plugin.name, { fastify: app, orm, config: moduleConfig, publish });
         if (!plugin.setup) continue;
@@ -322,6 +328,7 @@ export function createApp(options: CreateAppOptions = {}): AtriumApp {
         publish,
         { ...eventOptions, retentionMs: eventOptions.retentionDays * 86_400_000 },
         app.log,
+        { [NOTIFICATION_CREATED]: (event, context) => sendToChannels(event, context.em, channels) },
       );
       dispatcher = outbox;
       // Committed events are dispatched at once; the poll catches the rest (other instances, restarts).

@@ -60,12 +60,24 @@ export class EventDispatcher {
   #stopped = true;
   #lastPrune = 0;
 
-  constructor(orm: MikroORM, modules: readonly ResolvedPlugin[], contexts: Map<string, ModuleContext>, publish: Publish, options: DispatcherOptions, log: DispatcherLog) {
+  constructor(
+    orm: MikroORM,
+    modules: readonly ResolvedPlugin[],
+    contexts: Map<string, ModuleContext>,
+    publish: Publish,
+    options: DispatcherOptions,
+    log: DispatcherLog,
+    /** The kernel's own listeners (context: the `core` entry of `contexts`). */
+    kernelListeners: Record<string, EventListener> = {},
+  ) {
     this.#orm = orm;
     this.#publish = publish;
     this.#contexts = contexts;
     this.#options = options;
     this.#log = log;
+    for (const [name, listener] of Object.entries(kernelListeners)) {
+      this.#listeners.set(name, [{ target: `core:${name}`, module: 'core', listener }]);
+    }
     for (const { plugin } of modules) {
       for (const [name, listener] of Object.entries(plugin.on ?? {})) {
         const list = this.#listeners.get(name) ?? [];

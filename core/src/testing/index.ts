@@ -9,6 +9,7 @@ import WebSocket from 'ws';
 import { createApp, type AtriumApp } from '../app/createApp.ts';
 import type { AtriumConfigInput } from '../app/config.ts';
 import type { Infrastructure } from '../shared/infrastructure.ts';
+import type { NotificationChannel } from '../notifications/notifications.ts';
 import type { AtriumPlugin } from '../plugin/manifest.ts';
 import { randomBytes } from 'node:crypto';
 import { createTestDatabase, type TestDatabase } from './database.ts';
@@ -31,6 +32,8 @@ export interface TestAppOptions {
   database?: TestDatabase;
   /** The platform key (give two instances the same one). */
   platformKey?: string;
+  /** Outside channels for notifications. */
+  notificationChannels?: NotificationChannel[];
 }
 
 export interface RequestOptions {
@@ -120,6 +123,7 @@ export async function createTestApp(options: TestAppOptions = {}): Promise<TestA
       database: database.target,
       environment: {},
       infrastructure: options.infrastructure,
+      notificationChannels: options.notificationChannels,
     });
     await app.start();
     if (ownsDatabase) {
