@@ -15,8 +15,8 @@ export class MemoryPresenceStore implements PresenceStore {
   readonly #scopes = new Map<string, Map<string, number>>();
 
   async set(scope: string, member: string, ttlMs: number): Promise<void> {
-    let members = this.#scopes.get(scope);
-    if (!members) this.#scopes.set(scope, (members = new Map()));
+    const members = this.#scopes.get(scope) ?? new Map<string, number>();
+    this.#scopes.set(scope, members);
     members.set(member, Date.now() + ttlMs);
   }
 
