@@ -21,6 +21,7 @@ export const corePermissions: PermissionDeclaration[] = [
   { key: 'core.role.manage', subject: 'Role', actions: ['create', 'update', 'delete'], description: 'Create, change and delete custom roles' },
   { key: 'core.branch.manage', subject: 'Branch', actions: ['create', 'update'], description: 'Create and rename branches' },
   { key: 'core.apiKey.manage', subject: 'ApiKey', actions: ['create', 'read', 'delete'], description: 'Create, list and revoke API keys' },
+  { key: 'core.webhook.manage', subject: 'Webhook', actions: ['create', 'read', 'update', 'delete'], description: 'Manage webhooks and read their delivery log' },
 ];
 
 /** Every permission key of the installed modules. */

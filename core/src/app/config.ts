@@ -37,8 +37,12 @@ export interface EventsConfig {
   retryBaseMs: number;
   retryMaxMs: number;
   maxAttempts: number;
-  /** Days dispatched events are kept. */
+  /** Days dispatched events (and so the webhook delivery log) are kept. */
   retentionDays: number;
+  /** How long a webhook endpoint may take to answer. */
+  webhookTimeoutMs: number;
+  /** Failed deliveries in a row after which a webhook is disabled (and the owners notified). */
+  webhookDisableAfter: number;
 }
 
 /** The resolved configuration of an Atrium app. */
@@ -168,6 +172,8 @@ const configSchema: JsonSchema = {
         retryMaxMs: { type: 'integer', minimum: 1 },
         maxAttempts: { type: 'integer', minimum: 1 },
         retentionDays: { type: 'number', minimum: 0 },
+        webhookTimeoutMs: { type: 'integer', minimum: 1 },
+        webhookDisableAfter: { type: 'integer', minimum: 1 },
       },
     },
   },
@@ -242,6 +248,8 @@ export function resolveConfig(options: AtriumConfigInput = {}, env: NodeJS.Proce
       retryMaxMs: events.retryMaxMs ?? 10 * 60_000,
       maxAttempts: events.maxAttempts ?? 10,
       retentionDays: events.retentionDays ?? 7,
+      webhookTimeoutMs: events.webhookTimeoutMs ?? 10_000,
+      webhookDisableAfter: events.webhookDisableAfter ?? 20,
     },
   };
 }

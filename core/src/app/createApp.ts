@@ -33,6 +33,8 @@ import type { Infrastructure } from '../shared/infrastructure.ts';
 import { loggingChannel, Notification, NOTIFICATION_CREATED, type NotificationChannel } from '../notifications/notifications.ts';
 import { notificationResolvers, notificationTypeDefs } from '../notifications/schema.ts';
 import { sendToChannels } from '../notifications/channels.ts';
+import { Webhook } from '../webhooks/webhooks.ts';
+import { webhookResolvers, webhookTypeDefs } from '../webhooks/schema.ts';
 import { hashPassword } from '../auth/passwords.ts';
 import type { AccessClaims } from '../auth/tokens.ts';
 import { resolveJwtSecret } from '../auth/secret.ts';
@@ -101,10 +103,10 @@ export function createApp(options: CreateAppOptions = {}): AtriumApp {
   const modules = resolvePlugins(plugins, config.moduleConfig);
   const permissions = new PermissionRegistry(modules);
   const schema = composeSchema([
-    { module: CORE_MODULE, typeDefs: `${kernelTypeDefs}\n${tenancyTypeDefs}\n${notificationTypeDefs}` },
+    { module: CORE_MODULE, typeDefs: [kernelTypeDefs, tenancyTypeDefs, notificationTypeDefs, webhookTypeDefs].join('\n') },
     ...modules.filter(({ plugin }) => plugin.graphql).map(({ plugin }) => ({ module: plugin.name, typeDefs: plugin.graphql!.typeDefs })),
   ]);
-  const resolverSets: IResolvers[] = [kernelResolvers(modules), tenancyResolvers, notificationResolvers];
+  const resolverSets: IResolvers[] = [kernelResolvers(modules), tenancyResolvers, notificationResolvers, webhookResolvers];
   for (const { plugin } of modules) {
     const resolvers = plugin.graphql?.resolvers ?? {};
     assertOwnsResolvers(plugin.name, resolvers, schema);
@@ -184,7 +186,7 @@ export function createApp(options: CreateAppOptions = {}): AtriumApp {
     if (fastify) throw new Error('The app is already started');
     orm = await openOrm({
       target,
-      entities: [...kernelEntities, OutboxEvent, Notification, ...modules.flatMap(({ plugin }) => plugin.entities ?? [])],
+      entities: [...kernelEntities, OutboxEvent, Notification, Webhook, ...modules.flatMap(({ plugin }) => plugin.entities ?? [])],
       // LOG_LEVEL=trace also prints every SQL statement.
       debug: config.logLevel === 'trace',
     });
@@ -326,7 +328,11 @@ export function createApp(options: CreateAppOptions = {}): AtriumApp {
         modules,
         moduleContexts,
         publish,
-        { ...eventOptions, retentionMs: eventOptions.retentionDays * 86_400_000 },
+        {
+          ...eventOptions,
+          retentionMs: eventOptions.retentionDays * 86_400_000,
+          webhooks: { timeoutMs: eventOptions.webhookTimeoutMs, disableAfter: eventOptions.webhookDisableAfter },
+        },
         app.log,
         { [NOTIFICATION_CREATED]: (event, context) => sendToChannels(event, context.em, channels) },
       );

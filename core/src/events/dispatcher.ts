@@ -3,6 +3,7 @@ import type { EntityManager } from '@mikro-orm/sql';
 import type { DomainEvent, EventListener, ModuleContext } from '../plugin/manifest.ts';
 import type { ResolvedPlugin } from '../plugin/registry.ts';
 import { topic, type Publish, type Topic } from '../graphql/subscriptions.ts';
+import { deliverToWebhook } from '../webhooks/webhooks.ts';
 
 /** Settings of the event dispatcher. */
 export interface DispatcherOptions {
@@ -16,6 +17,7 @@ export interface DispatcherOptions {
   maxAttempts: number;
   /** How long dispatched events are kept. */
   retentionMs: number;
+  webhooks: { timeoutMs: number; disableAfter: number };
 }
 
 /** The subscription topic every event of a name, in a company, is published to. */
@@ -159,7 +161,16 @@ export class EventDispatcher {
         tx,
       );
       for (const row of rows) {
-        for (const { target } of this.#listeners.get(row.name) ?? []) {
+        const targets = (this.#listeners.get(row.name) ?? []).map((l) => l.target);
+        if (row.company_id) {
+          const hooks = await this.#sql<{ id: string }>(
+            `select id from webhook where company_id = ? and active and (? = any(events) or '*' = any(events))`,
+            [row.company_id, row.name],
+            tx,
+          );
+          targets.push(...hooks.map((hook) => `webhook:${hook.id}`));
+        }
+        for (const target of targets) {
           await this.#sql('insert into atrium_event_delivery (event_id, target) values (?, ?) on conflict do nothing', [row.id, target], tx);
         }
       }
@@ -192,23 +203,31 @@ export class EventDispatcher {
   }
 
   async #deliver(delivery: DeliveryRow): Promise<void> {
-    const entry = (this.#listeners.get(delivery.name) ?? []).find((l) => l.target === delivery.target);
+    const em = this.#orm.em.fork() as EntityManager;
+    if (delivery.company_id) em.setFilterParams('tenant', { companyId: delivery.company_id });
     try {
-      if (!entry) throw new Error(`No listener ${delivery.target} for ${delivery.name}`);
-      const em = this.#orm.em.fork() as EntityManager;
-      if (delivery.company_id) em.setFilterParams('tenant', { companyId: delivery.company_id });
-      const context = this.#contexts.get(entry.module)!;
-      await em.transactional((tx) => entry.listener(toDomainEvent(delivery), { ...context, em: tx as EntityManager }));
-      await this.#sql('update atrium_event_delivery set done_at = now(), leased_until = null, last_error = null where event_id = ? and target = ?', [delivery.id, delivery.target]);
+      let responseStatus: number | null = null;
+      if (delivery.target.startsWith('webhook:')) {
+        responseStatus = await deliverToWebhook(em, delivery.target.slice('webhook:'.length), toDomainEvent(delivery), this.#options.webhooks);
+      } else {
+        const entry = (this.#listeners.get(delivery.name) ?? []).find((l) => l.target === delivery.target);
+        if (!entry) throw new Error(`No listener ${delivery.target} for ${delivery.name}`);
+        const context = this.#contexts.get(entry.module)!;
+        await em.transactional((tx) => entry.listener(toDomainEvent(delivery), { ...context, em: tx as EntityManager }));
+      }
+      await this.#sql(
+        'update atrium_event_delivery set done_at = now(), leased_until = null, last_error = null, response_status = ? where event_id = ? and target = ?',
+        [responseStatus, delivery.id, delivery.target],
+      );
     } catch (error) {
       const message = error instanceof Error ? error.message : String(error);
       const giveUp = delivery.attempts >= this.#options.maxAttempts;
       const delay = Math.min(this.#options.retryMaxMs, this.#options.retryBaseMs * 2 ** (delivery.attempts - 1));
       this.#log.warn({ err: error, event: delivery.id, target: delivery.target, attempt: delivery.attempts }, giveUp ? 'event listener failed for good' : 'event listener failed; will retry');
       await this.#sql(
-        `update atrium_event_delivery set leased_until = null, last_error = ?, next_attempt_at = now() + (? * interval '1 millisecond'), failed_at = ${giveUp ? 'now()' : 'null'}
-         where event_id = ? and target = ?`,
-        [message.slice(0, 2000), delay, delivery.id, delivery.target],
+        `update atrium_event_delivery set leased_until = null, last_error = ?, response_status = ?, next_attempt_at = now() + (? * interval '1 millisecond'),
+         failed_at = ${giveUp ? 'now()' : 'null'} where event_id = ? and target = ?`,
+        [message.slice(0, 2000), (error as { responseStatus?: number | null }).responseStatus ?? null, delay, delivery.id, delivery.target],
       );
     }
   }
