@@ -42,7 +42,7 @@ export {
 } from './graphql/errors.ts';
 export { paginate, pageArgs, MAX_PAGE_SIZE, DEFAULT_PAGE_SIZE, type Connection, type ConnectionArgs } from './graphql/connection.ts';
 export { DateTimeScalar, DecimalScalar, JSONScalar } from './graphql/scalars.ts';
-export { subscription, topic, type Publish, type SubscriptionResolver, type Topic } from './graphql/subscriptions.ts';
+export { subscription, topic, type Publish, type SubscriptionOptions, type SubscriptionResolver, type Topic } from './graphql/subscriptions.ts';
 export { ajv, createValidator, type JsonSchema } from './validation.ts';
 export { newId, isId } from './db/ids.ts';
 export { accessibleWhere, accessibleFieldWhere, assertReadableFields, buildAbility, type AbilityInput, type AppAbility, type WhereClause } from './access/ability.ts';
