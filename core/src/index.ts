@@ -74,6 +74,17 @@ export { EventRegistry, type Emit } from './events/outbox.ts';
 export { EventDispatcher, eventTopic, type DispatcherLog, type DispatcherOptions } from './events/dispatcher.ts';
 export { OutboxEvent } from './events/entities.ts';
 export {
+  enqueueJob,
+  Job,
+  JobRunner,
+  type JobContext,
+  type JobDefinition,
+  type JobRegistration,
+  type JobRun,
+  type JobRunnerLog,
+  type JobRunnerOptions,
+} from './jobs/jobs.ts';
+export {
   notify,
   loggingChannel,
   Notification,

@@ -110,3 +110,14 @@ t.test('in development GraphiQL is served', async (t) => {
   t.teardown(() => test.close());
   t.equal((await test.app.fastify.inject('/graphiql')).statusCode, 200);
 });
+
+t.test('HTTP requests are rate-limited per client', async (t) => {
+  const test = await createTestApp({ config: { httpRateLimit: 3 } });
+  t.teardown(() => test.close());
+  for (let i = 0; i < 3; i++) t.equal((await test.gql('{ atrium { version } }')).statusCode, 200);
+  const limited = await test.gql('{ atrium { version } }');
+  t.equal(limited.statusCode, 429);
+  t.equal(limited.errors?.[0]?.extensions?.code, 'RATE_LIMITED');
+  t.ok((limited.errors?.[0]?.extensions?.retryAfterSeconds as number) > 0);
+  t.equal((await test.app.fastify.inject('/health/ready')).statusCode, 200, 'health checks are not limited');
+});

@@ -80,7 +80,15 @@ t.test('migrations run once per database, in dependency order, and may not chang
 });
 
 t.test('migrations can be switched off', async (t) => {
-  const test = await createTestApp({ config: { migrate: false } });
+  const dir = await mkdtemp(join(tmpdir(), 'atrium-migrations-'));
+  const plugin = definePlugin({ name: 'later', version: '1.0.0', migrations: pathToFileURL(`${dir}/`) });
+  const database = await createTestDatabase([]);
+  t.teardown(() => database.drop());
+  const migrated = await createTestApp({ database, modules: [plugin] });
+  await migrated.close();
+  await writeFile(join(dir, '001_later.sql'), 'create table later (id int);');
+  const test = await createTestApp({ database, modules: [plugin], config: { migrate: false } });
   t.teardown(() => test.close());
   t.equal(test.app.config.migrate, false);
+  t.same(await database.sql(`select name from atrium_migration where module = 'later'`), [], 'the pending migration was not run');
 });

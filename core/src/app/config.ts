@@ -74,6 +74,8 @@ export interface AtriumConfig {
   /** Run tenant requests under PostgreSQL row-level security (role atrium_tenant). */
   rowLevelSecurity: boolean;
   events: EventsConfig;
+  /** HTTP requests allowed per client address per minute (0: no limit). */
+  httpRateLimit: number;
 }
 
 /** Options accepted by `createApp`; anything left out comes from the environment or a default. */
@@ -116,6 +118,7 @@ const ENVIRONMENT: Record<string, string> = {
   ATRIUM_PLATFORM_KEY: 'platformKey',
   ATRIUM_DEFAULT_PLAN: 'defaultPlan',
   ATRIUM_ROW_LEVEL_SECURITY: 'rowLevelSecurity',
+  ATRIUM_HTTP_RATE_LIMIT: 'httpRateLimit',
   ATRIUM_EVENTS_POLL_MS: 'events.pollMs',
   ATRIUM_EVENTS_RETENTION_DAYS: 'events.retentionDays',
 };
@@ -163,6 +166,7 @@ const configSchema: JsonSchema = {
     platformKey: { type: 'string', minLength: 24 },
     defaultPlan: { type: 'string', minLength: 1 },
     rowLevelSecurity: { type: 'boolean' },
+    httpRateLimit: { type: 'integer', minimum: 0 },
     events: {
       type: 'object',
       additionalProperties: false,
@@ -242,6 +246,7 @@ export function resolveConfig(options: AtriumConfigInput = {}, env: NodeJS.Proce
     platformKey: merged.platformKey as string | undefined,
     defaultPlan: (merged.defaultPlan as string | undefined) ?? 'default',
     rowLevelSecurity: (merged.rowLevelSecurity as boolean | undefined) ?? true,
+    httpRateLimit: (merged.httpRateLimit as number | undefined) ?? 1200,
     events: {
       pollMs: events.pollMs ?? 1000,
       retryBaseMs: events.retryBaseMs ?? 1000,

@@ -1,8 +1,10 @@
+import { AsyncResource } from 'node:async_hooks';
 import { EventEmitter } from 'node:events';
 import Fastify, { type FastifyInstance } from 'fastify';
 import fastifyPlugin from 'fastify-plugin';
 import fastifyWebsocket from '@fastify/websocket';
 import fastifyJwt from '@fastify/jwt';
+import fastifyRateLimit from '@fastify/rate-limit';
 import mercurius, { type IResolvers, type MercuriusContext } from 'mercurius';
 import { GraphQLError, NoSchemaIntrospectionCustomRule, type FormattedExecutionResult } from 'graphql';
 import type { MikroORM } from '@mikro-orm/core';
@@ -35,6 +37,7 @@ import { notificationResolvers, notificationTypeDefs } from '../notifications/sc
 import { sendToChannels } from '../notifications/channels.ts';
 import { Webhook } from '../webhooks/webhooks.ts';
 import { webhookResolvers, webhookTypeDefs } from '../webhooks/schema.ts';
+import { Job, JobRunner, type JobDefinition } from '../jobs/jobs.ts';
 import { hashPassword } from '../auth/passwords.ts';
 import type { AccessClaims } from '../auth/tokens.ts';
 import { resolveJwtSecret } from '../auth/secret.ts';
@@ -79,6 +82,8 @@ export interface AtriumApp {
   readonly lifecycle: EventEmitter;
   /** The outbox dispatcher (after `start()`): `idle()` resolves when every event is delivered. */
   readonly dispatcher: EventDispatcher;
+  /** The background job runner (after `start()`): `tick()` runs what is due now. */
+  readonly jobs: JobRunner;
   /** Opens the database, runs pending migrations, sets up modules and listens. */
   start(): Promise<void>;
   /**
@@ -133,6 +138,7 @@ export function createApp(options: CreateAppOptions = {}): AtriumApp {
   const lifecycle = new EventEmitter();
   const eventRegistry = new EventRegistry(modules);
   let dispatcher: EventDispatcher | undefined;
+  let jobRunner: JobRunner | undefined;
 
   /** A request's context: its caller (or why its credentials were refused) and an EntityManager scoped to the caller's company. */
   async function requestContext(
@@ -141,7 +147,7 @@ export function createApp(options: CreateAppOptions = {}): AtriumApp {
     ip: string,
     onAccessLost?: () => void,
   ): Promise<AtriumRequestContext> {
-    const em = orm!.em.fork() as EntityManager;
+    const em = orm!.em.fork({ disableContextResolution: true }) as EntityManager;
     let viewer: Viewer | null = null;
     let authError: AtriumError | undefined;
     try {
@@ -170,7 +176,7 @@ export function createApp(options: CreateAppOptions = {}): AtriumApp {
         if (!context.viewer || Date.now() - checkedAt < config.auth.subscriptionRecheckMs) return context.viewer;
         checkedAt = Date.now();
         try {
-          context.viewer = await authenticate(kernel!, orm!.em.fork() as EntityManager, authorization);
+          context.viewer = await authenticate(kernel!, orm!.em.fork({ disableContextResolution: true }) as EntityManager, authorization);
         } catch {
           context.viewer = null;
         }
@@ -186,7 +192,7 @@ export function createApp(options: CreateAppOptions = {}): AtriumApp {
     if (fastify) throw new Error('The app is already started');
     orm = await openOrm({
       target,
-      entities: [...kernelEntities, OutboxEvent, Notification, Webhook, ...modules.flatMap(({ plugin }) => plugin.entities ?? [])],
+      entities: [...kernelEntities, OutboxEvent, Notification, Webhook, Job, ...modules.flatMap(({ plugin }) => plugin.entities ?? [])],
       // LOG_LEVEL=trace also prints every SQL statement.
       debug: config.logLevel === 'trace',
     });
@@ -218,8 +224,20 @@ export function createApp(options: CreateAppOptions = {}): AtriumApp {
         // does not apply there: sockets authenticate with the connection_init token, never cookies.
         if (request.headers.upgrade?.toLowerCase() === 'websocket') request.headers['mercurius-require-preflight'] = 'websocket';
       });
-      app.get('/health/live', async () => ({ status: 'ok' }));
-      app.get('/health/ready', async (_request, reply) => {
+      if (config.httpRateLimit > 0) {
+        await app.register(fastifyRateLimit, {
+          max: config.httpRateLimit,
+          timeWindow: 60_000,
+          ...(infrastructure.redis ? { redis: infrastructure.redis, nameSpace: 'atrium-http-rl-' } : {}),
+          // A refused GraphQL request still answers in the GraphQL error model, with status 429.
+          errorResponseBuilder: (_request, context) =>
+            Object.assign(new AtriumError('RATE_LIMITED', 'Too many requests; slow down', { retryAfterSeconds: Math.ceil(context.ttl / 1000) }), {
+              statusCode: 429,
+            }),
+        });
+      }
+      app.get('/health/live', { config: { rateLimit: false } }, async () => ({ status: 'ok' }));
+      app.get('/health/ready', { config: { rateLimit: false } }, async (_request, reply) => {
         try {
           await ping(orm!);
           return { status: 'ok' };
@@ -337,32 +355,49 @@ export function createApp(options: CreateAppOptions = {}): AtriumApp {
         { [NOTIFICATION_CREATED]: (event, context) => sendToChannels(event, context.em, channels) },
       );
       dispatcher = outbox;
-      // Committed events are dispatched at once; the poll catches the rest (other instances, restarts).
-      // Only flushes that wrote events wake it (the dispatcher's own commits must not).
-      let eventsFlushed = false;
+      const jobs = new Map<string, { module: string; definition: JobDefinition }>([
+        ['core.pruneEvents', { module: 'core', definition: { every: 3_600_000, run: () => outbox.prune() } }],
+      ]);
+      for (const { plugin } of modules) for (const [name, definition] of Object.entries(plugin.jobs ?? {})) jobs.set(name, { module: plugin.name, definition });
+      const runner = new JobRunner(orm, jobs, moduleContexts, eventOptions, app.log);
+      jobRunner = runner;
+      // Committed events and jobs are taken up at once; the polls catch the rest (other instances,
+      // restarts). Only flushes that wrote some wake them (the dispatcher's own commits must not).
+      let workFlushed = false;
+      // Bound to the start-up async context: woken from inside a request's transaction, the workers
+      // must not inherit that transaction (MikroORM finds transactions through AsyncLocalStorage).
+      const wake = AsyncResource.bind(() => {
+        outbox.wake();
+        void runner.tick();
+      });
       orm.em.getEventManager().registerSubscriber({
-        afterFlush: ({ uow }) => {
-          if (!uow.getChangeSets().some((change) => change.meta.className === 'OutboxEvent')) return;
-          eventsFlushed = true;
-          setImmediate(() => outbox.wake());
+        afterFlush: ({ em, uow }) => {
+          if (!uow.getChangeSets().some((change) => change.meta.className === 'OutboxEvent' || change.meta.className === 'Job')) return;
+          // Inside an explicit transaction the work is visible only after its commit.
+          if (em.isInTransaction()) workFlushed = true;
+          else setImmediate(wake);
         },
         afterTransactionCommit: () => {
-          if (!eventsFlushed) return;
-          eventsFlushed = false;
-          outbox.wake();
+          if (!workFlushed) return;
+          workFlushed = false;
+          wake();
         },
       });
 
       url = await app.listen({ port: config.port, host: config.host });
       outbox.start();
+      await runner.start();
       lifecycle.emit('started');
     } catch (error) {
+      await dispatcher?.stop().catch(() => {});
+      await jobRunner?.stop().catch(() => {});
       await app.close().catch(() => {});
       await orm.close().catch(() => {});
       fastify = undefined;
       orm = undefined;
       kernel = undefined;
       dispatcher = undefined;
+      jobRunner = undefined;
       throw error;
     }
   }
@@ -382,6 +417,7 @@ export function createApp(options: CreateAppOptions = {}): AtriumApp {
       }
       await app.close();
       await dispatcher?.stop();
+      await jobRunner?.stop();
       await orm?.close();
       await infrastructure.close?.();
     })();
@@ -412,6 +448,10 @@ export function createApp(options: CreateAppOptions = {}): AtriumApp {
     get dispatcher() {
       if (!dispatcher) throw new Error('The app is not started');
       return dispatcher;
+    },
+    get jobs() {
+      if (!jobRunner) throw new Error('The app is not started');
+      return jobRunner;
     },
     start,
     stop,

@@ -60,7 +60,6 @@ export class EventDispatcher {
   #running: Promise<void> | undefined;
   #again = false;
   #stopped = true;
-  #lastPrune = 0;
 
   constructor(
     orm: MikroORM,
@@ -137,10 +136,6 @@ export class EventDispatcher {
     try {
       while (!this.#stopped && (await this.#dispatchBatch()) === BATCH);
       while (!this.#stopped && (await this.#runDeliveries()) > 0);
-      if (Date.now() - this.#lastPrune > 60_000) {
-        this.#lastPrune = Date.now();
-        await this.#prune();
-      }
     } catch (error) {
       this.#log.error({ err: error }, 'event dispatch failed; retrying on the next poll');
     }
@@ -153,7 +148,7 @@ export class EventDispatcher {
 
   /** Takes pending events, records a delivery per listener, marks them dispatched — then publishes them. */
   async #dispatchBatch(): Promise<number> {
-    const em = this.#orm.em.fork() as EntityManager;
+    const em = this.#orm.em.fork({ disableContextResolution: true }) as EntityManager;
     const events = await em.transactional(async (tx) => {
       const rows = await this.#sql<EventRow>(
         'select id, name, company_id, payload, occurred_at from atrium_event where dispatched_at is null order by id limit ? for update skip locked',
@@ -203,7 +198,7 @@ export class EventDispatcher {
   }
 
   async #deliver(delivery: DeliveryRow): Promise<void> {
-    const em = this.#orm.em.fork() as EntityManager;
+    const em = this.#orm.em.fork({ disableContextResolution: true }) as EntityManager;
     if (delivery.company_id) em.setFilterParams('tenant', { companyId: delivery.company_id });
     try {
       let responseStatus: number | null = null;
@@ -241,7 +236,7 @@ export class EventDispatcher {
     );
   }
 
-  /** Runs pruning now (tests and maintenance). */
+  /** Drops dispatched events past retention (the kernel's periodic job `core.pruneEvents` calls it). */
   prune(): Promise<void> {
     return this.#prune();
   }

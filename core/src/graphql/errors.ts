@@ -128,7 +128,8 @@ export function requestErrorStatus(error: unknown): number | undefined {
 /** The HTTP status of a GraphQL error answer: a refused request keeps its 4xx status. */
 export function statusOf(errors: readonly GraphQLError[]): number | undefined {
   for (const error of errors) {
-    const status = requestErrorStatus(rootCause(error));
+    const cause = rootCause(error);
+    const status = requestErrorStatus(cause) ?? (cause instanceof AtriumError ? (cause as { statusCode?: number }).statusCode : undefined);
     if (status !== undefined) return status;
   }
   return undefined;

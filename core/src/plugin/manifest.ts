@@ -4,6 +4,7 @@ import type { EntitySchema, MikroORM } from '@mikro-orm/core';
 import type { EntityManager } from '@mikro-orm/sql';
 import type { JsonSchema } from '../validation.ts';
 import type { Publish } from '../graphql/subscriptions.ts';
+import type { JobDefinition } from '../jobs/jobs.ts';
 
 /** A permission key a module declares: `<module>.<area>.<action>`. */
 export interface PermissionDeclaration {
@@ -96,6 +97,11 @@ export interface AtriumPlugin<Config = unknown> {
   events?: Record<string, EventDeclaration>;
   /** Events this module listens to. */
   on?: Record<string, EventListener>;
+  /**
+   * Background jobs (`<module>.<name>`): periodic ones (`every` ms) run at most once per period
+   * across instances; others run when enqueued with `enqueueJob`, retried with backoff.
+   */
+  jobs?: Record<string, JobDefinition>;
   /** ajv JSON schema of the module's options (`createApp({ config: { modules: { <name>: … } } })`). */
   config?: { schema: JsonSchema };
   /** Fastify-level additions, run once at start in the module's own encapsulated context. */
@@ -118,6 +124,9 @@ export function definePlugin<Config = unknown>(plugin: AtriumPlugin<Config>): At
     if (!permission.key.startsWith(`${plugin.name}.`)) {
       throw new TypeError(`Module "${plugin.name}": permission key "${permission.key}" must start with "${plugin.name}."`);
     }
+  }
+  for (const job of Object.keys(plugin.jobs ?? {})) {
+    if (!job.startsWith(`${plugin.name}.`)) throw new TypeError(`Module "${plugin.name}": job "${job}" must start with "${plugin.name}."`);
   }
   for (const event of Object.keys(plugin.events ?? {})) {
     if (!event.startsWith(`${plugin.name}.`)) {

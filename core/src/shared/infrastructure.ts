@@ -12,6 +12,8 @@ export interface Infrastructure {
   rateLimiter?: RateLimiter;
   presence?: PresenceStore;
   queues?: SharedQueues;
+  /** An ioredis client: HTTP rate limits (@fastify/rate-limit) count in it across instances. */
+  redis?: unknown;
   /** Releases connections when the app stops. */
   close?: () => Promise<void>;
 }

@@ -35,9 +35,11 @@ export interface Kernel {
 
 /**
  * An EntityManager outside any company's scope: no tenant filter, no row-level security role. Only
- * for the kernel's work across companies — whatever credentials the request also carried.
+ * for the kernel's work across companies — whatever credentials the request also carried. (Forks of
+ * the global EntityManager skip MikroORM's context resolution: inside a transaction's async context
+ * they would otherwise resolve to that transaction.)
  */
-export const systemEm = (kernel: Kernel): EntityManager => kernel.orm.em.fork() as EntityManager;
+export const systemEm = (kernel: Kernel): EntityManager => kernel.orm.em.fork({ disableContextResolution: true }) as EntityManager;
 
 /** What a kernel service works with: a request's EntityManager, its caller, the kernel. */
 export interface ServiceContext {

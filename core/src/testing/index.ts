@@ -127,10 +127,12 @@ export async function createTestApp(options: TestAppOptions = {}): Promise<TestA
     });
     await app.start();
     if (ownsDatabase) {
-      // PGlite dumps its data directory only while no query is in flight: pause the dispatcher meanwhile.
+      // PGlite dumps its data directory only while no query is in flight: pause the workers meanwhile.
       await app.dispatcher.stop();
+      await app.jobs.stop();
       await database.afterStart();
       app.dispatcher.start();
+      await app.jobs.start();
     }
   } catch (error) {
     await app?.stop().catch(() => {});

@@ -1,0 +1,46 @@
+import t from 'tap';
+import { createTestApp, createTestDatabase } from '@atrium/core/testing';
+import { chores, failuresLeft, instance } from './fixtures/chores.ts';
+
+const runsOf = (test: { sql: (q: string) => Promise<any[]> }, job: string) =>
+  test.sql(`select slot, instance, payload from chore_run where job = '${job}' order by slot`);
+
+async function until(check: () => Promise<boolean>): Promise<void> {
+  while (!(await check())) await new Promise((resolve) => setTimeout(resolve, 20));
+}
+
+t.test('one-off jobs', async (t) => {
+  const test = await createTestApp({ modules: [chores] });
+  t.teardown(() => test.close());
+  const company = await test.createCompany();
+
+  t.test('an enqueued job runs after commit, retried until it succeeds', async (t) => {
+    failuresLeft.set('flaky', 1);
+    t.same((await test.gql('mutation { scheduleChore(label: "flaky") }', {}, company.owner)).data, { scheduleChore: true });
+    await until(async () => (await test.sql(`select 1 from atrium_job where done_at is not null and payload->>'label' = 'flaky'`)).length > 0);
+    const [job] = await test.sql<{ attempts: number; last_error: string | null; company_id: string }>(`select attempts, last_error, company_id from atrium_job where payload->>'label' = 'flaky'`);
+    t.same(job, { attempts: 2, last_error: null, company_id: company.id }, 'one failure, one success, in the company that enqueued it');
+    t.equal((await runsOf(test, 'chores.once')).length, 1, 'the failed attempt left no trace');
+  });
+
+  t.test('a job enqueued in a rolled-back transaction never runs', async (t) => {
+    t.equal((await test.gql('mutation { scheduleChore(label: "ghost", rollback: true) }', {}, company.owner)).errors?.[0]?.extensions?.code, 'INTERNAL');
+    t.same(await test.sql(`select id from atrium_job where payload->>'label' = 'ghost'`), []);
+  });
+});
+
+t.test('a periodic job runs at most once per period across instances', async (t) => {
+  const database = await createTestDatabase([chores]);
+  t.teardown(() => database.drop());
+  const first = await createTestApp({ modules: [chores], database, config: { events: { pollMs: 10 } } });
+  t.teardown(() => first.close());
+  await database.afterStart();
+  const second = await createTestApp({ modules: [chores], database, config: { events: { pollMs: 10 } } });
+  t.teardown(() => second.close());
+  await until(async () => (await runsOf(first, 'chores.sweep')).length >= 8);
+  const runs = await runsOf(first, 'chores.sweep');
+  const slots = runs.map((run) => new Date(run.slot).toISOString());
+  t.equal(new Set(slots).size, slots.length, `${slots.length} runs, each of its own period`);
+  for (let i = 1; i < runs.length; i++) t.ok(new Date(runs[i].slot).getTime() - new Date(runs[i - 1].slot).getTime() >= 40, 'a period apart');
+  void instance;
+});
