@@ -96,3 +96,35 @@ t.test('the socket closes when its access token expires', async (t) => {
   const live = await test.subscribe(SUBSCRIBE, {}, company.owner);
   t.match(await live.closed, { code: 4401, reason: 'Access token expired' });
 });
+
+t.test('a client that does not keep up is disconnected instead of buffered without bound', async (t) => {
+  const test = await createTestApp({ modules: [notes], config: { subscriptionMaxQueuedEvents: 50 } });
+  t.teardown(() => test.close());
+  const company = await test.createCompany();
+  const { default: WebSocket } = await import('ws');
+  const socket = new WebSocket(`${test.url.replace('http', 'ws')}/graphql`, 'graphql-transport-ws');
+  const messages: { type: string }[] = [];
+  const closed = new Promise<number>((resolve) => socket.on('close', (code) => resolve(code)));
+  socket.on('message', (data) => messages.push(JSON.parse(String(data))));
+  await new Promise((resolve) => socket.once('open', resolve));
+  socket.send(JSON.stringify({ type: 'connection_init', payload: { authorization: `Bearer ${company.owner.token}` } }));
+  while (!messages.some((m) => m.type === 'connection_ack')) await new Promise((resolve) => setTimeout(resolve, 5));
+  const started = new Promise((resolve) => test.app.lifecycle.once('subscription', resolve));
+  socket.send(JSON.stringify({ id: '1', type: 'subscribe', payload: { query: SUBSCRIBE } }));
+  await started;
+
+  // The client stops reading; the server keeps publishing large events until it gives up on it
+  // (the operating system's socket buffers take the first few megabytes).
+  (socket as unknown as { _socket: { pause(): void; resume(): void } })._socket.pause();
+  const serverSide = [...test.app.fastify.websocketServer.clients][0]!;
+  const title = 'x'.repeat(64 * 1024);
+  let published = 0;
+  while (serverSide.readyState === serverSide.OPEN && published < 5000) {
+    await test.app.publish(noteCreated(company.id), { id: company.id, title, branchId: company.defaultBranchId } as never);
+    published += 1;
+    await new Promise((resolve) => setImmediate(resolve));
+  }
+  t.ok(published < 5000, `the server gave up after ${published} events of 64 KiB`);
+  (socket as unknown as { _socket: { resume(): void } })._socket.resume();
+  t.equal(await closed, 1013, 'closed with 1013 (try again later)');
+});

@@ -76,6 +76,11 @@ export interface AtriumConfig {
   events: EventsConfig;
   /** HTTP requests allowed per client address per minute (0: no limit). */
   httpRateLimit: number;
+  /**
+   * Events a subscription may have waiting to be sent before the server gives up on the client
+   * (closes it with 1013, try again later): one slow client cannot grow the server's memory without bound.
+   */
+  subscriptionMaxQueuedEvents: number;
 }
 
 /** Options accepted by `createApp`; anything left out comes from the environment or a default. */
@@ -167,6 +172,7 @@ const configSchema: JsonSchema = {
     defaultPlan: { type: 'string', minLength: 1 },
     rowLevelSecurity: { type: 'boolean' },
     httpRateLimit: { type: 'integer', minimum: 0 },
+    subscriptionMaxQueuedEvents: { type: 'integer', minimum: 1 },
     events: {
       type: 'object',
       additionalProperties: false,
@@ -247,6 +253,7 @@ export function resolveConfig(options: AtriumConfigInput = {}, env: NodeJS.Proce
     defaultPlan: (merged.defaultPlan as string | undefined) ?? 'default',
     rowLevelSecurity: (merged.rowLevelSecurity as boolean | undefined) ?? true,
     httpRateLimit: (merged.httpRateLimit as number | undefined) ?? 1200,
+    subscriptionMaxQueuedEvents: (merged.subscriptionMaxQueuedEvents as number | undefined) ?? 1000,
     events: {
       pollMs: events.pollMs ?? 1000,
       retryBaseMs: events.retryBaseMs ?? 1000,

@@ -33,6 +33,11 @@ export interface AtriumRequestContext {
    * lost a key or was deactivated stops receiving. Answers the current viewer.
    */
   refreshViewer(): Promise<Viewer | null>;
+  /**
+   * Subscriptions only: whether a subscription with this many events waiting to be sent may take
+   * one more; past `subscriptionMaxQueuedEvents` the socket is closed with 1013 (try again later).
+   */
+  keepingUp(queued: number): boolean;
 }
 
 declare module 'mercurius' {

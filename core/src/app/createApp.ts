@@ -145,7 +145,7 @@ export function createApp(options: CreateAppOptions = {}): AtriumApp {
     authorization: string | undefined,
     platformKey: string | undefined,
     ip: string,
-    onAccessLost?: () => void,
+    socket?: SocketLike,
   ): Promise<AtriumRequestContext> {
     const em = orm!.em.fork({ disableContextResolution: true }) as EntityManager;
     let viewer: Viewer | null = null;
@@ -180,8 +180,13 @@ export function createApp(options: CreateAppOptions = {}): AtriumApp {
         } catch {
           context.viewer = null;
         }
-        if (!context.viewer) onAccessLost?.();
+        if (!context.viewer) socket?.close(4403, 'Access revoked');
         return context.viewer;
+      },
+      keepingUp(queued: number) {
+        if (!socket || queued < config.subscriptionMaxQueuedEvents) return true;
+        socket.close(1013, 'Too slow: the client does not keep up with its subscriptions');
+        return false;
       },
     };
     return context;
@@ -228,7 +233,9 @@ export function createApp(options: CreateAppOptions = {}): AtriumApp {
         await app.register(fastifyRateLimit, {
           max: config.httpRateLimit,
           timeWindow: 60_000,
-          ...(infrastructure.redis ? { redis: infrastructure.redis, nameSpace: 'atrium-http-rl-' } : {}),
+          ...(infrastructure.redis ? { redis: infrastructure.redis, nameSpace: `${infrastructure.prefix ?? 'atrium:'}http-rl:` } : {}),
+          // Redis down: serve rather than fail every request (login attempts keep their own limiter).
+          skipOnError: true,
           // A refused GraphQL request still answers in the GraphQL error model, with status 429.
           errorResponseBuilder: (_request, context) =>
             Object.assign(new AtriumError('RATE_LIMITED', 'Too many requests; slow down', { retryAfterSeconds: Math.ceil(context.ttl / 1000) }), {
@@ -303,7 +310,7 @@ export function createApp(options: CreateAppOptions = {}): AtriumApp {
               return false;
             };
             if (!authorization) return refuse(4401, 'Unauthorized: send authorization in connection_init');
-            const context = await requestContext(authorization, undefined, '', () => socket?.close(4403, 'Access revoked'));
+            const context = await requestContext(authorization, undefined, '', socket);
             if (!context.viewer) {
               const expired = tokenExpired(kernel!, authorization);
               return refuse(expired ? 4401 : 4403, expired ? 'Access token expired' : 'Forbidden');
@@ -393,6 +400,7 @@ export function createApp(options: CreateAppOptions = {}): AtriumApp {
       await jobRunner?.stop().catch(() => {});
       await app.close().catch(() => {});
       await orm.close().catch(() => {});
+      await infrastructure.close?.().catch(() => {});
       fastify = undefined;
       orm = undefined;
       kernel = undefined;

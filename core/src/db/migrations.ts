@@ -56,7 +56,8 @@ export async function readMigrations(plugin: Pick<AtriumPlugin, 'name' | 'migrat
  */
 export async function runMigrations(orm: MikroORM, plugins: Pick<AtriumPlugin, 'name' | 'migrations'>[], log: MigrationLog): Promise<MigrationFile[]> {
   const connection = orm.em.getConnection();
-  await connection.execute(LEDGER);
+  // Two instances starting at once on an empty database would race to create the ledger table.
+  await connection.executeDump(`select pg_advisory_xact_lock(7246810); ${LEDGER}`);
   const rows: { module: string; name: string; checksum: string }[] = await connection.execute('select module, name, checksum from atrium_migration');
   const applied = new Map(rows.map((row) => [`${row.module}/${row.name}`, row.checksum]));
   const done: MigrationFile[] = [];

@@ -25,6 +25,22 @@ export interface SubscriptionResolver<Args, Payload> {
   resolve: (payload: Payload) => Payload;
 }
 
+/** mercurius' per-subscription queue: a Readable in object mode. */
+interface Queue {
+  readonly readableLength: number;
+  push(chunk: unknown): boolean;
+}
+
+/**
+ * mercurius waits for each message to be written before taking the next from the queue, so a client
+ * that stops reading makes its queue grow with every event published. Past the configured length the
+ * client is dropped (its socket closed) instead of buffered without bound.
+ */
+function boundQueue(queue: Queue, context: MercuriusContext): void {
+  const push = queue.push.bind(queue);
+  queue.push = (chunk: unknown) => (chunk === null || context.keepingUp(queue.readableLength) ? push(chunk) : false);
+}
+
 export interface SubscriptionOptions<Args, Payload> {
   /** A key the subscriber must still hold when each event is delivered. */
   permission?: string;
@@ -43,7 +59,8 @@ export function subscription<Args, Payload>(
   options: SubscriptionOptions<Args, Payload> = {},
 ): SubscriptionResolver<Args, Payload> {
   const subscribe = async (_root: unknown, args: Args, context: MercuriusContext): Promise<AsyncIterable<Payload>> => {
-    const stream = await context.pubsub.subscribe(await topicOf(args, context));
+    const stream = (await context.pubsub.subscribe(await topicOf(args, context))) as unknown as Queue;
+    boundQueue(stream, context);
     context.subscriptionStarted();
     return stream as unknown as AsyncIterable<Payload>;
   };

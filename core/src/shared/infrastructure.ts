@@ -14,6 +14,8 @@ export interface Infrastructure {
   queues?: SharedQueues;
   /** An ioredis client: HTTP rate limits (@fastify/rate-limit) count in it across instances. */
   redis?: unknown;
+  /** Namespace of the keys the kernel writes through `redis` (default `atrium:`). */
+  prefix?: string;
   /** Releases connections when the app stops. */
   close?: () => Promise<void>;
 }
