@@ -312,10 +312,10 @@ export function createApp(options: CreateAppOptions = {}): AtriumApp {
             if (!authorization) return refuse(4401, 'Unauthorized: send authorization in connection_init');
             const context = await requestContext(authorization, undefined, '', socket);
             if (!context.viewer) {
-              const expired = tokenExpired(kernel!, authorization);
+              const { expired } = bearerExpiry(kernel!, authorization);
               return refuse(expired ? 4401 : 4403, expired ? 'Access token expired' : 'Forbidden');
             }
-            const expiresAt = tokenExpiry(kernel!, authorization);
+            const { expiresAt } = bearerExpiry(kernel!, authorization);
             if (socket && expiresAt !== undefined) {
               const timer = setTimeout(() => socket.close(4401, 'Access token expired'), Math.max(0, expiresAt - Date.now()));
               timer.unref();
@@ -474,26 +474,14 @@ interface SocketLike {
   once(event: 'close', listener: () => void): void;
 }
 
-/** When a bearer token expires (ms since the epoch); undefined for other credentials. */
-function tokenExpiry(kernel: Kernel, authorization: string): number | undefined {
+/** A bearer token's expiry (ms since the epoch) if its signature holds, and whether it has passed. */
+function bearerExpiry(kernel: Kernel, authorization: string): { expiresAt?: number; expired: boolean } {
   const [scheme, token] = authorization.trim().split(/\s+/, 2);
-  if (!/^bearer$/i.test(scheme ?? '') || !token) return undefined;
+  if (!/^bearer$/i.test(scheme ?? '') || !token) return { expired: false };
   try {
-    return kernel.tokens.verify(token).exp * 1000;
-  } catch {
-    return undefined;
-  }
-}
-
-/** A bearer token whose signature holds but whose time is up. */
-function tokenExpired(kernel: Kernel, authorization: string): boolean {
-  const [scheme, token] = authorization.trim().split(/\s+/, 2);
-  if (!/^bearer$/i.test(scheme ?? '') || !token) return false;
-  try {
-    kernel.tokens.verify(token);
-    return false;
+    return { expiresAt: kernel.tokens.verify(token).exp * 1000, expired: false };
   } catch (error) {
-    return /expired/i.test((error as Error).message ?? '') || (error as { code?: string }).code === 'FAST_JWT_EXPIRED';
+    return { expired: (error as { code?: string }).code === 'FAST_JWT_EXPIRED' };
   }
 }
 
