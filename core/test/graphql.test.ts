@@ -121,3 +121,25 @@ t.test('HTTP requests are rate-limited per client', async (t) => {
   t.ok((limited.errors?.[0]?.extensions?.retryAfterSeconds as number) > 0);
   t.equal((await test.app.fastify.inject('/health/ready')).statusCode, 200, 'health checks are not limited');
 });
+
+t.test('GraphQL over HTTP: media types and status codes', async (t) => {
+  const test = await createTestApp();
+  t.teardown(() => test.close());
+  const post = (query: string, accept?: string) =>
+    test.app.fastify.inject({ method: 'POST', url: '/graphql', headers: { 'content-type': 'application/json', ...(accept ? { accept } : {}) }, payload: JSON.stringify({ query }) });
+
+  const modern = await post('{ atrium { version } }', 'application/graphql-response+json, application/json;q=0.9');
+  t.equal(modern.statusCode, 200);
+  t.match(modern.headers['content-type'], /^application\/graphql-response\+json/);
+  const invalid = await post('{ nope }', 'application/graphql-response+json');
+  t.equal(invalid.statusCode, 400, 'a request refused before execution is 4xx under the new media type');
+  t.notOk('data' in invalid.json(), 'and carries no data entry');
+  t.equal(invalid.json().errors[0].extensions.code, 'BAD_USER_INPUT');
+
+  const legacy = await post('{ nope }');
+  t.equal(legacy.statusCode, 200, 'application/json keeps 200');
+  t.match(legacy.headers['content-type'], /^application\/json/);
+  t.notOk('data' in legacy.json());
+  const preferJson = await post('{ atrium { version } }', 'application/json, application/graphql-response+json;q=0.5');
+  t.match(preferJson.headers['content-type'], /^application\/json/);
+});

@@ -328,6 +328,13 @@ export function createApp(options: CreateAppOptions = {}): AtriumApp {
         },
       });
       for (const resolvers of resolverSets) app.graphql.defineResolvers(resolvers);
+      // Answer in the media type the client prefers (GraphQL over HTTP).
+      app.addHook('onSend', async (request, reply, payload) => {
+        if (request.url.startsWith('/graphql') && prefersGraphQLResponse(request.headers.accept) && String(reply.getHeader('content-type') ?? '').startsWith('application/json')) {
+          reply.header('content-type', `${GRAPHQL_RESPONSE_TYPE}; charset=utf-8`);
+        }
+        return payload;
+      });
       for (const { plugin } of modules) if (plugin.graphql?.loaders) app.graphql.defineLoaders(plugin.graphql.loaders);
 
       const moduleContexts = new Map<string, ModuleContext>([['core', { fastify: app, orm, config: undefined, publish }]]);
@@ -516,7 +523,29 @@ function formatErrors(execution: FormattableExecution, context: MercuriusContext
   });
   const log = context?.reply?.log ?? app.log;
   const errors = flattened.map((error) => toPublicError(error, { suggestions: config.env === 'development', log }).toJSON());
-  const statusCode = execution.data ? 200 : (statusOf(flattened) ?? execution.statusCode ?? 200);
-  const response: FormattedExecutionResult = { data: (execution.data ?? null) as FormattedExecutionResult['data'], errors };
+  // GraphQL over HTTP: a request refused before execution (unparsable, invalid) has no `data`; with
+  // the application/graphql-response+json media type it is also answered 4xx (application/json: 200).
+  const executed = execution.data !== undefined;
+  const graphqlResponse = prefersGraphQLResponse(context?.reply?.request?.headers.accept);
+  const statusCode = execution.data ? 200 : (statusOf(flattened) ?? (!executed && graphqlResponse ? 400 : (execution.statusCode ?? 200)));
+  const response: FormattedExecutionResult = executed ? { data: (execution.data ?? null) as FormattedExecutionResult['data'], errors } : { errors };
   return { statusCode, response };
+}
+
+export const GRAPHQL_RESPONSE_TYPE = 'application/graphql-response+json';
+
+/** Whether an Accept header prefers application/graphql-response+json over application/json. */
+export function prefersGraphQLResponse(accept: string | undefined): boolean {
+  if (!accept) return false;
+  const quality = (type: string) => {
+    for (const range of accept.split(',')) {
+      const [media, ...params] = range.trim().split(';');
+      if (media?.trim().toLowerCase() !== type) continue;
+      const q = params.map((p) => p.trim()).find((p) => p.startsWith('q='));
+      return q ? Number(q.slice(2)) : 1;
+    }
+    return 0;
+  };
+  const preferred = quality(GRAPHQL_RESPONSE_TYPE);
+  return preferred > 0 && preferred >= quality('application/json');
 }
