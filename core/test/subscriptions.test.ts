@@ -128,3 +128,23 @@ t.test('a client that does not keep up is disconnected instead of buffered witho
   (socket as unknown as { _socket: { resume(): void } })._socket.resume();
   t.equal(await closed, 1013, 'closed with 1013 (try again later)');
 });
+
+t.test('idle sockets are pinged', async (t) => {
+  const test = await createTestApp({ config: { subscriptionKeepAliveMs: 50 } });
+  t.teardown(() => test.close());
+  const company = await test.createCompany();
+  const { default: WebSocket } = await import('ws');
+  const socket = new WebSocket(`${test.url.replace('http', 'ws')}/graphql`, 'graphql-transport-ws');
+  t.teardown(() => socket.close());
+  const types: string[] = [];
+  const pinged = new Promise<void>((resolve) =>
+    socket.on('message', (data) => {
+      types.push(JSON.parse(String(data)).type);
+      if (types.includes('ping')) resolve();
+    }),
+  );
+  await new Promise((resolve) => socket.once('open', resolve));
+  socket.send(JSON.stringify({ type: 'connection_init', payload: { authorization: `Bearer ${company.owner.token}` } }));
+  await pinged;
+  t.same(types.slice(0, 2), ['connection_ack', 'ping']);
+});

@@ -81,6 +81,8 @@ export interface AtriumConfig {
    * (closes it with 1013, try again later): one slow client cannot grow the server's memory without bound.
    */
   subscriptionMaxQueuedEvents: number;
+  /** How often an idle WebSocket is pinged (graphql-ws `ping`), keeping proxies from cutting it. */
+  subscriptionKeepAliveMs: number;
 }
 
 /** Options accepted by `createApp`; anything left out comes from the environment or a default. */
@@ -173,6 +175,7 @@ const configSchema: JsonSchema = {
     rowLevelSecurity: { type: 'boolean' },
     httpRateLimit: { type: 'integer', minimum: 0 },
     subscriptionMaxQueuedEvents: { type: 'integer', minimum: 1 },
+    subscriptionKeepAliveMs: { type: 'integer', minimum: 10 },
     events: {
       type: 'object',
       additionalProperties: false,
@@ -254,6 +257,7 @@ export function resolveConfig(options: AtriumConfigInput = {}, env: NodeJS.Proce
     rowLevelSecurity: (merged.rowLevelSecurity as boolean | undefined) ?? true,
     httpRateLimit: (merged.httpRateLimit as number | undefined) ?? 1200,
     subscriptionMaxQueuedEvents: (merged.subscriptionMaxQueuedEvents as number | undefined) ?? 1000,
+    subscriptionKeepAliveMs: (merged.subscriptionKeepAliveMs as number | undefined) ?? 15_000,
     events: {
       pollMs: events.pollMs ?? 1000,
       retryBaseMs: events.retryBaseMs ?? 1000,

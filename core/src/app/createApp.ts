@@ -323,7 +323,7 @@ export function createApp(options: CreateAppOptions = {}): AtriumApp {
             }
             return context;
           },
-          keepAlive: 15_000,
+          keepAlive: config.subscriptionKeepAliveMs,
           fullWsTransport: false,
         },
       });
