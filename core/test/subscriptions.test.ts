@@ -148,3 +148,21 @@ t.test('idle sockets are pinged', async (t) => {
   await pinged;
   t.same(types.slice(0, 2), ['connection_ack', 'ping']);
 });
+
+t.test('an event is resolved once per (selection, permission set), not once per subscriber', async (t) => {
+  const { titleResolutions } = await import('./fixtures/notes.ts');
+  const test = await createTestApp({ modules: [notes] });
+  t.teardown(() => test.close());
+  const company = await test.createCompany();
+  const admins = await Promise.all([1, 2, 3, 4].map(() => test.createUser({ company, systemRole: 'ADMIN' })));
+  const readers = await Promise.all([1, 2, 3].map(() => test.createUser({ company, permissions: ['notes.note.read'] })));
+  const query = 'subscription { noteCreated { title secret } }';
+  const sockets = await Promise.all([company.owner, ...admins, ...readers].map((user) => test.subscribe(query, {}, user)));
+  const before = titleResolutions.count;
+  await test.gql(CREATE_NOTE, { input: { title: 'shared', branchId: company.defaultBranchId, secret: 's3cret' } }, company.owner);
+  const received = await Promise.all(sockets.map((socket) => socket.next()));
+  t.equal(titleResolutions.count - before, 3, 'three permission sets (OWNER, ADMIN, reader): three resolutions for eight subscribers');
+  t.same(received.slice(0, 5).map((r) => r.data), Array(5).fill({ noteCreated: { title: 'shared', secret: 's3cret' } }));
+  t.same(received.slice(5).map((r) => r.data), Array(3).fill({ noteCreated: { title: 'shared', secret: null } }), 'each group gets what its permissions allow');
+  await Promise.all(sockets.map((socket) => socket.close()));
+});

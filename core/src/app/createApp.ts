@@ -16,6 +16,7 @@ import { resolvePlugins, PluginError, type ResolvedPlugin } from '../plugin/regi
 import type { AtriumPlugin, ModuleContext } from '../plugin/manifest.ts';
 import { composeSchema, type ComposedSchema } from '../graphql/compose.ts';
 import { costLimitRule } from '../graphql/limits.ts';
+import { shareSubscriptionResolution } from '../graphql/shared-resolution.ts';
 import { statusOf, toPublicError } from '../graphql/errors.ts';
 import type { Publish, Topic } from '../graphql/subscriptions.ts';
 import { openOrm, ping, type DatabaseTarget } from '../db/orm.ts';
@@ -328,6 +329,7 @@ export function createApp(options: CreateAppOptions = {}): AtriumApp {
         },
       });
       for (const resolvers of resolverSets) app.graphql.defineResolvers(resolvers);
+      shareSubscriptionResolution(app.graphql.schema);
       // Answer in the media type the client prefers (GraphQL over HTTP).
       app.addHook('onSend', async (request, reply, payload) => {
         if (request.url.startsWith('/graphql') && prefersGraphQLResponse(request.headers.accept) && String(reply.getHeader('content-type') ?? '').startsWith('application/json')) {

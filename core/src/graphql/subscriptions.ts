@@ -1,4 +1,6 @@
 import mercurius, { type MercuriusContext } from 'mercurius';
+import type { GraphQLResolveInfo } from 'graphql';
+import { resolveShared } from './shared-resolution.ts';
 
 // mercurius is CommonJS: its helpers hang off the default export.
 const { withFilter } = mercurius;
@@ -22,7 +24,7 @@ export type Publish = <Payload>(topic: Topic<Payload>, payload: Payload) => Prom
 /** A subscription field resolver as mercurius expects it. */
 export interface SubscriptionResolver<Args, Payload> {
   subscribe: (root: unknown, args: Args, context: MercuriusContext, info?: unknown) => Promise<AsyncIterable<Payload>> | AsyncIterable<Payload>;
-  resolve: (payload: Payload) => Payload;
+  resolve: (payload: Payload, args: Args, context: MercuriusContext, info: GraphQLResolveInfo) => unknown;
 }
 
 /** mercurius' per-subscription queue: a Readable in object mode. */
@@ -72,6 +74,7 @@ export function subscription<Args, Payload>(
   };
   return {
     subscribe: withFilter(subscribe, deliverable) as SubscriptionResolver<Args, Payload>['subscribe'],
-    resolve: (payload) => payload,
+    // Resolved once per (selection, permission set), shared by every subscriber of the group.
+    resolve: (payload, _args, context, info) => resolveShared(payload, context as never, info),
   };
 }
