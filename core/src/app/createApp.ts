@@ -446,16 +446,13 @@ export function createApp(options: CreateAppOptions = {}): AtriumApp {
     modules,
     schema,
     get fastify() {
-      if (!fastify) throw new Error('The app is not started');
-      return fastify;
+      return started(fastify);
     },
     get orm() {
-      if (!orm) throw new Error('The app is not started');
-      return orm;
+      return started(orm);
     },
     get kernel() {
-      if (!kernel) throw new Error('The app is not started');
-      return kernel;
+      return started(kernel);
     },
     get url() {
       return url;
@@ -463,16 +460,20 @@ export function createApp(options: CreateAppOptions = {}): AtriumApp {
     publish,
     lifecycle,
     get dispatcher() {
-      if (!dispatcher) throw new Error('The app is not started');
-      return dispatcher;
+      return started(dispatcher);
     },
     get jobs() {
-      if (!jobRunner) throw new Error('The app is not started');
-      return jobRunner;
+      return started(jobRunner);
     },
     start,
     stop,
   };
+}
+
+/** A part of the app that exists once it has started. */
+function started<T>(part: T | undefined): T {
+  if (part === undefined) throw new Error('The app is not started');
+  return part;
 }
 
 const randomPassword = (): string => Math.random().toString(36).repeat(3);

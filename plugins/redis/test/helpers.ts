@@ -3,7 +3,7 @@ import { once } from 'node:events';
 import { randomBytes } from 'node:crypto';
 import { createServer } from 'node:net';
 import { Redis } from 'ioredis';
-import type { Message, RedisEmitter } from '../src/index.ts';
+import { redisInfrastructure, type Message, type RedisEmitter } from '../src/index.ts';
 
 /** The shared Redis of the test machine (REDIS_URL, or the default local one). */
 export const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
@@ -18,6 +18,18 @@ export async function until(condition: () => boolean): Promise<void> {
 
 /** A plain client for looking at what the plugin wrote; closed by the caller. */
 export const inspector = (url = REDIS_URL): Redis => new Redis(url, { maxRetriesPerRequest: 1 });
+
+/** The plugin on the shared Redis under a prefix of its own, and an inspector; both closed at teardown. */
+export function redisFixture(t: { teardown(fn: () => unknown): void }) {
+  const prefix = randomPrefix();
+  const infra = redisInfrastructure({ url: REDIS_URL, prefix });
+  const redis = inspector();
+  t.teardown(async () => {
+    await infra.close();
+    redis.disconnect();
+  });
+  return { prefix, infra, redis };
+}
 
 async function freePort(): Promise<number> {
   const server = createServer().listen(0, '127.0.0.1');

@@ -1,15 +1,8 @@
 import t from 'tap';
-import { redisInfrastructure } from '../src/index.ts';
-import { inspector, randomPrefix, REDIS_URL } from './helpers.ts';
+import { redisFixture } from './helpers.ts';
 
 t.test('fixed windows shared through Redis', async (t) => {
-  const prefix = randomPrefix();
-  const infra = redisInfrastructure({ url: REDIS_URL, prefix });
-  const redis = inspector();
-  t.teardown(async () => {
-    await infra.close();
-    redis.disconnect();
-  });
+  const { prefix, infra, redis } = redisFixture(t);
   const { rateLimiter } = infra;
 
   t.test('counts hits until the limit, then refuses', async (t) => {
