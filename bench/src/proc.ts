@@ -1,0 +1,62 @@
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/** True when `taskset` exists and the machine has a second core to pin servers to. */
+export const canPin = spawnSync('taskset', ['-c', '1', 'true']).status === 0;
+
+/** Pins the current process (the load generator, the runner) to core 0, when possible. */
+export function pinSelf(): void {
+  if (canPin) spawnSync('taskset', ['-cp', '0', String(process.pid)]);
+}
+
+/** Spawns `node <args>` on core 1 when pinning is possible (silently unpinned otherwise). */
+export function spawnNode(args: string[], options: { env?: NodeJS.ProcessEnv; ipc?: boolean; cwd?: string } = {}): ChildProcess {
+  const command = canPin ? 'taskset' : process.execPath;
+  const argv = canPin ? ['-c', '1', process.execPath, ...args] : args;
+  return spawn(command, argv, {
+    cwd: options.cwd,
+    env: { ...process.env, ...options.env },
+    stdio: options.ipc ? ['ignore', 'pipe', 'pipe', 'ipc'] : ['ignore', 'pipe', 'pipe'],
+  });
+}
+
+/** Stops a child and waits for it to exit. */
+export function stop(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
+    child.once('exit', () => {
+      clearTimeout(timer);
+      resolve();
+    });
+    child.kill('SIGTERM');
+  });
+}
+
+export function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+}
+
+export const isQuick = process.argv.includes('--quick');
+
+/** bench/ (this file lives in bench/src). */
+export const benchDir = dirname(dirname(fileURLToPath(import.meta.url)));
+
+/** Writes `bench/results/<name>.json`. */
+export function writeResult(name: string, result: unknown): string {
+  const file = `${benchDir}/results/${name}.json`;
+  mkdirSync(dirname(file), { recursive: true });
+  writeFileSync(file, `${JSON.stringify(result, null, 2)}\n`);
+  return file;
+}
+
+/** A plain-text table, columns padded to their widest cell. */
+export function table(header: string[], rows: string[][]): string {
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
+  const line = (cells: string[]) => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ');
+  return [line(header), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.map(line)].join('\n');
+}
