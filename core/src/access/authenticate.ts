@@ -51,6 +51,10 @@ async function userViewer(kernel: Kernel, em: EntityManager, token: string): Pro
   } catch {
     throw unauthenticated('Invalid or expired access token');
   }
+  const cachedEntry = kernel.viewerCache.get(claims.sub);
+  if (cachedEntry && cachedEntry.viewer.companyId === claims.cid && Date.now() - cachedEntry.checkedAt < kernel.config.auth.accessRecheckMs) {
+    return cachedEntry.viewer;
+  }
   const [state] = await rows<{ company_id: string; active: boolean; system_role: SystemRole; uv: number; cv: number }>(
     em,
     'select u.company_id, u.active, u.system_role, u.access_version as uv, c.access_version as cv from app_user u join company c on c.id = u.company_id where u.id = ?',
@@ -58,8 +62,10 @@ async function userViewer(kernel: Kernel, em: EntityManager, token: string): Pro
   );
   if (!state?.active || state.company_id !== claims.cid) throw unauthenticated('Invalid or expired access token');
   const stamp = `${state.uv}:${state.cv}`;
-  const cached = kernel.viewerCache.get(claims.sub);
-  if (cached?.stamp === stamp) return cached.viewer;
+  if (cachedEntry?.stamp === stamp) {
+    cachedEntry.checkedAt = Date.now();
+    return cachedEntry.viewer;
+  }
 
   const [roleRows, branchRows, company] = await Promise.all([
     rows<{ permissions: string[] }>(em, 'select r.permissions from user_role ur join role r on r.id = ur.role_id where ur.user_id = ?', [claims.sub]),
@@ -80,7 +86,7 @@ async function userViewer(kernel: Kernel, em: EntityManager, token: string): Pro
     kernel.permissions,
   );
   if (kernel.viewerCache.size >= MAX_CACHED_VIEWERS) kernel.viewerCache.clear();
-  kernel.viewerCache.set(claims.sub, { stamp, viewer });
+  kernel.viewerCache.set(claims.sub, { stamp, checkedAt: Date.now(), viewer });
   return viewer;
 }
 

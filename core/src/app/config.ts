@@ -28,6 +28,11 @@ export interface AuthConfig {
   signUpsPerHourPerIp: number;
   /** A live subscription re-reads its caller's access at most this often (0: before every event). */
   subscriptionRecheckMs: number;
+  /**
+   * How long a request may trust a cached caller without re-reading its access stamp. Changes on
+   * the same instance apply at once; other instances see them within this interval (0: every request).
+   */
+  accessRecheckMs: number;
 }
 
 /** The outbox dispatcher. */
@@ -168,6 +173,7 @@ const configSchema: JsonSchema = {
         loginWindowSeconds: { type: 'integer', minimum: 1 },
         signUpsPerHourPerIp: { type: 'integer', minimum: 1 },
         subscriptionRecheckMs: { type: 'integer', minimum: 0 },
+        accessRecheckMs: { type: 'integer', minimum: 0 },
       },
     },
     platformKey: { type: 'string', minLength: 24 },
@@ -251,6 +257,7 @@ export function resolveConfig(options: AtriumConfigInput = {}, env: NodeJS.Proce
       loginWindowSeconds: auth.loginWindowSeconds ?? 15 * 60,
       signUpsPerHourPerIp: auth.signUpsPerHourPerIp ?? 20,
       subscriptionRecheckMs: auth.subscriptionRecheckMs ?? 1000,
+      accessRecheckMs: auth.accessRecheckMs ?? 1000,
     },
     platformKey: merged.platformKey as string | undefined,
     defaultPlan: (merged.defaultPlan as string | undefined) ?? 'default',

@@ -29,8 +29,21 @@ export interface Kernel {
   events: EventRegistry;
   /** A hash of a random password with the configured cost: unknown e-mails are checked against it. */
   decoyPasswordHash: Promise<string>;
-  /** Built viewers by user id, valid while their access stamp holds. */
-  viewerCache: Map<string, { stamp: string; viewer: Viewer }>;
+  /**
+   * Built viewers by user id, valid while their access stamp holds; the stamp itself is re-read at
+   * most every `auth.accessRecheckMs`. Changes made on this instance drop the entries at once
+   * (`forgetViewers`); other instances notice within that interval.
+   */
+  viewerCache: Map<string, { stamp: string; checkedAt: number; viewer: Viewer }>;
+}
+
+/** Drops cached viewers after an access change: one user's, or every user's of the given companies. */
+export function forgetViewers(kernel: Kernel, change: { userId?: string; companyIds?: string[] }): void {
+  if (change.userId) kernel.viewerCache.delete(change.userId);
+  if (change.companyIds?.length) {
+    const companies = new Set(change.companyIds);
+    for (const [userId, entry] of kernel.viewerCache) if (companies.has(entry.viewer.companyId)) kernel.viewerCache.delete(userId);
+  }
 }
 
 /**

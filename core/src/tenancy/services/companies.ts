@@ -4,7 +4,7 @@ import { isId } from '../../db/ids.ts';
 import { createValidator } from '../../validation.ts';
 import { enabledModules, loadOverrides } from '../../access/viewer.ts';
 import { Company, Plan, type PlanLimits } from '../entities.ts';
-import { systemEm, type Kernel, type ServiceContext } from '../kernel.ts';
+import { forgetViewers, systemEm, type Kernel, type ServiceContext } from '../kernel.ts';
 
 /** The plan new companies get unless configured otherwise: every installed module. */
 export const DEFAULT_PLAN_CODE = 'default';
@@ -71,9 +71,10 @@ export async function runOnEnable(em: EntityManager, kernel: Kernel, companyId: 
 }
 
 /** Something every member's abilities depend on changed: cached abilities are stale. */
-export async function bumpCompanyAccess(em: EntityManager, companyIds: string | string[]): Promise<void> {
+export async function bumpCompanyAccess(em: EntityManager, kernel: Kernel, companyIds: string | string[]): Promise<void> {
   const ids = Array.isArray(companyIds) ? companyIds : [companyIds];
   if (ids.length === 0) return;
+  forgetViewers(kernel, { companyIds: ids });
   await em.getConnection().execute(
     `update company set access_version = access_version + 1 where id in (${ids.map(() => '?').join(', ')})`,
     ids,
@@ -149,7 +150,7 @@ export async function updatePlan(context: ServiceContext, code: string, input: u
     await em.flush();
     const companies = await em.find(Company, { plan: plan.id });
     for (const company of companies) await runOnEnable(em, context.kernel, company.id, await companyModules(em, context.kernel, company));
-    await bumpCompanyAccess(em, companies.map((c) => c.id));
+    await bumpCompanyAccess(em, context.kernel, companies.map((c) => c.id));
     return plan;
   });
 }
@@ -164,7 +165,7 @@ export async function setCompanyPlan(context: ServiceContext, companyId: string,
     company.plan = em.getReference(Plan, plan.id) as never;
     await em.flush();
     await runOnEnable(em, context.kernel, company.id, await companyModules(em, context.kernel, company));
-    await bumpCompanyAccess(em, company.id);
+    await bumpCompanyAccess(em, context.kernel, company.id);
     return company;
   });
 }
@@ -185,7 +186,7 @@ export async function setCompanyModule(context: ServiceContext, companyId: strin
     em.clear();
     const reloaded = await em.findOneOrFail(Company, { id: company.id });
     await runOnEnable(em, context.kernel, company.id, await companyModules(em, context.kernel, reloaded));
-    await bumpCompanyAccess(em, company.id);
+    await bumpCompanyAccess(em, context.kernel, company.id);
     return reloaded;
   });
 }

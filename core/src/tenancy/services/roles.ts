@@ -66,7 +66,7 @@ export async function updateRole(context: ServiceContext, id: string, input: unk
     if (data.name != null) managed.name = data.name.trim();
     if (data.permissions != null) managed.permissions = data.permissions;
     await em.flush();
-    await bumpCompanyAccess(em, viewer.companyId);
+    await bumpCompanyAccess(em, context.kernel, viewer.companyId);
     return managed;
   });
 }
@@ -77,7 +77,7 @@ export async function deleteRole(context: ServiceContext, id: string): Promise<b
   assertGrantable(context, viewer, role.permissions.filter((key) => context.kernel.permissions.get(key)));
   await context.em.transactional(async (em) => {
     await em.nativeDelete(Role, { id: role.id });
-    await bumpCompanyAccess(em, viewer.companyId);
+    await bumpCompanyAccess(em, context.kernel, viewer.companyId);
   });
   return true;
 }

@@ -8,7 +8,7 @@ import { revokeUserSessions } from '../../auth/tokens.ts';
 import { accessibleWhere, assertReadableFields } from '../../access/ability.ts';
 import { requirePermission, requireViewer, type Viewer } from '../../access/viewer.ts';
 import { Branch, Company, Plan, Role, User, type SystemRole } from '../entities.ts';
-import type { ServiceContext } from '../kernel.ts';
+import { forgetViewers, type ServiceContext } from '../kernel.ts';
 import { emailSchema, normalizeEmail, passwordSchema } from './auth.ts';
 
 const RANK: Record<SystemRole, number> = { MEMBER: 1, ADMIN: 2, OWNER: 3 };
@@ -145,6 +145,7 @@ export async function updateUser(context: ServiceContext, id: string, input: unk
   if (branches) user.branches.set(branches.map((b) => context.em.getReference(Branch, b.id)));
   if (changesAccess) user.accessVersion += 1;
   await context.em.flush();
+  if (changesAccess) forgetViewers(context.kernel, { userId: user.id });
   return user;
 }
 
@@ -161,6 +162,7 @@ export async function deactivateUser(context: ServiceContext, id: string): Promi
     managed.accessVersion += 1;
     await em.flush();
     await revokeUserSessions(em, user.id);
+    forgetViewers(context.kernel, { userId: user.id });
     return managed;
   });
 }
@@ -177,6 +179,8 @@ export async function transferOwnership(context: ServiceContext, userId: string)
   target.accessVersion += 1;
   owner.accessVersion += 1;
   await context.em.flush();
+  forgetViewers(context.kernel, { userId: target.id });
+  forgetViewers(context.kernel, { userId: owner.id });
   return target;
 }
 
