@@ -92,6 +92,15 @@ t.test('the GraphQL endpoint', async (t) => {
     t.same(await second.next(), { data: { pinged: 'again' } });
     await second.close();
   });
+
+  t.test('a subscription that fails to start answers INTERNAL without details', async (t) => {
+    const { owner } = await test.createCompany();
+    const broken = await test.subscribe('subscription { broken }', {}, owner);
+    const answer = await broken.next();
+    t.match(answer, { errors: [{ message: 'Internal server error', extensions: { code: 'INTERNAL' } }] });
+    t.notMatch(JSON.stringify(answer), /secret_table|\/srv/);
+    await broken.close();
+  });
 });
 
 t.test('in production: no introspection, no suggestions, no GraphiQL', async (t) => {

@@ -1,6 +1,7 @@
 import type { IResolvers } from 'mercurius';
 import { AtriumError } from '../graphql/errors.ts';
 import type { ComposedSchema } from '../graphql/compose.ts';
+import { refusingPublicly } from '../graphql/subscriptions.ts';
 import type { Viewer } from './viewer.ts';
 
 /** What the gate reads from a resolver's context. */
@@ -61,11 +62,11 @@ export function gateResolvers(module: string, resolvers: IResolvers, schema: Com
         out[field] = {
           ...subscriptionResolver,
           // Checked when it starts, and again before each event: a plan change stops delivery too.
-          subscribe: async (root: unknown, args: unknown, context: GateContext, info: unknown) => {
+          subscribe: refusingPublicly(async (root: unknown, args: unknown, context: GateContext, info: unknown) => {
             assertModuleEnabled(context, module, isPublic);
             const stream = (await subscriptionResolver.subscribe(root, args, context, info)) as AsyncIterable<unknown>;
             return whileEnabled(stream, context, module);
-          },
+          }),
         };
       } else if (typeof resolver === 'function' && (ROOTS.has(typeName) || addsToOther(field))) {
         out[field] = guard(field, resolver as FieldResolver);

@@ -1,6 +1,7 @@
 import mercurius, { type MercuriusContext } from 'mercurius';
 import type { GraphQLResolveInfo } from 'graphql';
 import { resolveShared } from './shared-resolution.ts';
+import { AtriumError } from './errors.ts';
 
 // mercurius is CommonJS: its helpers hang off the default export.
 const { withFilter } = mercurius;
@@ -25,6 +26,22 @@ export type Publish = <Payload>(topic: Topic<Payload>, payload: Payload) => Prom
 export interface SubscriptionResolver<Args, Payload> {
   subscribe: (root: unknown, args: Args, context: MercuriusContext, info?: unknown) => Promise<AsyncIterable<Payload>> | AsyncIterable<Payload>;
   resolve: (payload: Payload, args: Args, context: MercuriusContext, info: GraphQLResolveInfo) => unknown;
+}
+
+/**
+ * mercurius sends an error raised while a subscription starts to the client as it is, without the
+ * kernel's error formatting: anything but an AtriumError becomes a generic INTERNAL (and is logged).
+ */
+export function refusingPublicly<Fn extends (root: any, args: any, context: any, info?: any) => Promise<unknown>>(subscribe: Fn): Fn {
+  return (async (root: unknown, args: unknown, context: { app?: { log?: { error(o: unknown, m?: string): void } } }, info?: unknown) => {
+    try {
+      return await subscribe(root, args, context, info);
+    } catch (error) {
+      if (error instanceof AtriumError) throw error;
+      context.app?.log?.error({ err: error }, 'subscription failed to start');
+      throw new AtriumError('INTERNAL', 'Internal server error');
+    }
+  }) as Fn;
 }
 
 /** mercurius' per-subscription queue: a Readable in object mode. */
@@ -60,12 +77,12 @@ export function subscription<Args, Payload>(
   topicOf: (args: Args, context: MercuriusContext) => Topic<Payload> | Promise<Topic<Payload>>,
   options: SubscriptionOptions<Args, Payload> = {},
 ): SubscriptionResolver<Args, Payload> {
-  const subscribe = async (_root: unknown, args: Args, context: MercuriusContext): Promise<AsyncIterable<Payload>> => {
+  const subscribe = refusingPublicly(async (_root: unknown, args: Args, context: MercuriusContext): Promise<AsyncIterable<Payload>> => {
     const stream = (await context.pubsub.subscribe(await topicOf(args, context))) as unknown as Queue;
     boundQueue(stream, context);
     context.subscriptionStarted();
     return stream as unknown as AsyncIterable<Payload>;
-  };
+  });
   const deliverable = async (payload: Payload, args: Args, context: MercuriusContext): Promise<boolean> => {
     const viewer = await context.refreshViewer();
     if (context.viewer !== null && !viewer) return false;
