@@ -36,11 +36,10 @@ interface TokenRow {
 export async function issueRefreshToken(em: EntityManager, userId: string, familyId: string, ttlSeconds: number): Promise<string> {
   const id = newId();
   const secret = randomBytes(32).toString('base64url');
-  await em.getConnection().execute(
+  await em.execute(
     'insert into refresh_token (id, family_id, user_id, token_hash, expires_at) values (?, ?, ?, ?, ?)',
     [id, familyId, userId, sha256(secret), new Date(Date.now() + ttlSeconds * 1000)],
     'run',
-    em.getTransactionContext(),
   );
   return `${id}.${secret}`;
 }
@@ -53,7 +52,7 @@ export function startSession(em: EntityManager, userId: string, ttlSeconds: numb
 async function findToken(em: EntityManager, token: string): Promise<TokenRow | undefined> {
   const [id, secret] = token.split('.');
   if (!id || !secret || !isId(id)) return undefined;
-  const rows: TokenRow[] = await em.getConnection().execute('select * from refresh_token where id = ?', [id], 'all', em.getTransactionContext());
+  const rows: TokenRow[] = await em.execute('select * from refresh_token where id = ?', [id], 'all');
   const row = rows[0];
   if (!row) return undefined;
   const expected = Buffer.from(row.token_hash, 'hex');
@@ -62,11 +61,10 @@ async function findToken(em: EntityManager, token: string): Promise<TokenRow | u
 }
 
 async function revokeFamily(em: EntityManager, familyId: string): Promise<void> {
-  await em.getConnection().execute(
+  await em.execute(
     'update refresh_token set revoked_at = now() where family_id = ? and revoked_at is null',
     [familyId],
     'run',
-    em.getTransactionContext(),
   );
 }
 
@@ -82,11 +80,10 @@ export async function rotateRefreshToken(em: EntityManager, token: string, ttlSe
     await revokeFamily(em, row.family_id);
     throw unauthenticated('This session was ended because a refresh token was used twice; sign in again');
   }
-  const spent = await em.getConnection().execute(
+  const spent = await em.execute(
     'update refresh_token set used_at = now() where id = ? and used_at is null and revoked_at is null',
     [row.id],
     'run',
-    em.getTransactionContext(),
   );
   if ((spent as { affectedRows?: number }).affectedRows !== 1) {
     await revokeFamily(em, row.family_id);
@@ -105,10 +102,9 @@ export async function revokeSession(em: EntityManager, token: string): Promise<b
 
 /** Ends every session of a user (deactivation). */
 export async function revokeUserSessions(em: EntityManager, userId: string): Promise<void> {
-  await em.getConnection().execute(
+  await em.execute(
     'update refresh_token set revoked_at = now() where user_id = ? and revoked_at is null',
     [userId],
     'run',
-    em.getTransactionContext(),
   );
 }

@@ -1,6 +1,6 @@
 import type { EntityManager } from '@mikro-orm/sql';
 import { AtriumError, BadUserInputError, notFound } from '../../graphql/errors.ts';
-import { isId } from '../../db/ids.ts';
+import { isId, newId } from '../../db/ids.ts';
 import { createValidator } from '../../validation.ts';
 import { enabledModules, loadOverrides } from '../../access/viewer.ts';
 import { Company, Plan, type PlanLimits } from '../entities.ts';
@@ -20,15 +20,9 @@ export async function planForNewCompany(em: EntityManager, kernel: Kernel): Prom
   const existing = await em.findOne(Plan, { code });
   if (existing) return existing;
   if (code !== DEFAULT_PLAN_CODE) throw new AtriumError('INTERNAL', `The configured default plan "${code}" does not exist`);
-  const plan = em.create(Plan, { code, name: 'Default', modules: kernel.modules.map(({ plugin }) => plugin.name), limits: {} });
   // Two first sign-ups at once: the unique code keeps one plan; the loser reads it back.
-  await em.getConnection().execute(
-    `insert into plan (id, code, name, modules, limits) values (?, ?, ?, ?, '{}') on conflict (code) do nothing`,
-    [plan.id, plan.code, plan.name, `{${plan.modules.join(',')}}`],
-    'run',
-    em.getTransactionContext(),
-  );
-  em.clear();
+  const modules = kernel.modules.map(({ plugin }) => plugin.name);
+  await em.execute(`insert into plan (id, code, name, modules) values (?, ?, 'Default', ?) on conflict (code) do nothing`, [newId(), code, `{${modules.join(',')}}`], 'run');
   return em.findOneOrFail(Plan, { code });
 }
 
@@ -47,13 +41,12 @@ export async function runOnEnable(em: EntityManager, kernel: Kernel, companyId: 
   const ran: string[] = [];
   for (const { plugin } of kernel.modules) {
     if (!enabled.has(plugin.name)) continue;
-    const marked: { module: string }[] = await em.getConnection().execute(
+    const marked: { module: string }[] = await em.execute(
       `insert into company_module (company_id, module, first_enabled_at) values (?, ?, now())
        on conflict (company_id, module) do update set first_enabled_at = now() where company_module.first_enabled_at is null
        returning module`,
       [companyId, plugin.name],
       'all',
-      em.getTransactionContext(),
     );
     if (marked.length === 0) continue;
     if (plugin.onEnable) {
@@ -75,11 +68,10 @@ export async function bumpCompanyAccess(em: EntityManager, kernel: Kernel, compa
   const ids = Array.isArray(companyIds) ? companyIds : [companyIds];
   if (ids.length === 0) return;
   forgetViewers(kernel, { companyIds: ids });
-  await em.getConnection().execute(
+  await em.execute(
     `update company set access_version = access_version + 1 where id in (${ids.map(() => '?').join(', ')})`,
     ids,
     'run',
-    em.getTransactionContext(),
   );
 }
 
@@ -176,12 +168,11 @@ export async function setCompanyModule(context: ServiceContext, companyId: strin
   return systemEm(context.kernel).transactional(async (em) => {
     const company = isId(companyId) ? await em.findOne(Company, { id: companyId }) : null;
     if (!company) throw notFound('Company');
-    await em.getConnection().execute(
+    await em.execute(
       `insert into company_module (company_id, module, enabled) values (?, ?, ?)
        on conflict (company_id, module) do update set enabled = excluded.enabled`,
       [company.id, module, enabled],
       'run',
-      em.getTransactionContext(),
     );
     em.clear();
     const reloaded = await em.findOneOrFail(Company, { id: company.id });

@@ -111,7 +111,7 @@ export async function createUser(context: ServiceContext, input: unknown): Promi
     }
     const taken = () => conflict('This e-mail address is already registered', { fields: { 'input.email': 'is already registered' } });
     // Addresses are unique across companies (sign-in needs no company); the index settles races.
-    if ((await em.getConnection().execute('select 1 from app_user where lower(email) = ?', [email], 'all', em.getTransactionContext())).length > 0) throw taken();
+    if ((await em.execute('select 1 from app_user where lower(email) = ?', [email], 'all')).length > 0) throw taken();
     const user = em.create(User, { companyId: viewer.companyId, email, passwordHash, displayName: data.displayName.trim(), systemRole: data.systemRole, active: true, accessVersion: 1 });
     for (const role of roles) user.roles.add(em.getReference(Role, role.id));
     for (const branch of branches) user.branches.add(em.getReference(Branch, branch.id));
