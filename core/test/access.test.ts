@@ -124,6 +124,26 @@ t.test('roles, branches and permission keys', async (t) => {
     await test.gql('mutation ($id: ID!) { transferOwnership(userId: $id) { id } }', { id: company.owner.id }, { token: admin.token });
   });
 
+  t.test('duplicate names and addresses answer CONFLICT and write nothing', async (t) => {
+    const count = async (table: string) => (await test.sql<{ n: number }>(`select count(*)::int as n from ${table}`))[0]!.n;
+    const [roles, branches, users] = [await count('role'), await count('branch'), await count('app_user')];
+    const role = await test.gql('mutation { createRole(input: { name: "readers", permissions: [] }) { id } }', {}, owner);
+    t.same(role.errors?.[0]?.extensions, { code: 'CONFLICT', fields: { 'input.name': 'is taken' } }, 'role names ignore case');
+    const branch = await test.gql('mutation { createBranch(input: { name: "south" }) { id } }', {}, owner);
+    t.equal(branch.errors?.[0]?.extensions?.code, 'CONFLICT');
+    const renamed = await test.gql('mutation ($id: ID!) { updateBranch(id: $id, input: { name: "SOUTH " }) { id } }', { id: north }, owner);
+    t.equal(renamed.errors?.[0]?.extensions?.code, 'CONFLICT');
+    const other = await test.createCompany();
+    const user = await test.gql(
+      'mutation ($input: CreateUserInput!) { createUser(input: $input) { id } }',
+      { input: { email: other.owner.email.toUpperCase(), password: TEST_PASSWORD, displayName: 'Twin', systemRole: 'MEMBER' } },
+      owner,
+    );
+    t.same(user.errors?.[0]?.extensions, { code: 'CONFLICT', fields: { 'input.email': 'is already registered' } }, "another company's address too");
+    t.same([await count('role'), await count('branch'), await count('app_user')], [roles, branches + 1, users + 1], 'only the other company was added');
+    t.same((await test.sql<{ name: string }>('select name from branch where id = $1', [north]))[0]?.name, 'Main');
+  });
+
   t.test('the catalog lists every installed key', async (t) => {
     const res = await test.gql('{ permissionCatalog { key module branchScoped } }', {}, owner);
     t.match(res.data.permissionCatalog, [{ key: 'core.user.read', module: 'core', branchScoped: false }]);

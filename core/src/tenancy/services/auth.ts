@@ -1,10 +1,10 @@
 import type { EntityManager } from '@mikro-orm/sql';
-import { UniqueConstraintViolationException } from '@mikro-orm/core';
 import { AtriumError, conflict } from '../../graphql/errors.ts';
 import { createValidator } from '../../validation.ts';
 import { hashPassword, verifyPassword } from '../../auth/passwords.ts';
 import { revokeSession, rotateRefreshToken, startSession, unauthenticated } from '../../auth/tokens.ts';
 import { Branch, Company, Plan, User } from '../entities.ts';
+import { flushOrConflict } from '../../db/unique.ts';
 import { systemEm, type Kernel, type ServiceContext } from '../kernel.ts';
 import { companyModules, planForNewCompany, runOnEnable } from './companies.ts';
 
@@ -18,6 +18,9 @@ export interface AuthPayload {
 export const passwordSchema = { type: 'string', minLength: 10, maxLength: 256 };
 export const emailSchema = { type: 'string', format: 'email', maxLength: 254 };
 export const normalizeEmail = (email: string): string => email.trim().toLowerCase();
+
+/** CONFLICT for an address some account (of any company) already has. */
+export const emailTaken = (): AtriumError => conflict('This e-mail address is already registered', { fields: { 'input.email': 'is already registered' } });
 
 const validateSignUp = createValidator<{ companyName: string; email: string; password: string; displayName: string }>({
   type: 'object',
@@ -63,9 +66,7 @@ export async function signUp(context: ServiceContext, input: unknown): Promise<A
   await limit(kernel, `signup:ip:${context.ip}`, kernel.config.auth.signUpsPerHourPerIp, 3_600_000);
   const passwordHash = await hashPassword(data.password, kernel.config.auth.passwordCost);
   const email = normalizeEmail(data.email);
-  const taken = () => conflict('This e-mail address is already registered', { fields: { 'input.email': 'is already registered' } });
   return systemEm(kernel).transactional(async (em) => {
-    if (await em.findOne(User, { email }, { filters: false })) throw taken();
     const plan = await planForNewCompany(em, kernel);
     const company = em.create(Company, { name: data.companyName.trim(), plan: em.getReference(Plan, plan.id) as never, accessVersion: 1 });
     // companyId is a plain column to the ORM: the company must exist before rows that point to it.
@@ -81,10 +82,8 @@ export async function signUp(context: ServiceContext, input: unknown): Promise<A
       accessVersion: 1,
     });
     user.branches.add(branch);
-    // Two sign-ups with one address at once: the unique index decides.
-    await em.flush().catch((error: unknown) => {
-      throw error instanceof UniqueConstraintViolationException ? taken() : error;
-    });
+    // One address, one account: the unique index decides, also between two sign-ups at once.
+    await flushOrConflict(em, emailTaken);
     await runOnEnable(em, kernel, company.id, await companyModules(em, kernel, company));
     return issueTokens(em, kernel, user);
   });

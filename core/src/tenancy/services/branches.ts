@@ -5,6 +5,7 @@ import { requirePermission, requireViewer } from '../../access/viewer.ts';
 import { LockMode } from '@mikro-orm/core';
 import { Branch, Company, Plan } from '../entities.ts';
 import type { ServiceContext } from '../kernel.ts';
+import { flushOrConflict } from '../../db/unique.ts';
 
 const validateBranch = createValidator<{ name: string }>({
   type: 'object',
@@ -13,15 +14,12 @@ const validateBranch = createValidator<{ name: string }>({
   properties: { name: { type: 'string', minLength: 1, maxLength: 200, pattern: '\\S' } },
 });
 
-async function assertNameFree(context: ServiceContext, name: string, except?: string): Promise<void> {
-  const rows = await context.em.find(Branch, { name: { $ilike: name.replace(/[\\%_]/g, (c) => `\\${c}`) } });
-  if (rows.some((b) => b.id !== except)) throw conflict(`A branch named "${name}" exists`, { fields: { 'input.name': 'is taken' } });
-}
+/** Branch names are unique per company, whatever their case (a unique index). */
+const nameTaken = (name: string) => () => conflict(`A branch named "${name}" exists`, { fields: { 'input.name': 'is taken' } });
 
 export async function createBranch(context: ServiceContext, input: unknown): Promise<Branch> {
   const viewer = requirePermission(context, 'core.branch.manage');
   const name = validateBranch(input).name.trim();
-  await assertNameFree(context, name);
   return context.em.transactional(async (em) => {
     const company = await em.findOneOrFail(Company, { id: viewer.companyId }, { lockMode: LockMode.PESSIMISTIC_WRITE });
     const plan = await em.findOneOrFail(Plan, { id: company.plan.id });
@@ -30,7 +28,7 @@ export async function createBranch(context: ServiceContext, input: unknown): Pro
       throw new AtriumError('PLAN_LIMIT', `Your plan allows ${max} branches`, { limit: 'maxBranches', max });
     }
     const branch = em.create(Branch, { companyId: viewer.companyId, name });
-    await em.flush();
+    await flushOrConflict(em, nameTaken(name));
     return branch;
   });
 }
@@ -40,9 +38,8 @@ export async function updateBranch(context: ServiceContext, id: string, input: u
   const name = validateBranch(input).name.trim();
   const branch = isId(id) ? await context.em.findOne(Branch, { id }) : null;
   if (!branch || (viewer.systemRole === 'MEMBER' && !viewer.branchIds.includes(branch.id))) throw notFound('Branch');
-  await assertNameFree(context, name, branch.id);
   branch.name = name;
-  await context.em.flush();
+  await flushOrConflict(context.em, nameTaken(name));
   return branch;
 }
 

@@ -5,6 +5,7 @@ import { requirePermission, type Viewer } from '../../access/viewer.ts';
 import { Role } from '../entities.ts';
 import type { ServiceContext } from '../kernel.ts';
 import { bumpCompanyAccess } from './companies.ts';
+import { flushOrConflict } from '../../db/unique.ts';
 
 const roleFields = {
   name: { type: 'string', minLength: 1, maxLength: 100, pattern: '\\S' },
@@ -30,18 +31,15 @@ function assertGrantable(context: ServiceContext, viewer: Viewer, keys: string[]
   if (missing.length > 0) throw forbidden(`You may not grant keys you lack: ${missing.join(', ')}`);
 }
 
-async function nameTaken(context: ServiceContext, name: string, except?: string): Promise<boolean> {
-  const rows = await context.em.find(Role, { name: { $ilike: name.replace(/[\\%_]/g, (c) => `\\${c}`) } });
-  return rows.some((role) => role.id !== except);
-}
+/** Role names are unique per company, whatever their case (a unique index). */
+const nameTaken = (name: string) => () => conflict(`A role named "${name}" exists`, { fields: { 'input.name': 'is taken' } });
 
 export async function createRole(context: ServiceContext, input: unknown): Promise<Role> {
   const viewer = requirePermission(context, 'core.role.manage');
   const data = validateCreate(input);
   assertGrantable(context, viewer, data.permissions);
-  if (await nameTaken(context, data.name.trim())) throw conflict(`A role named "${data.name.trim()}" exists`, { fields: { 'input.name': 'is taken' } });
   const role = context.em.create(Role, { companyId: viewer.companyId, name: data.name.trim(), permissions: data.permissions });
-  await context.em.flush();
+  await flushOrConflict(context.em, nameTaken(role.name));
   return role;
 }
 
@@ -58,14 +56,11 @@ export async function updateRole(context: ServiceContext, id: string, input: unk
   // Changing a role that holds keys the caller lacks would let it strip or hand out what it cannot.
   assertGrantable(context, viewer, role.permissions.filter((key) => context.kernel.permissions.get(key)));
   if (data.permissions != null) assertGrantable(context, viewer, data.permissions);
-  if (data.name != null && (await nameTaken(context, data.name.trim(), role.id))) {
-    throw conflict(`A role named "${data.name.trim()}" exists`, { fields: { 'input.name': 'is taken' } });
-  }
   return context.em.transactional(async (em) => {
     const managed = em.merge(role);
     if (data.name != null) managed.name = data.name.trim();
     if (data.permissions != null) managed.permissions = data.permissions;
-    await em.flush();
+    await flushOrConflict(em, nameTaken(managed.name));
     await bumpCompanyAccess(em, context.kernel, viewer.companyId);
     return managed;
   });

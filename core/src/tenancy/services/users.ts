@@ -1,5 +1,6 @@
-import { LockMode, UniqueConstraintViolationException } from '@mikro-orm/core';
-import { AtriumError, BadUserInputError, conflict, forbidden, notFound } from '../../graphql/errors.ts';
+import { LockMode } from '@mikro-orm/core';
+import { flushOrConflict } from '../../db/unique.ts';
+import { AtriumError, BadUserInputError, forbidden, notFound } from '../../graphql/errors.ts';
 import { isId } from '../../db/ids.ts';
 import { createValidator } from '../../validation.ts';
 import { paginate, type Connection, type ConnectionArgs } from '../../graphql/connection.ts';
@@ -9,7 +10,7 @@ import { accessibleWhere, assertReadableFields } from '../../access/ability.ts';
 import { requirePermission, requireViewer, type Viewer } from '../../access/viewer.ts';
 import { Branch, Company, Plan, Role, User, type SystemRole } from '../entities.ts';
 import { forgetViewers, type ServiceContext } from '../kernel.ts';
-import { emailSchema, normalizeEmail, passwordSchema } from './auth.ts';
+import { emailSchema, emailTaken, normalizeEmail, passwordSchema } from './auth.ts';
 
 const RANK: Record<SystemRole, number> = { MEMBER: 1, ADMIN: 2, OWNER: 3 };
 
@@ -109,15 +110,11 @@ export async function createUser(context: ServiceContext, input: unknown): Promi
     if (maxUsers !== undefined && (await em.count(User, { active: true })) >= maxUsers) {
       throw new AtriumError('PLAN_LIMIT', `Your plan allows ${maxUsers} active users`, { limit: 'maxUsers', max: maxUsers });
     }
-    const taken = () => conflict('This e-mail address is already registered', { fields: { 'input.email': 'is already registered' } });
-    // Addresses are unique across companies (sign-in needs no company); the index settles races.
-    if ((await em.execute('select 1 from app_user where lower(email) = ?', [email], 'all')).length > 0) throw taken();
     const user = em.create(User, { companyId: viewer.companyId, email, passwordHash, displayName: data.displayName.trim(), systemRole: data.systemRole, active: true, accessVersion: 1 });
     for (const role of roles) user.roles.add(em.getReference(Role, role.id));
     for (const branch of branches) user.branches.add(em.getReference(Branch, branch.id));
-    await em.flush().catch((error: unknown) => {
-      throw error instanceof UniqueConstraintViolationException ? taken() : error;
-    });
+    // Addresses are unique across companies (sign-in needs no company): the index decides.
+    await flushOrConflict(em, emailTaken);
     return user;
   });
 }

@@ -1,0 +1,15 @@
+import { UniqueConstraintViolationException } from '@mikro-orm/core';
+import type { EntityManager } from '@mikro-orm/sql';
+import type { AtriumError } from '../graphql/errors.ts';
+
+/**
+ * Flushes, answering `conflict` when a unique index refuses the write: the database settles
+ * duplicates (also two at once), so no read-then-insert check is needed in front of it.
+ */
+export async function flushOrConflict(em: EntityManager, conflict: () => AtriumError): Promise<void> {
+  try {
+    await em.flush();
+  } catch (error) {
+    throw error instanceof UniqueConstraintViolationException ? conflict() : error;
+  }
+}
