@@ -5,7 +5,7 @@ import { unauthenticated, type AccessClaims } from '../auth/tokens.ts';
 import { buildViewer, type Viewer, type ViewerFacts } from './viewer.ts';
 import { hashApiKeySecret, parseApiKey } from '../tenancy/services/api-keys.ts';
 import type { Kernel } from '../tenancy/kernel.ts';
-import type { SystemRole, PlanLimits } from '../tenancy/entities.ts';
+import type { SystemRole } from '../tenancy/entities.ts';
 
 /** The outcome of reading a request's credentials. */
 export interface Authentication {
@@ -90,10 +90,10 @@ async function userViewer(kernel: Kernel, em: EntityManager, token: string): Pro
   return viewer;
 }
 
-async function companyFacts(em: EntityManager, companyId: string): Promise<Pick<ViewerFacts, 'planModules' | 'planLimits' | 'overrides'>> {
-  const [plan] = await rows<{ modules: string[]; limits: PlanLimits }>(em, 'select p.modules, p.limits from company c join plan p on p.id = c.plan_id where c.id = ?', [companyId]);
+async function companyFacts(em: EntityManager, companyId: string): Promise<Pick<ViewerFacts, 'planModules' | 'overrides'>> {
+  const [plan] = await rows<{ modules: string[] }>(em, 'select p.modules from company c join plan p on p.id = c.plan_id where c.id = ?', [companyId]);
   const overrides = await rows<{ module: string; enabled: boolean | null }>(em, 'select module, enabled from company_module where company_id = ?', [companyId]);
-  return { planModules: plan?.modules ?? [], planLimits: plan?.limits ?? {}, overrides };
+  return { planModules: plan?.modules ?? [], overrides };
 }
 
 async function apiKeyViewer(kernel: Kernel, em: EntityManager, key: string): Promise<Viewer> {

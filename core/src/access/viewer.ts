@@ -2,7 +2,7 @@ import type { EntityManager } from '@mikro-orm/sql';
 import { AtriumError } from '../graphql/errors.ts';
 import { buildAbility, type AppAbility } from './ability.ts';
 import type { PermissionDefinition, PermissionRegistry } from './permissions.ts';
-import { CompanyModule, type PlanLimits, type SystemRole } from '../tenancy/entities.ts';
+import { CompanyModule, type SystemRole } from '../tenancy/entities.ts';
 import type { ResolvedPlugin } from '../plugin/registry.ts';
 import { parseDependency } from '../plugin/registry.ts';
 
@@ -30,7 +30,6 @@ export interface ViewerFacts {
   branchIds: string[];
   roleKeys: string[];
   planModules: string[];
-  planLimits: PlanLimits;
   overrides: { module: string; enabled: boolean | null }[];
 }
 

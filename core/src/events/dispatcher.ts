@@ -155,23 +155,30 @@ export class EventDispatcher {
         [BATCH],
         tx,
       );
-      for (const row of rows) {
-        const targets = (this.#listeners.get(row.name) ?? []).map((l) => l.target);
-        if (row.company_id) {
-          const hooks = await this.#sql<{ id: string }>(
-            `select id from webhook where company_id = ? and active and (? = any(events) or '*' = any(events))`,
-            [row.company_id, row.name],
+      if (rows.length === 0) return rows;
+      // One query for the batch's webhooks, one insert for all its deliveries.
+      const companies = [...new Set(rows.map((row) => row.company_id).filter((id): id is string => id !== null))];
+      const hooks = companies.length
+        ? await this.#sql<{ id: string; company_id: string; events: string[] }>(
+            `select id, company_id, events from webhook where active and company_id in (${companies.map(() => '?').join(', ')})`,
+            companies,
             tx,
-          );
-          targets.push(...hooks.map((hook) => `webhook:${hook.id}`));
-        }
-        for (const target of targets) {
-          await this.#sql('insert into atrium_event_delivery (event_id, target) values (?, ?) on conflict do nothing', [row.id, target], tx);
-        }
+          )
+        : [];
+      const deliveries = rows.flatMap((row) => [
+        ...(this.#listeners.get(row.name) ?? []).map((l) => [row.id, l.target]),
+        ...hooks
+          .filter((hook) => hook.company_id === row.company_id && (hook.events.includes(row.name) || hook.events.includes('*')))
+          .map((hook) => [row.id, `webhook:${hook.id}`]),
+      ]);
+      if (deliveries.length > 0) {
+        await this.#sql(
+          `insert into atrium_event_delivery (event_id, target) values ${deliveries.map(() => '(?, ?)').join(', ')} on conflict do nothing`,
+          deliveries.flat(),
+          tx,
+        );
       }
-      if (rows.length > 0) {
-        await this.#sql(`update atrium_event set dispatched_at = now() where id in (${rows.map(() => '?').join(', ')})`, rows.map((r) => r.id), tx);
-      }
+      await this.#sql(`update atrium_event set dispatched_at = now() where id in (${rows.map(() => '?').join(', ')})`, rows.map((r) => r.id), tx);
       return rows;
     });
     for (const row of events) await this.#publish(eventTopic(row.company_id, row.name), toDomainEvent(row));

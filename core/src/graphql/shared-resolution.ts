@@ -25,6 +25,9 @@ interface SharedContext {
 
 /** Per published payload: the resolved tree for each (selection, variables, permission set). */
 const resolutions = new WeakMap<object, Map<string, Promise<unknown>>>();
+/** Printed once per subscription document and per viewer, not once per event and subscriber. */
+const printedOperations = new WeakMap<object, string>();
+const permissionSets = new WeakMap<object, string>();
 
 
 /**
@@ -34,7 +37,21 @@ const resolutions = new WeakMap<object, Map<string, Promise<unknown>>>();
 function permissionSet(context: SharedContext): string {
   const viewer = context.viewer;
   if (!viewer) return 'anonymous';
-  return JSON.stringify([viewer.systemRole, [...viewer.keys].sort(), [...viewer.branchIds].sort()]);
+  let key = permissionSets.get(viewer);
+  if (key === undefined) {
+    key = JSON.stringify([viewer.systemRole, [...viewer.keys].sort(), [...viewer.branchIds].sort()]);
+    permissionSets.set(viewer, key);
+  }
+  return key;
+}
+
+function printed(operation: GraphQLResolveInfo['operation']): string {
+  let text = printedOperations.get(operation);
+  if (text === undefined) {
+    text = print(operation);
+    printedOperations.set(operation, text);
+  }
+  return text;
 }
 
 function mark(value: unknown): unknown {
@@ -54,7 +71,7 @@ function mark(value: unknown): unknown {
  */
 export async function resolveShared(payload: unknown, context: SharedContext, info: GraphQLResolveInfo): Promise<unknown> {
   if (context[RESOLVING] || payload === null || typeof payload !== 'object') return payload;
-  const key = `${print(info.operation)}\n${JSON.stringify(info.variableValues)}\n${permissionSet(context)}`;
+  const key = `${printed(info.operation)}\n${JSON.stringify(info.variableValues)}\n${permissionSet(context)}`;
   const groups = resolutions.get(payload) ?? new Map<string, Promise<unknown>>();
   resolutions.set(payload, groups);
   let resolved = groups.get(key);
