@@ -1,20 +1,15 @@
 import type { MikroORM } from '@mikro-orm/core';
 import type { EntityManager } from '@mikro-orm/sql';
+import { nextAttempt, type BackoffOptions } from './backoff.ts';
 import type { DomainEvent, EventListener, ModuleContext } from '../plugin/manifest.ts';
 import type { ResolvedPlugin } from '../plugin/registry.ts';
 import { topic, type Publish, type Topic } from '../graphql/subscriptions.ts';
 import { deliverToWebhook } from '../webhooks/webhooks.ts';
 
 /** Settings of the event dispatcher. */
-export interface DispatcherOptions {
+export interface DispatcherOptions extends BackoffOptions {
   /** How often pending events and due retries are looked for (events committed here wake it at once). */
   pollMs: number;
-  /** First retry delay of a failed listener; doubled each attempt. */
-  retryBaseMs: number;
-  /** Longest retry delay. */
-  retryMaxMs: number;
-  /** Attempts before a delivery is given up (kept, marked failed). */
-  maxAttempts: number;
   /** How long dispatched events are kept. */
   retentionMs: number;
   webhooks: { timeoutMs: number; disableAfter: number };
@@ -223,8 +218,7 @@ export class EventDispatcher {
       );
     } catch (error) {
       const message = error instanceof Error ? error.message : String(error);
-      const giveUp = delivery.attempts >= this.#options.maxAttempts;
-      const delay = Math.min(this.#options.retryMaxMs, this.#options.retryBaseMs * 2 ** (delivery.attempts - 1));
+      const { giveUp, delayMs: delay } = nextAttempt(delivery.attempts, this.#options);
       this.#log.warn({ err: error, event: delivery.id, target: delivery.target, attempt: delivery.attempts }, giveUp ? 'event listener failed for good' : 'event listener failed; will retry');
       await this.#sql(
         `update atrium_event_delivery set leased_until = null, last_error = ?, response_status = ?, next_attempt_at = now() + (? * interval '1 millisecond'),

@@ -1,5 +1,6 @@
 import { defineEntity, p, type InferEntity, type MikroORM } from '@mikro-orm/core';
 import type { EntityManager } from '@mikro-orm/sql';
+import { nextAttempt, type BackoffOptions } from '../events/backoff.ts';
 import { newId } from '../db/ids.ts';
 import type { TenantFilterParams } from '../db/orm.ts';
 import type { ModuleContext } from '../plugin/manifest.ts';
@@ -66,11 +67,8 @@ interface JobRow {
   attempts: number;
 }
 
-export interface JobRunnerOptions {
+export interface JobRunnerOptions extends BackoffOptions {
   pollMs: number;
-  retryBaseMs: number;
-  retryMaxMs: number;
-  maxAttempts: number;
 }
 
 /** Where the runner reports failures (a pino logger fits). */
@@ -185,8 +183,7 @@ export class JobRunner {
       await this.#execute(registered, { name: row.name, payload: row.payload, companyId: row.company_id, scheduledFor: new Date(row.run_at), attempt: row.attempts });
       await this.#sql('update atrium_job set done_at = now(), leased_until = null, last_error = null where id = ?', [row.id]);
     } catch (error) {
-      const giveUp = row.attempts >= this.#options.maxAttempts;
-      const delay = Math.min(this.#options.retryMaxMs, this.#options.retryBaseMs * 2 ** (row.attempts - 1));
+      const { giveUp, delayMs: delay } = nextAttempt(row.attempts, this.#options);
       this.#log.warn({ err: error, job: row.name, attempt: row.attempts }, giveUp ? 'job failed for good' : 'job failed; will retry');
       await this.#sql(
         `update atrium_job set leased_until = null, last_error = ?, run_at = now() + (? * interval '1 millisecond'), failed_at = ${giveUp ? 'now()' : 'null'} where id = ?`,
