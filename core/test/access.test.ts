@@ -73,6 +73,13 @@ t.test('roles, branches and permission keys', async (t) => {
     t.equal((await test.gql(NOTES, {}, { token })).errors?.[0]?.extensions?.code, 'FORBIDDEN');
   });
 
+  t.test('a member moved out of a branch loses its rows on the next request', async (t) => {
+    const reader = await test.createUser({ company, permissions: ['notes.note.read'], branches: [north, south] });
+    t.same(titles(await test.gql(NOTES, {}, reader)).includes('S1'), true);
+    await test.gql('mutation ($id: ID!, $branches: [ID!]) { updateUser(id: $id, input: { branchIds: $branches }) { id } }', { id: reader.id, branches: [north] }, owner);
+    t.notOk(titles(await test.gql(NOTES, {}, reader)).includes('S1'), 'same token, the South notes are gone');
+  });
+
   t.test('privilege escalation is refused and writes nothing', async (t) => {
     const manager = await test.createUser({ company, permissions: ['core.user.manage', 'core.role.manage', 'core.role.read'] });
     const as = { token: manager.token };

@@ -94,14 +94,12 @@ t.test('sign-up, sign-in and sessions', async (t) => {
   });
 
   t.test('forged, alg:none, expired and malformed access tokens are refused', async (t) => {
-    const claims = { sub: user.id, cid: signed.data.signUp.user.id, exp: Math.floor(Date.now() / 1000) + 600 };
     const [header, payload] = accessToken.split('.');
     const realClaims = JSON.parse(Buffer.from(payload, 'base64url').toString());
     const none = `${b64({ alg: 'none', typ: 'JWT' })}.${b64(realClaims)}.`;
     const forgedBody = `${header}.${b64({ ...realClaims, sub: user.id })}`;
     const forged = `${forgedBody}.${createHmac('sha256', 'a guessed secret of some length!!!').update(forgedBody).digest('base64url')}`;
     const expired = test.app.fastify.jwt.sign({ sub: realClaims.sub, cid: realClaims.cid, exp: Math.floor(Date.now() / 1000) - 5 });
-    void claims;
     for (const [name, token] of [['alg none', none], ['forged', forged], ['expired', expired], ['malformed', 'abc']] as const) {
       const res = await test.gql('{ me { id } }', {}, { token });
       t.equal(res.errors?.[0]?.extensions?.code, 'UNAUTHENTICATED', name);

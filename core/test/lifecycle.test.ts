@@ -38,7 +38,7 @@ t.test('stop() is graceful', async (t) => {
   t.equal(finished.status, 200, 'the in-flight request completes');
   t.same(JSON.parse(finished.body), { data: { slow: 'done' } });
   await stopped;
-  t.rejects(post(test.url, '{ atrium { version } }'), 'the server no longer listens');
+  await t.rejects(post(test.url, '{ atrium { version } }'), 'the server no longer listens');
   await test.close();
 });
 
