@@ -140,65 +140,66 @@ const configSchema: JsonSchema = {
   additionalProperties: false,
   properties: {
     env: { enum: ['development', 'production', 'test'] },
-    port: { type: 'integer', minimum: 0, maximum: 65535 },
+    port: { type: 'integer', minimum: 0, maximum: 65535, default: 4000 },
     host: { type: 'string', minLength: 1 },
     databaseUrl: { type: 'string', pattern: '^postgres(ql)?://' },
-    dataDir: { type: 'string', minLength: 1 },
+    dataDir: { type: 'string', minLength: 1, default: '.atrium' },
     logLevel: { enum: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] },
-    migrate: { type: 'boolean' },
+    migrate: { type: 'boolean', default: true },
     graphiql: { type: 'boolean' },
     introspection: { type: 'boolean' },
     graphql: {
       type: 'object',
       additionalProperties: false,
       properties: {
-        maxDepth: { type: 'integer', minimum: 1 },
-        maxComplexity: { type: 'integer', minimum: 1 },
-        maxAliases: { type: 'integer', minimum: 0 },
+        maxDepth: { type: 'integer', minimum: 1, default: 12 },
+        maxComplexity: { type: 'integer', minimum: 1, default: 20_000 },
+        maxAliases: { type: 'integer', minimum: 0, default: 30 },
       },
     },
-    bodyLimit: { type: 'integer', minimum: 1024 },
-    shutdownTimeoutMs: { type: 'integer', minimum: 0 },
-    moduleConfig: { type: 'object' },
+    bodyLimit: { type: 'integer', minimum: 1024, default: 1024 * 1024 },
+    shutdownTimeoutMs: { type: 'integer', minimum: 0, default: 10_000 },
+    moduleConfig: { type: 'object', default: {} },
     auth: {
       type: 'object',
       additionalProperties: false,
       properties: {
         jwtSecret: { type: 'string', minLength: 32 },
-        accessTokenTtlSeconds: { type: 'integer', minimum: 1 },
-        refreshTokenTtlSeconds: { type: 'integer', minimum: 60 },
-        passwordCost: { type: 'integer', minimum: 10, maximum: 20 },
-        loginAttemptsPerIp: { type: 'integer', minimum: 1 },
-        loginAttemptsPerEmail: { type: 'integer', minimum: 1 },
-        loginWindowSeconds: { type: 'integer', minimum: 1 },
-        signUpsPerHourPerIp: { type: 'integer', minimum: 1 },
-        subscriptionRecheckMs: { type: 'integer', minimum: 0 },
-        accessRecheckMs: { type: 'integer', minimum: 0 },
+        accessTokenTtlSeconds: { type: 'integer', minimum: 1, default: 15 * 60 },
+        refreshTokenTtlSeconds: { type: 'integer', minimum: 60, default: 30 * 24 * 3600 },
+        passwordCost: { type: 'integer', minimum: 10, maximum: 20, default: 17 },
+        loginAttemptsPerIp: { type: 'integer', minimum: 1, default: 100 },
+        loginAttemptsPerEmail: { type: 'integer', minimum: 1, default: 10 },
+        loginWindowSeconds: { type: 'integer', minimum: 1, default: 15 * 60 },
+        signUpsPerHourPerIp: { type: 'integer', minimum: 1, default: 20 },
+        subscriptionRecheckMs: { type: 'integer', minimum: 0, default: 1000 },
+        accessRecheckMs: { type: 'integer', minimum: 0, default: 1000 },
       },
     },
     platformKey: { type: 'string', minLength: 24 },
-    defaultPlan: { type: 'string', minLength: 1 },
-    rowLevelSecurity: { type: 'boolean' },
-    httpRateLimit: { type: 'integer', minimum: 0 },
-    subscriptionMaxQueuedEvents: { type: 'integer', minimum: 1 },
-    subscriptionKeepAliveMs: { type: 'integer', minimum: 10 },
+    defaultPlan: { type: 'string', minLength: 1, default: 'default' },
+    rowLevelSecurity: { type: 'boolean', default: true },
+    httpRateLimit: { type: 'integer', minimum: 0, default: 1200 },
+    subscriptionMaxQueuedEvents: { type: 'integer', minimum: 1, default: 1000 },
+    subscriptionKeepAliveMs: { type: 'integer', minimum: 10, default: 15_000 },
     events: {
       type: 'object',
       additionalProperties: false,
       properties: {
-        pollMs: { type: 'integer', minimum: 10 },
-        retryBaseMs: { type: 'integer', minimum: 1 },
-        retryMaxMs: { type: 'integer', minimum: 1 },
-        maxAttempts: { type: 'integer', minimum: 1 },
-        retentionDays: { type: 'number', minimum: 0 },
-        webhookTimeoutMs: { type: 'integer', minimum: 1 },
-        webhookDisableAfter: { type: 'integer', minimum: 1 },
+        pollMs: { type: 'integer', minimum: 10, default: 1000 },
+        retryBaseMs: { type: 'integer', minimum: 1, default: 1000 },
+        retryMaxMs: { type: 'integer', minimum: 1, default: 10 * 60_000 },
+        maxAttempts: { type: 'integer', minimum: 1, default: 10 },
+        retentionDays: { type: 'number', minimum: 0, default: 7 },
+        webhookTimeoutMs: { type: 'integer', minimum: 1, default: 10_000 },
+        webhookDisableAfter: { type: 'integer', minimum: 1, default: 20 },
       },
     },
   },
 };
 
-const configAjv = new Ajv({ allErrors: false, coerceTypes: true, strict: true });
+// Static defaults live in the schema (ajv fills them in); the ones that depend on NODE_ENV are below.
+const configAjv = new Ajv({ allErrors: false, coerceTypes: true, useDefaults: true, strict: true });
 const validateConfig = configAjv.compile(configSchema);
 
 /**
@@ -223,57 +224,17 @@ export function resolveConfig(options: AtriumConfigInput = {}, env: NodeJS.Proce
     const path = error.instancePath.split('/').slice(1).join('.') || String(error.params.additionalProperty ?? '');
     throw new ConfigError(nameOf(path, options), `${error.message ?? 'is invalid'} (got ${JSON.stringify(readPath(merged, path))})`);
   }
-  const environment = (merged.env as Environment | undefined) ?? 'development';
+  const config = merged as unknown as AtriumConfig;
+  const environment = config.env ?? 'development';
   const development = environment !== 'production';
-  const limits = merged.graphql as Partial<GraphQLLimits>;
-  const auth = merged.auth as Partial<AuthConfig>;
-  const events = merged.events as Partial<EventsConfig>;
-  if (environment === 'production' && !auth.jwtSecret) throw new ConfigError('JWT_SECRET', 'is required in production (at least 32 characters)');
+  if (environment === 'production' && !config.auth.jwtSecret) throw new ConfigError('JWT_SECRET', 'is required in production (at least 32 characters)');
   return {
+    ...config,
     env: environment,
-    port: (merged.port as number | undefined) ?? 4000,
-    host: (merged.host as string | undefined) ?? (development ? 'localhost' : '0.0.0.0'),
-    databaseUrl: merged.databaseUrl as string | undefined,
-    dataDir: (merged.dataDir as string | undefined) ?? '.atrium',
-    logLevel: (merged.logLevel as LogLevel | undefined) ?? (environment === 'test' ? 'silent' : 'info'),
-    migrate: (merged.migrate as boolean | undefined) ?? true,
-    graphiql: (merged.graphiql as boolean | undefined) ?? environment === 'development',
-    introspection: (merged.introspection as boolean | undefined) ?? development,
-    graphql: {
-      maxDepth: limits.maxDepth ?? 12,
-      maxComplexity: limits.maxComplexity ?? 20_000,
-      maxAliases: limits.maxAliases ?? 30,
-    },
-    bodyLimit: (merged.bodyLimit as number | undefined) ?? 1024 * 1024,
-    shutdownTimeoutMs: (merged.shutdownTimeoutMs as number | undefined) ?? 10_000,
-    moduleConfig: (merged.moduleConfig as Record<string, unknown> | undefined) ?? {},
-    auth: {
-      jwtSecret: auth.jwtSecret,
-      accessTokenTtlSeconds: auth.accessTokenTtlSeconds ?? 15 * 60,
-      refreshTokenTtlSeconds: auth.refreshTokenTtlSeconds ?? 30 * 24 * 3600,
-      passwordCost: auth.passwordCost ?? 17,
-      loginAttemptsPerIp: auth.loginAttemptsPerIp ?? 100,
-      loginAttemptsPerEmail: auth.loginAttemptsPerEmail ?? 10,
-      loginWindowSeconds: auth.loginWindowSeconds ?? 15 * 60,
-      signUpsPerHourPerIp: auth.signUpsPerHourPerIp ?? 20,
-      subscriptionRecheckMs: auth.subscriptionRecheckMs ?? 1000,
-      accessRecheckMs: auth.accessRecheckMs ?? 1000,
-    },
-    platformKey: merged.platformKey as string | undefined,
-    defaultPlan: (merged.defaultPlan as string | undefined) ?? 'default',
-    rowLevelSecurity: (merged.rowLevelSecurity as boolean | undefined) ?? true,
-    httpRateLimit: (merged.httpRateLimit as number | undefined) ?? 1200,
-    subscriptionMaxQueuedEvents: (merged.subscriptionMaxQueuedEvents as number | undefined) ?? 1000,
-    subscriptionKeepAliveMs: (merged.subscriptionKeepAliveMs as number | undefined) ?? 15_000,
-    events: {
-      pollMs: events.pollMs ?? 1000,
-      retryBaseMs: events.retryBaseMs ?? 1000,
-      retryMaxMs: events.retryMaxMs ?? 10 * 60_000,
-      maxAttempts: events.maxAttempts ?? 10,
-      retentionDays: events.retentionDays ?? 7,
-      webhookTimeoutMs: events.webhookTimeoutMs ?? 10_000,
-      webhookDisableAfter: events.webhookDisableAfter ?? 20,
-    },
+    host: config.host ?? (development ? 'localhost' : '0.0.0.0'),
+    logLevel: config.logLevel ?? (environment === 'test' ? 'silent' : 'info'),
+    graphiql: config.graphiql ?? environment === 'development',
+    introspection: config.introspection ?? development,
   };
 }
 
