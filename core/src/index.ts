@@ -45,6 +45,7 @@ export { DateTimeScalar, DecimalScalar, JSONScalar } from './graphql/scalars.ts'
 export { subscription, topic, type Publish, type SubscriptionOptions, type SubscriptionResolver, type Topic } from './graphql/subscriptions.ts';
 export { ajv, createValidator, type JsonSchema } from './validation.ts';
 export { newId, isId } from './db/ids.ts';
+export { createdAt, primaryId } from './db/columns.ts';
 export { accessibleWhere, accessibleFieldWhere, assertReadableFields, buildAbility, type AbilityInput, type AppAbility, type WhereClause } from './access/ability.ts';
 export { requirePermission, requireViewer, enabledModules, type Viewer } from './access/viewer.ts';
 export { assertModuleEnabled, type GateContext } from './access/gate.ts';

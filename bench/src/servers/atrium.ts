@@ -1,5 +1,5 @@
 import { createApp, definePlugin, requireViewer, type AtriumRequestContext } from '@atrium/core';
-import { authors, md5, type Author, type Book } from '../data.ts';
+import { authors, md5, typeDefs, type Author, type Book } from '../data.ts';
 import { announce } from './announce.ts';
 
 /**
@@ -10,23 +10,8 @@ const benchModule = definePlugin({
   name: 'bench',
   version: '1.0.0',
   graphql: {
-    typeDefs: /* GraphQL */ `
-      type Book {
-        id: ID!
-        title: String!
-        md5: String!
-      }
-
-      type Author {
-        id: ID!
-        name: String!
-        books: [Book!]!
-      }
-
-      extend type Query {
-        authors: [Author!]!
-      }
-    `,
+    // The peers' SDL as it is: a module's `type Query` is composed as an extension of the kernel's.
+    typeDefs,
     resolvers: {
       Query: {
         authors: (_root: unknown, _args: unknown, context: AtriumRequestContext): Author[] => {

@@ -1,5 +1,5 @@
 import { defineEntity, p, type InferEntity } from '@mikro-orm/core';
-import { newId } from '../db/ids.ts';
+import { createdAt, primaryId } from '../db/columns.ts';
 
 /**
  * An event in the outbox. Not a tenant entity to the ORM (the dispatcher reads every company's);
@@ -9,11 +9,11 @@ export const OutboxEvent = defineEntity({
   name: 'OutboxEvent',
   tableName: 'atrium_event',
   properties: {
-    id: p.uuid().primary().onCreate(() => newId()),
+    id: primaryId(),
     name: p.string().length(200),
     eventCompanyId: p.uuid().fieldName('company_id').nullable(),
     payload: p.json<unknown>(),
-    occurredAt: p.datetime().defaultRaw('now()').onCreate(() => new Date()),
+    occurredAt: createdAt(),
     dispatchedAt: p.datetime().nullable(),
   },
 });

@@ -1,7 +1,7 @@
 import { defineEntity, p, type InferEntity, type MikroORM } from '@mikro-orm/core';
 import type { EntityManager } from '@mikro-orm/sql';
 import { nextAttempt, type BackoffOptions } from '../events/backoff.ts';
-import { newId } from '../db/ids.ts';
+import { createdAt, primaryId } from '../db/columns.ts';
 import type { TenantFilterParams } from '../db/orm.ts';
 import type { ModuleContext } from '../plugin/manifest.ts';
 
@@ -32,13 +32,13 @@ export const Job = defineEntity({
   name: 'Job',
   tableName: 'atrium_job',
   properties: {
-    id: p.uuid().primary().onCreate(() => newId()),
+    id: primaryId(),
     name: p.string().length(200),
     jobCompanyId: p.uuid().fieldName('company_id').nullable(),
     payload: p.json<unknown>(),
     runAt: p.datetime(),
     attempts: p.integer().default(0),
-    createdAt: p.datetime().defaultRaw('now()').onCreate(() => new Date()),
+    createdAt: createdAt(),
   },
 });
 export type Job = InferEntity<typeof Job>;

@@ -1,6 +1,7 @@
 import { defineEntity, p, type InferEntity } from '@mikro-orm/core';
 import type { EntityManager } from '@mikro-orm/sql';
-import { newId, isId } from '../db/ids.ts';
+import { createdAt, primaryId } from '../db/columns.ts';
+import { isId } from '../db/ids.ts';
 import { OutboxEvent } from '../events/entities.ts';
 import { paginate, type Connection, type ConnectionArgs } from '../graphql/connection.ts';
 import { requireViewer, type Viewer } from '../access/viewer.ts';
@@ -17,7 +18,7 @@ export const Notification = defineEntity({
   name: 'Notification',
   tableName: 'notification',
   properties: {
-    id: p.uuid().primary().onCreate(() => newId()),
+    id: primaryId(),
     companyId: p.uuid(),
     userId: p.uuid(),
     type: p.string().length(100),
@@ -25,7 +26,7 @@ export const Notification = defineEntity({
     body: p.text().nullable(),
     link: p.json<NotificationLink>().nullable(),
     readAt: p.datetime().nullable(),
-    createdAt: p.datetime().defaultRaw('now()').onCreate(() => new Date()),
+    createdAt: createdAt(),
   },
 });
 export type Notification = InferEntity<typeof Notification>;

@@ -1,5 +1,5 @@
 import { defineEntity, p, type InferEntity } from '@mikro-orm/core';
-import { newId } from '../db/ids.ts';
+import { createdAt, primaryId } from '../db/columns.ts';
 
 /** A company's system role: OWNER (everything), ADMIN (everything but plan and ownership), MEMBER (its roles' keys). */
 export const SYSTEM_ROLES = ['OWNER', 'ADMIN', 'MEMBER'] as const;
@@ -11,8 +11,6 @@ export interface PlanLimits {
   maxBranches?: number;
 }
 
-const id = () => p.uuid().primary().onCreate(() => newId());
-const createdAt = () => p.datetime().defaultRaw('now()').onCreate(() => new Date());
 const textArray = () => p.array().columnType('text[]').defaultRaw(`'{}'`);
 
 /** A subscription plan: which modules it includes and its limits. Managed by the platform operator. */
@@ -20,7 +18,7 @@ export const Plan = defineEntity({
   name: 'Plan',
   tableName: 'plan',
   properties: {
-    id: id(),
+    id: primaryId(),
     code: p.string().length(64).unique(),
     name: p.string().length(200),
     modules: textArray(),
@@ -35,7 +33,7 @@ export const Company = defineEntity({
   name: 'Company',
   tableName: 'company',
   properties: {
-    id: id(),
+    id: primaryId(),
     name: p.string().length(200),
     plan: () => p.manyToOne(Plan).ref(),
     accessVersion: p.integer().default(1),
@@ -61,7 +59,7 @@ export const Branch = defineEntity({
   name: 'Branch',
   tableName: 'branch',
   properties: {
-    id: id(),
+    id: primaryId(),
     companyId: p.uuid(),
     name: p.string().length(200),
     createdAt: createdAt(),
@@ -74,7 +72,7 @@ export const Role = defineEntity({
   name: 'Role',
   tableName: 'role',
   properties: {
-    id: id(),
+    id: primaryId(),
     companyId: p.uuid(),
     name: p.string().length(100),
     permissions: textArray(),
@@ -88,7 +86,7 @@ export const User = defineEntity({
   name: 'User',
   tableName: 'app_user',
   properties: {
-    id: id(),
+    id: primaryId(),
     companyId: p.uuid(),
     email: p.string().length(254),
     passwordHash: p.text().hidden().lazy(),
@@ -109,7 +107,7 @@ export const RefreshToken = defineEntity({
   name: 'RefreshToken',
   tableName: 'refresh_token',
   properties: {
-    id: id(),
+    id: primaryId(),
     familyId: p.uuid(),
     userId: p.uuid(),
     tokenHash: p.string().length(64).columnType('char(64)'),
@@ -126,7 +124,7 @@ export const ApiKey = defineEntity({
   name: 'ApiKey',
   tableName: 'api_key',
   properties: {
-    id: id(),
+    id: primaryId(),
     companyId: p.uuid(),
     name: p.string().length(100),
     keyHash: p.string().length(64).columnType('char(64)'),

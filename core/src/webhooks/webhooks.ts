@@ -1,7 +1,8 @@
 import { createHmac } from 'node:crypto';
 import { defineEntity, p, type InferEntity } from '@mikro-orm/core';
 import type { EntityManager } from '@mikro-orm/sql';
-import { newId, isId } from '../db/ids.ts';
+import { createdAt, primaryId } from '../db/columns.ts';
+import { isId } from '../db/ids.ts';
 import { createValidator } from '../validation.ts';
 import { BadUserInputError, notFound } from '../graphql/errors.ts';
 import { requirePermission } from '../access/viewer.ts';
@@ -15,7 +16,7 @@ export const Webhook = defineEntity({
   name: 'Webhook',
   tableName: 'webhook',
   properties: {
-    id: p.uuid().primary().onCreate(() => newId()),
+    id: primaryId(),
     companyId: p.uuid(),
     url: p.string().length(2000),
     events: p.array().columnType('text[]'),
@@ -23,7 +24,7 @@ export const Webhook = defineEntity({
     active: p.boolean().default(true),
     consecutiveFailures: p.integer().default(0),
     disabledAt: p.datetime().nullable(),
-    createdAt: p.datetime().defaultRaw('now()').onCreate(() => new Date()),
+    createdAt: createdAt(),
   },
 });
 export type Webhook = InferEntity<typeof Webhook>;

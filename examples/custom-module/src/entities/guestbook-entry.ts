@@ -1,4 +1,4 @@
-import { defineEntity, newId, p, type InferEntity } from '@atrium/core';
+import { createdAt, defineEntity, p, primaryId, type InferEntity } from '@atrium/core';
 
 /** One signature in a company's guestbook. */
 export const GuestbookEntry = defineEntity({
@@ -7,12 +7,12 @@ export const GuestbookEntry = defineEntity({
   // The list pages a company's entries newest first: (company_id, created_at, id) scanned backwards.
   indexes: [{ name: 'guestbook_entry_company_created_at_id_idx', properties: ['companyId', 'createdAt', 'id'] }],
   properties: {
-    id: p.uuid().primary().onCreate(() => newId()),
+    id: primaryId(),
     // A `companyId` makes the entity tenant-owned: the kernel filters reads and stamps writes.
     companyId: p.uuid(),
     author: p.string().length(80),
     message: p.text(),
-    createdAt: p.datetime().defaultRaw('now()').onCreate(() => new Date()),
+    createdAt: createdAt(),
   },
 });
 
