@@ -102,3 +102,17 @@ t.test('dispatched events are pruned after the retention period', async (t) => {
   await test.app.dispatcher.prune();
   t.same(await test.sql('select id from atrium_event'), []);
 });
+
+t.test('the periodic pruning job runs inside its own transaction without waiting on itself', async (t) => {
+  const test = await createTestApp({ modules: [notes, audit], config: { events: { retentionDays: 0 } } });
+  t.teardown(() => test.close());
+  const company = await test.createCompany();
+  await test.gql(CREATE_NOTE, { input: { title: 'due', branchId: company.defaultBranchId } }, { token: company.owner.token });
+  await test.app.dispatcher.idle();
+  await test.sql(`update atrium_schedule set next_run_at = now() - interval '1 second' where name = 'core.pruneEvents'`);
+  await test.app.jobs.tick();
+  const [schedule] = await test.sql<{ last_run_at: Date | null; last_error: string | null }>(`select last_run_at, last_error from atrium_schedule where name = 'core.pruneEvents'`);
+  t.ok(schedule?.last_run_at, 'it ran');
+  t.equal(schedule?.last_error, null);
+  t.same(await test.sql('select id from atrium_event'), [], 'and pruned');
+});

@@ -372,7 +372,7 @@ export function createApp(options: CreateAppOptions = {}): AtriumApp {
       );
       dispatcher = outbox;
       const jobs = new Map<string, { module: string; definition: JobDefinition }>([
-        ['core.pruneEvents', { module: 'core', definition: { every: 3_600_000, run: () => outbox.prune() } }],
+        ['core.pruneEvents', { module: 'core', definition: { every: 3_600_000, run: (_job, { em }) => outbox.prune(em) } }],
       ]);
       for (const { plugin } of modules) for (const [name, definition] of Object.entries(plugin.jobs ?? {})) jobs.set(name, { module: plugin.name, definition });
       const runner = new JobRunner(orm, jobs, moduleContexts, eventOptions, app.log);

@@ -228,18 +228,18 @@ export class EventDispatcher {
     }
   }
 
-  /** Drops dispatched events past retention whose deliveries all ended. */
-  async #prune(): Promise<void> {
+  /**
+   * Drops dispatched events past retention whose deliveries all ended. The kernel's periodic job
+   * `core.pruneEvents` passes its transaction's EntityManager: on PGlite's single connection a query
+   * beside an open transaction would wait for it forever.
+   */
+  async prune(em?: EntityManager): Promise<void> {
     await this.#sql(
       `delete from atrium_event e where e.dispatched_at < now() - (? * interval '1 millisecond')
        and not exists (select 1 from atrium_event_delivery d where d.event_id = e.id and d.done_at is null and d.failed_at is null)`,
       [this.#options.retentionMs],
+      em,
     );
-  }
-
-  /** Drops dispatched events past retention (the kernel's periodic job `core.pruneEvents` calls it). */
-  prune(): Promise<void> {
-    return this.#prune();
   }
 }
 
