@@ -159,9 +159,21 @@ t.test('an event is resolved once per (selection, permission set), not once per 
   const query = 'subscription { noteCreated { title secret } }';
   const sockets = await Promise.all([company.owner, ...admins, ...readers].map((user) => test.subscribe(query, {}, user)));
   const before = titleResolutions.count;
+  // Count how often a value holding the payload's field is serialised (in this process: the server's side).
+  const stringify = JSON.stringify;
+  let serialisations = 0;
+  JSON.stringify = ((value: unknown, ...rest: never[]) => {
+    if (stringify(value)?.includes('"noteCreated"')) serialisations += 1;
+    return stringify(value, ...rest);
+  }) as typeof JSON.stringify;
+  t.teardown(() => {
+    JSON.stringify = stringify;
+  });
   await test.gql(CREATE_NOTE, { input: { title: 'shared', branchId: company.defaultBranchId, secret: 's3cret' } }, company.owner);
   const received = await Promise.all(sockets.map((socket) => socket.next()));
+  JSON.stringify = stringify;
   t.equal(titleResolutions.count - before, 3, 'three permission sets (OWNER, ADMIN, reader): three resolutions for eight subscribers');
+  t.equal(serialisations, 3, 'and three serialisations: each group is written to its sockets as it was serialised once');
   t.same(received.slice(0, 5).map((r) => r.data), Array(5).fill({ noteCreated: { title: 'shared', secret: 's3cret' } }));
   t.same(received.slice(5).map((r) => r.data), Array(3).fill({ noteCreated: { title: 'shared', secret: null } }), 'each group gets what its permissions allow');
   await Promise.all(sockets.map((socket) => socket.close()));

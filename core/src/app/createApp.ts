@@ -16,7 +16,7 @@ import { resolvePlugins, PluginError, type ResolvedPlugin } from '../plugin/regi
 import type { AtriumPlugin, ModuleContext } from '../plugin/manifest.ts';
 import { composeSchema, type ComposedSchema } from '../graphql/compose.ts';
 import { costLimitRule } from '../graphql/limits.ts';
-import { shareSubscriptionResolution } from '../graphql/shared-resolution.ts';
+import { serialiseOnce, shareSubscriptionResolution, type MessageSender } from '../graphql/shared-resolution.ts';
 import { statusOf, toPublicError } from '../graphql/errors.ts';
 import type { Publish, Topic } from '../graphql/subscriptions.ts';
 import { openOrm, ping, type DatabaseTarget } from '../db/orm.ts';
@@ -297,13 +297,12 @@ export function createApp(options: CreateAppOptions = {}): AtriumApp {
         errorFormatter: (execution, context) => formatErrors(execution, context, config, app),
         subscription: {
           ...(infrastructure.emitter ? { emitter: infrastructure.emitter } : {}),
-          // The socket authenticates once, with the connection_init payload's authorization.
           // The socket authenticates once, with the connection_init payload's authorization. A
           // refusal closes it with graphql-ws' close codes (mercurius' own `connection_error` message
           // is not part of the protocol): 4401 without credentials or with an expired token, 4403
           // with credentials that are refused. The socket closes with 4401 when its token expires.
           // (mercurius calls onConnect as a method of the connection, which holds the socket.)
-          onConnect: async function (this: { socket?: SocketLike } | undefined, { payload }) {
+          onConnect: async function (this: (MessageSender & { socket: SocketLike }) | undefined, { payload }) {
             const socket = this?.socket;
             const authorization = typeof payload?.authorization === 'string' ? payload.authorization : undefined;
             const refuse = (code: number, reason: string) => {
@@ -322,7 +321,7 @@ export function createApp(options: CreateAppOptions = {}): AtriumApp {
               timer.unref();
               socket.once('close', () => clearTimeout(timer));
             }
-            return context;
+            return this ? Object.assign(context, serialiseOnce(this)) : context;
           },
           keepAlive: config.subscriptionKeepAliveMs,
           fullWsTransport: false,
