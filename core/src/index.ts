@@ -45,7 +45,9 @@ export { DateTimeScalar, DecimalScalar, JSONScalar } from './graphql/scalars.ts'
 export { subscription, topic, type Publish, type SubscriptionOptions, type SubscriptionResolver, type Topic } from './graphql/subscriptions.ts';
 export { ajv, createValidator, type JsonSchema } from './validation.ts';
 export { newId, isId } from './db/ids.ts';
-export { createdAt, primaryId } from './db/columns.ts';
+export { createdAt, money, primaryId } from './db/columns.ts';
+export { flushOrConflict } from './db/unique.ts';
+export { referenceLoader, type LoaderQuery } from './graphql/loaders.ts';
 export { accessibleWhere, accessibleFieldWhere, assertReadableFields, buildAbility, type AbilityInput, type AppAbility, type WhereClause } from './access/ability.ts';
 export { requirePermission, requireViewer, enabledModules, type Viewer } from './access/viewer.ts';
 export { assertModuleEnabled, type GateContext } from './access/gate.ts';
@@ -103,4 +105,4 @@ export { runMigrations, readMigrations, MigrationError, type MigrationFile, type
 // Plugin authors define entities and resolvers with the kernel's own MikroORM and mercurius.
 export { defineEntity, p, type InferEntity } from '@mikro-orm/core';
 export type { EntityManager } from '@mikro-orm/sql';
-export type { IResolvers as Resolvers, MercuriusContext as ResolverContext } from 'mercurius';
+export type { IResolvers as Resolvers, MercuriusContext as ResolverContext, MercuriusLoaders as Loaders } from 'mercurius';

@@ -79,6 +79,12 @@ export interface TestApp {
    * the subscription's topic, so that events published afterwards are received.
    */
   subscribe<Data = any>(query: string, variables?: Record<string, unknown>, options?: SubscribeOptions): Promise<TestSubscription<Data>>;
+  /**
+   * Runs `fn` and returns the SQL statements the app issued meanwhile (the event dispatcher and the
+   * job runner are paused so that only `fn`'s statements count) — for asserting a bounded number
+   * of statements whatever the page size.
+   */
+  statements(fn: () => Promise<unknown>): Promise<string[]>;
   /** Runs SQL straight against the test database, bypassing the app. */
   sql<Row = Record<string, unknown>>(text: string, params?: unknown[]): Promise<Row[]>;
   /** Signs up a company (its OWNER signed in), optionally on a given plan or a plan made for it. */
@@ -181,6 +187,24 @@ export async function createTestApp(options: TestAppOptions = {}): Promise<TestA
         }
       }
       return subscription;
+    },
+    async statements(fn) {
+      await app.dispatcher.stop();
+      await app.jobs.stop();
+      const issued: string[] = [];
+      const previous = app.orm.config.get('onQuery');
+      app.orm.config.set('onQuery', (sql, params) => {
+        issued.push(sql);
+        return previous(sql, params);
+      });
+      try {
+        await fn();
+      } finally {
+        app.orm.config.set('onQuery', previous);
+        app.dispatcher.start();
+        await app.jobs.start();
+      }
+      return issued;
     },
     sql: database.sql,
     async close() {

@@ -1,0 +1,4 @@
+// What other modules may use of the CRM (its package's public API); everything else is internal.
+export { Contact, ContactEmail, CrmSettings, CONTACT_KINDS, type ContactKind } from './entities/contact.ts';
+export { ContactActivity } from './entities/activity.ts';
+export { recordActivity, type ActivityInput } from './services/activity.ts';

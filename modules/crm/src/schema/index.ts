@@ -1,0 +1,4 @@
+import { contactTypeDefs } from './contacts.ts';
+
+/** The module's part of the GraphQL schema, one file per area. */
+export const typeDefs = [contactTypeDefs].join('\n');
