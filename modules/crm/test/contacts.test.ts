@@ -1,20 +1,351 @@
 import t from 'tap';
+import { assertTenantIsolation } from '@atrium/core/testing';
 import { countRows, CREATE_CONTACT, crmApp } from './helpers.ts';
 
-t.test('contacts: create, read, list and search', async (t) => {
+const UPDATE_CONTACT = /* GraphQL */ `
+  mutation UpdateContact($id: ID!, $input: UpdateContactInput!) {
+    updateContact(id: $id, input: $input) { id name emails phones identifier labels blocked customAttributes branch { id } owner { id displayName } }
+  }
+`;
+const CONTACTS = /* GraphQL */ `
+  query Contacts($first: Int, $after: String, $filter: ContactFilter, $orderBy: ContactOrder) {
+    contacts(first: $first, after: $after, filter: $filter, orderBy: $orderBy) {
+      totalCount
+      edges { cursor node { id name emails labels lastActivityAt owner { displayName } branch { name } } }
+      pageInfo { hasNextPage endCursor }
+    }
+  }
+`;
+const CONTACT = 'query ($id: ID!) { contact(id: $id) { id name deletedAt mergedIntoId emails phones labels identifier } }';
+const MERGE = 'mutation ($input: MergeContactsInput!) { mergeContacts(input: $input) { id emails phones labels identifier customAttributes } }';
+const SETTINGS = 'mutation ($input: UpdateCrmSettingsInput!) { updateCrmSettings(input: $input) { contactAttributeSchema defaultPhoneCountry } }';
+
+t.test('contacts: the contract end to end', async (t) => {
   const { test, company } = await crmApp();
   t.teardown(() => test.close());
   const owner = company.owner;
-  const created = await test.gql(CREATE_CONTACT, { input: { name: 'Alice Smith', emails: [' Alice@Example.com '], phones: ['+998 90 123 45 67'], labels: ['vip', ' vip '] } }, owner);
+
+  const created = await test.gql(
+    CREATE_CONTACT,
+    { input: { name: ' Alice Smith ', emails: [' Alice@Example.com ', 'alice@example.com'], phones: ['+998 90 123 45 67'], labels: ['vip', ' vip '], identifier: 'EXT-1', ownerId: owner.id } },
+    owner,
+  );
   t.equal(created.errors, undefined);
-  t.match(created.data.createContact, { name: 'Alice Smith', kind: 'PERSON', emails: ['alice@example.com'], phones: ['+998901234567'], labels: ['vip'], branch: { id: company.defaultBranchId } });
-  const search = async (text: string) =>
-    (await test.gql('query ($f: ContactFilter) { contacts(filter: $f) { totalCount edges { node { name } } } }', { f: { search: text } }, owner)).data.contacts.totalCount;
-  t.equal(await search('ali'), 1);
-  t.equal(await search('smi'), 1);
-  t.equal(await search('alice@exa'), 1);
-  t.equal(await search('901234'), 1);
-  t.equal(await search('+99890'), 1);
-  t.equal(await search('bob'), 0);
-  t.equal(await countRows(test, 'crm_contact_email'), 1);
+  const alice = created.data.createContact;
+  t.match(alice, {
+    name: 'Alice Smith',
+    kind: 'PERSON',
+    emails: ['alice@example.com'],
+    phones: ['+998901234567'],
+    labels: ['vip'],
+    identifier: 'EXT-1',
+    blocked: false,
+    customAttributes: {},
+    branch: { id: company.defaultBranchId },
+    owner: { id: owner.id },
+    deletedAt: null,
+  });
+
+  t.test('search matches name, identifier, address and phone prefixes', async (t) => {
+    await test.gql(CREATE_CONTACT, { input: { name: 'Bob Stone', kind: 'ORGANIZATION', emails: ['bob@stone.io'] } }, owner);
+    const search = async (text: string) => (await test.gql(CONTACTS, { filter: { search: text } }, owner)).data.contacts.edges.map((e: any) => e.node.name);
+    t.same(await search('ali'), ['Alice Smith']);
+    t.same(await search('SMI ali'), ['Alice Smith'], 'every word must match, in any order');
+    t.same(await search('alice@exa'), ['Alice Smith'], 'a partly typed address');
+    t.same(await search('ext-1'), ['Alice Smith'], 'the identifier');
+    t.same(await search('90 123 45'), ['Alice Smith'], 'national digits, however spaced');
+    t.same(await search('+99890'), ['Alice Smith'], 'international digits');
+    t.same(await search('st'), ['Bob Stone']);
+    t.same(await search("'&|!:*()"), ['Alice Smith', 'Bob Stone'], 'tsquery syntax in the search is ignored, not an error');
+    t.same(await search('nobody'), []);
+  });
+
+  t.test('filters, order and pagination', async (t) => {
+    const byLabel = await test.gql(CONTACTS, { filter: { labels: ['vip'] } }, owner);
+    t.same(byLabel.data.contacts.edges.map((e: any) => e.node.name), ['Alice Smith']);
+    const newest = await test.gql(CONTACTS, { orderBy: 'NEWEST', first: 1 }, owner);
+    t.equal(newest.data.contacts.edges[0].node.name, 'Bob Stone');
+    t.equal(newest.data.contacts.totalCount, 2);
+    t.equal(newest.data.contacts.pageInfo.hasNextPage, true);
+    const next = await test.gql(CONTACTS, { orderBy: 'NEWEST', first: 1, after: newest.data.contacts.pageInfo.endCursor }, owner);
+    t.same(next.data.contacts.edges.map((e: any) => e.node.name), ['Alice Smith']);
+    const bad = await test.gql(CONTACTS, { first: 101 }, owner);
+    t.equal(bad.errors?.[0]?.extensions?.code, 'BAD_USER_INPUT');
+    const blocked = await test.gql(CONTACTS, { filter: { blocked: true } }, owner);
+    t.equal(blocked.data.contacts.totalCount, 0);
+  });
+
+  t.test('update replaces what is given and emits crm.contact.updated with the changed fields', async (t) => {
+    const updated = await test.gql(UPDATE_CONTACT, { id: alice.id, input: { name: 'Alice Jones', emails: ['alice@jones.dev'], blocked: true } }, owner);
+    t.equal(updated.errors, undefined);
+    t.match(updated.data.updateContact, { name: 'Alice Jones', emails: ['alice@jones.dev'], blocked: true, labels: ['vip'], identifier: 'EXT-1' });
+    t.same(
+      (await test.sql<{ email: string }>('select email from crm_contact_email where contact_id = $1', [alice.id])).map((r) => r.email),
+      ['alice@jones.dev'],
+      'the dropped address is released, the new one claimed',
+    );
+    const [event] = await test.sql<{ payload: any }>(`select payload from atrium_event where name = 'crm.contact.updated' order by occurred_at desc limit 1`);
+    t.same(event?.payload, { contactId: alice.id, changed: ['name', 'emails', 'blocked'] });
+    const reused = await test.gql(CREATE_CONTACT, { input: { name: 'New Alice', emails: ['alice@example.com'] } }, owner);
+    t.equal(reused.errors, undefined, 'a released address can be used again');
+  });
+
+  t.test('delete hides a contact from lists; restore brings it back', async (t) => {
+    const deleted = await test.gql('mutation ($id: ID!) { deleteContact(id: $id) { deletedAt } }', { id: alice.id }, owner);
+    t.match(deleted.data.deleteContact.deletedAt, /Z$/);
+    const live = await test.gql(CONTACTS, { filter: { search: 'jones' } }, owner);
+    t.equal(live.data.contacts.totalCount, 0);
+    const bin = await test.gql(CONTACTS, { filter: { deleted: true } }, owner);
+    t.same(bin.data.contacts.edges.map((e: any) => e.node.id), [alice.id]);
+    const edit = await test.gql(UPDATE_CONTACT, { id: alice.id, input: { name: 'x' } }, owner);
+    t.equal(edit.errors?.[0]?.extensions?.code, 'BAD_USER_INPUT', 'a deleted contact is restored before it is edited');
+    const restored = await test.gql('mutation ($id: ID!) { restoreContact(id: $id) { deletedAt } }', { id: alice.id }, owner);
+    t.equal(restored.data.restoreContact.deletedAt, null);
+    t.same((await test.gql(CONTACT, { id: alice.id }, owner)).data.contact.deletedAt, null);
+    const [events] = await test.sql<{ n: number }>(`select count(*)::int as n from atrium_event where name in ('crm.contact.deleted', 'crm.contact.restored')`);
+    t.equal(events!.n, 2);
+  });
+});
+
+t.test('contacts: duplicates are CONFLICT within a company and fine across companies', async (t) => {
+  const { test, company } = await crmApp();
+  t.teardown(() => test.close());
+  const other = await test.createCompany({ name: 'Other' });
+  const first = await test.gql(CREATE_CONTACT, { input: { name: 'A', emails: ['same@example.com'], identifier: 'ID-1' } }, company.owner);
+  t.equal(first.errors, undefined);
+  const before = await countRows(test, 'crm_contact');
+
+  const email = await test.gql(CREATE_CONTACT, { input: { name: 'B', emails: ['SAME@example.com'] } }, company.owner);
+  t.equal(email.errors?.[0]?.extensions?.code, 'CONFLICT', 'e-mail addresses are unique per company, case-insensitively');
+  t.equal(email.errors?.[0]?.extensions?.field, 'input.emails');
+  const identifier = await test.gql(CREATE_CONTACT, { input: { name: 'B', identifier: 'ID-1' } }, company.owner);
+  t.equal(identifier.errors?.[0]?.extensions?.code, 'CONFLICT');
+  t.equal(identifier.errors?.[0]?.extensions?.field, 'input.identifier');
+  const second = await test.gql(CREATE_CONTACT, { input: { name: 'B', emails: ['b@example.com'] } }, company.owner);
+  const takeOver = await test.gql(UPDATE_CONTACT, { id: second.data.createContact.id, input: { emails: ['b@example.com', 'same@example.com'] } }, company.owner);
+  t.equal(takeOver.errors?.[0]?.extensions?.code, 'CONFLICT', 'also when an update adds a taken address');
+  t.equal(await countRows(test, 'crm_contact'), before + 1, 'only the valid contact was written');
+  t.same(
+    (await test.sql<{ email: string }>('select email from crm_contact_email where contact_id = $1', [second.data.createContact.id])).map((r) => r.email),
+    ['b@example.com'],
+    'the refused update claimed nothing',
+  );
+
+  const elsewhere = await test.gql(CREATE_CONTACT, { input: { name: 'A', emails: ['same@example.com'], identifier: 'ID-1' } }, other.owner);
+  t.equal(elsewhere.errors, undefined, 'the same address and identifier in another company');
+});
+
+t.test('contacts: bad input is BAD_USER_INPUT with field paths and writes nothing', async (t) => {
+  const { test, company } = await crmApp();
+  t.teardown(() => test.close());
+  const other = await test.createCompany({ name: 'Other' });
+  const before = { contacts: await countRows(test, 'crm_contact'), emails: await countRows(test, 'crm_contact_email'), events: await countRows(test, 'atrium_event') };
+  const cases: [string, Record<string, unknown>, string][] = [
+    ['an empty name', { name: '  ' }, 'input.name'],
+    ['a malformed address', { name: 'x', emails: ['not-an-address'] }, 'input.emails.0'],
+    ['an invalid phone', { name: 'x', phones: ['+1 000'] }, 'input.phones.0'],
+    ['a phone without country code (none configured)', { name: 'x', phones: ['90 123 45 67'] }, 'input.phones.0'],
+    ['another company’s branch', { name: 'x', branchId: other.defaultBranchId }, 'input.branchId'],
+    ['another company’s user as owner', { name: 'x', ownerId: other.owner.id }, 'input.ownerId'],
+    ['a companyId (refused by the schema itself)', { name: 'x', companyId: other.id }, ''],
+    ['an unknown kind (refused by the schema itself)', { name: 'x', kind: 'ROBOT' }, ''],
+  ];
+  for (const [what, input, field] of cases) {
+    const res = await test.gql(CREATE_CONTACT, { input }, company.owner);
+    t.equal(res.errors?.[0]?.extensions?.code, 'BAD_USER_INPUT', what);
+    if (field) t.ok(Object.keys(res.errors?.[0]?.extensions?.fields ?? {}).some((key) => key.startsWith(field)), `${what}: names ${field}`);
+  }
+  t.same(
+    { contacts: await countRows(test, 'crm_contact'), emails: await countRows(test, 'crm_contact_email'), events: await countRows(test, 'atrium_event') },
+    before,
+    'nothing was written',
+  );
+
+  const settings = await test.gql(SETTINGS, { input: { defaultPhoneCountry: 'UZ' } }, company.owner);
+  t.same(settings.data.updateCrmSettings, { contactAttributeSchema: {}, defaultPhoneCountry: 'UZ' });
+  const local = await test.gql(CREATE_CONTACT, { input: { name: 'Local', phones: ['90 123 45 67'] } }, company.owner);
+  t.same(local.data.createContact.phones, ['+998901234567'], "a national number is read in the company's country");
+});
+
+t.test("contacts: custom attributes follow the company's schema", async (t) => {
+  const { test, company } = await crmApp();
+  t.teardown(() => test.close());
+  const schema = {
+    type: 'object',
+    additionalProperties: false,
+    properties: { tier: { enum: ['gold', 'silver'] }, birthday: { type: 'string', format: 'date' }, address: { type: 'object', properties: { zip: { type: 'string', pattern: '^[0-9]{5}$' } } } },
+  };
+  const invalidSchema = await test.gql(SETTINGS, { input: { contactAttributeSchema: { type: 'object', properties: { tier: { enum: 'gold' } } } } }, company.owner);
+  t.equal(invalidSchema.errors?.[0]?.extensions?.code, 'BAD_USER_INPUT', 'a schema that is not a JSON schema is refused');
+  t.ok(invalidSchema.errors?.[0]?.extensions?.fields?.['input.contactAttributeSchema']);
+  const typo = await test.gql(SETTINGS, { input: { contactAttributeSchema: { type: 'object', propertees: {} } } }, company.owner);
+  t.equal(typo.errors?.[0]?.extensions?.code, 'BAD_USER_INPUT', 'an unknown keyword (a typo) is refused');
+  t.equal(await countRows(test, 'crm_settings'), 0, 'refused schemas are not saved');
+  const saved = await test.gql(SETTINGS, { input: { contactAttributeSchema: schema } }, company.owner);
+  t.same(saved.data.updateCrmSettings.contactAttributeSchema, schema);
+  const read = await test.gql('{ crmSettings { contactAttributeSchema } }', {}, company.owner);
+  t.same(read.data.crmSettings.contactAttributeSchema, schema);
+
+  const before = await countRows(test, 'crm_contact');
+  const bad = await test.gql(CREATE_CONTACT, { input: { name: 'x', customAttributes: { tier: 'bronze', birthday: 'soon', address: { zip: '12' }, shoe: 42 } } }, company.owner);
+  t.equal(bad.errors?.[0]?.extensions?.code, 'BAD_USER_INPUT');
+  t.same(Object.keys(bad.errors?.[0]?.extensions?.fields ?? {}).sort(), [
+    'input.customAttributes.address.zip',
+    'input.customAttributes.birthday',
+    'input.customAttributes.shoe',
+    'input.customAttributes.tier',
+  ]);
+  t.equal(await countRows(test, 'crm_contact'), before, 'nothing written');
+  const good = await test.gql(CREATE_CONTACT, { input: { name: 'x', customAttributes: { tier: 'gold', address: { zip: '12345' } } } }, company.owner);
+  t.same(good.data.createContact.customAttributes, { tier: 'gold', address: { zip: '12345' } });
+  const badUpdate = await test.gql(UPDATE_CONTACT, { id: good.data.createContact.id, input: { customAttributes: { tier: 'bronze' } } }, company.owner);
+  t.same(badUpdate.errors?.[0]?.extensions?.fields, { 'input.customAttributes.tier': 'must be equal to one of the allowed values' });
+  const [row] = await test.sql<{ custom_attributes: unknown }>('select custom_attributes from crm_contact where id = $1', [good.data.createContact.id]);
+  t.same(row?.custom_attributes, { tier: 'gold', address: { zip: '12345' } }, 'the refused update changed nothing');
+});
+
+t.test('contacts: merge moves addresses, labels and references to the survivor and emits one event', async (t) => {
+  const { test, company } = await crmApp();
+  t.teardown(() => test.close());
+  const owner = company.owner;
+  const make = async (input: Record<string, unknown>) => (await test.gql(CREATE_CONTACT, { input }, owner)).data.createContact.id as string;
+  const survivorId = await make({ name: 'Ann', emails: ['ann@a.io'], labels: ['lead'], customAttributes: { source: 'web' } });
+  const mergedId = await make({ name: 'Ann L.', emails: ['ann@b.io'], phones: ['+442071838750'], labels: ['vip', 'lead'], identifier: 'EXT-9', customAttributes: { source: 'fair', size: 3 } });
+  const earlierId = await make({ name: 'Old Ann' });
+  // A contact merged earlier into the one merged now ends up pointing at the survivor as well.
+  await test.gql(MERGE, { input: { survivorId: mergedId, mergedId: earlierId } }, owner);
+
+  const merged = await test.gql(MERGE, { input: { survivorId, mergedId } }, owner);
+  t.equal(merged.errors, undefined);
+  t.same(merged.data.mergeContacts, {
+    id: survivorId,
+    emails: ['ann@a.io', 'ann@b.io'],
+    phones: ['+442071838750'],
+    labels: ['lead', 'vip'],
+    identifier: 'EXT-9',
+    customAttributes: { source: 'web', size: 3 },
+  });
+  t.match((await test.gql(CONTACT, { id: mergedId }, owner)).data.contact, { deletedAt: /Z$/, mergedIntoId: survivorId, identifier: null });
+  t.same((await test.gql(CONTACT, { id: earlierId }, owner)).data.contact.mergedIntoId, survivorId);
+  t.same(
+    (await test.sql<{ email: string; contact_id: string }>('select email, contact_id from crm_contact_email order by email')).map((r) => [r.email, r.contact_id]),
+    [
+      ['ann@a.io', survivorId],
+      ['ann@b.io', survivorId],
+    ],
+  );
+  const [activity] = await test.sql<{ n: number }>(`select count(*)::int as n from crm_contact_activity where contact_id = $1 and kind = 'crm.contact.merged'`, [survivorId]);
+  t.equal(activity!.n, 2, 'the earlier merge’s timeline entry moved to the survivor, next to its own');
+  const events = await test.sql<{ payload: unknown }>(`select payload from atrium_event where name = 'crm.contact.merged' and payload->>'mergedId' = $1`, [mergedId]);
+  t.same(events.map((e) => e.payload), [{ survivorId, mergedId }], 'one crm.contact.merged');
+
+  const before = await countRows(test, 'atrium_event');
+  const again = await test.gql(MERGE, { input: { survivorId, mergedId } }, owner);
+  t.equal(again.errors?.[0]?.extensions?.code, 'BAD_USER_INPUT', 'a merged contact cannot be merged again');
+  const self = await test.gql(MERGE, { input: { survivorId, mergedId: survivorId } }, owner);
+  t.equal(self.errors?.[0]?.extensions?.code, 'BAD_USER_INPUT');
+  const restore = await test.gql('mutation ($id: ID!) { restoreContact(id: $id) { id } }', { id: mergedId }, owner);
+  t.equal(restore.errors?.[0]?.extensions?.code, 'BAD_USER_INPUT', 'a merged contact is not restored');
+  t.equal(await countRows(test, 'atrium_event'), before, 'refusals emit nothing');
+});
+
+t.test('contacts: a MEMBER sees and changes only what their keys and branches allow', async (t) => {
+  const { test, company } = await crmApp();
+  t.teardown(() => test.close());
+  const branch = await test.gql('mutation { createBranch(input: { name: "North" }) { id } }', {}, company.owner);
+  const northId = branch.data.createBranch.id as string;
+  const inMain = (await test.gql(CREATE_CONTACT, { input: { name: 'Main contact' } }, company.owner)).data.createContact.id;
+  const inNorth = (await test.gql(CREATE_CONTACT, { input: { name: 'North contact', branchId: northId } }, company.owner)).data.createContact.id;
+  const reader = await test.createUser({ company, permissions: ['crm.contact.read'], branches: [northId] });
+  const editor = await test.createUser({ company, permissions: ['crm.contact.read', 'crm.contact.manage'], branches: [northId] });
+
+  const list = await test.gql(CONTACTS, {}, reader);
+  t.same(list.data.contacts.edges.map((e: any) => e.node.name), ['North contact'], "only the reader's branch");
+  t.equal(list.data.contacts.totalCount, 1, 'the count is filtered in SQL too');
+  t.equal((await test.gql(CONTACT, { id: inMain }, reader)).data.contact, null, 'another branch’s contact is not found');
+  t.equal((await test.gql(CONTACT, { id: inNorth }, reader)).data.contact.name, 'North contact');
+
+  const before = await countRows(test, 'crm_contact');
+  const create = await test.gql(CREATE_CONTACT, { input: { name: 'x', branchId: northId } }, reader);
+  t.equal(create.errors?.[0]?.extensions?.code, 'FORBIDDEN', 'reading is not writing');
+  const update = await test.gql(UPDATE_CONTACT, { id: inNorth, input: { name: 'x' } }, reader);
+  t.equal(update.errors?.[0]?.extensions?.code, 'FORBIDDEN');
+  const elsewhere = await test.gql(CREATE_CONTACT, { input: { name: 'x', branchId: company.defaultBranchId } }, editor);
+  t.equal(elsewhere.errors?.[0]?.extensions?.code, 'FORBIDDEN', 'an editor cannot add to a branch that is not theirs');
+  const foreign = await test.gql(UPDATE_CONTACT, { id: inMain, input: { name: 'x' } }, editor);
+  t.equal(foreign.errors?.[0]?.extensions?.code, 'NOT_FOUND', 'nor edit a contact they cannot see');
+  const away = await test.gql(UPDATE_CONTACT, { id: inNorth, input: { branchId: company.defaultBranchId } }, editor);
+  t.equal(away.errors?.[0]?.extensions?.code, 'FORBIDDEN', 'nor move one out of their branches');
+  t.equal(await countRows(test, 'crm_contact'), before);
+  t.equal((await test.sql<{ name: string }>('select name from crm_contact where id = $1', [inNorth]))[0]?.name, 'North contact', 'nothing changed');
+  const own = await test.gql(CREATE_CONTACT, { input: { name: 'By editor' } }, editor);
+  t.same(own.data.createContact.branch, { id: northId }, "a new contact lands in the editor's branch");
+  const noKeys = await test.createUser({ company, permissions: [] });
+  t.equal((await test.gql(CONTACTS, {}, noKeys)).errors?.[0]?.extensions?.code, 'FORBIDDEN');
+});
+
+t.test('contacts: a list page costs the same number of statements whatever its size', async (t) => {
+  const { test, company } = await crmApp();
+  t.teardown(() => test.close());
+  const second = await test.gql('mutation { createBranch(input: { name: "Second" }) { id } }', {}, company.owner);
+  const member = await test.createUser({ company, permissions: ['crm.contact.read'], branches: [company.defaultBranchId, second.data.createBranch.id] });
+  for (let i = 0; i < 60; i += 1) {
+    const branchId = i % 2 ? company.defaultBranchId : second.data.createBranch.id;
+    await test.gql(CREATE_CONTACT, { input: { name: `Contact ${String(i).padStart(2, '0')}`, labels: ['l'], ownerId: company.owner.id, branchId } }, company.owner);
+  }
+  const count = async (first: number) => {
+    let res: any;
+    const statements = await test.statements(async () => {
+      res = await test.gql(CONTACTS, { first }, member);
+    });
+    t.equal(res.data.contacts.edges.length, first);
+    // Row-level security sets the session's company and role before each statement: count the statements that read.
+    return statements.filter((sql) => !/^(select set_config|set local role)/.test(sql)).length;
+  };
+  await count(1); // warm the viewer cache
+  const small = await count(5);
+  const large = await count(50);
+  t.equal(large, small, `${small} statements for 5 contacts with owner and branch, and for 50`);
+  t.equal(small, 4, 'count, page, owners, branches');
+});
+
+t.test('contacts: two parallel creates with one address give one contact and one CONFLICT', async (t) => {
+  if (!process.env.DATABASE_URL) {
+    t.comment('skipped: concurrency tests need PostgreSQL (set DATABASE_URL)');
+    return;
+  }
+  const { test, company } = await crmApp();
+  t.teardown(() => test.close());
+  const results = await Promise.all(
+    Array.from({ length: 6 }, (_, i) => test.gql(CREATE_CONTACT, { input: { name: `Racer ${i}`, emails: ['race@example.com'] } }, company.owner)),
+  );
+  t.equal(results.filter((r) => !r.errors).length, 1, 'one wins');
+  t.same(
+    results.filter((r) => r.errors).map((r) => r.errors?.[0]?.extensions?.code),
+    Array(5).fill('CONFLICT'),
+  );
+  t.equal(await countRows(test, 'crm_contact'), 1, 'the losers wrote nothing');
+});
+
+t.test('contacts: another company’s ids behave as missing ids', async (t) => {
+  const { test } = await crmApp();
+  t.teardown(() => test.close());
+  await assertTenantIsolation(t, test, {
+    async seed(a) {
+      const make = async (name: string, email: string) =>
+        (await test.gql(CREATE_CONTACT, { input: { name, emails: [email], identifier: email } }, a.owner)).data.createContact.id as string;
+      return { id: await make('Secret', 'secret@a.io'), other: await make('Other', 'other@a.io') };
+    },
+    operations: [
+      { name: 'contact', query: CONTACT, variables: (seed) => ({ id: seed.id }) },
+      { name: 'contacts', query: CONTACTS, variables: () => ({ filter: { search: 'secret' } }) },
+      { name: 'contacts (deleted)', query: CONTACTS, variables: () => ({ filter: { deleted: true } }) },
+      { name: 'updateContact', query: UPDATE_CONTACT, variables: (seed) => ({ id: seed.id, input: { name: 'Hijacked' } }) },
+      { name: 'deleteContact', query: 'mutation ($id: ID!) { deleteContact(id: $id) { id } }', variables: (seed) => ({ id: seed.id }) },
+      { name: 'restoreContact', query: 'mutation ($id: ID!) { restoreContact(id: $id) { id } }', variables: (seed) => ({ id: seed.id }) },
+      { name: 'mergeContacts', query: MERGE, variables: (seed) => ({ input: { survivorId: seed.id, mergedId: seed.other } }) },
+      { name: 'crmSettings', query: '{ crmSettings { contactAttributeSchema defaultPhoneCountry } }' },
+      { name: 'updateCrmSettings', query: SETTINGS, variables: () => ({ input: { defaultPhoneCountry: 'DE' } }) },
+    ],
+  });
 });

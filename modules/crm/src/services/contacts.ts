@@ -136,6 +136,9 @@ export function listContacts(em: EntityManager, viewer: Viewer, args: ContactLis
  * digits and the characters of addresses; a phone number's digits match however it was written.
  */
 export function searchQuery(search: string): string | undefined {
+  // A phone number typed with spaces ("90 123 45") is one number, not three words.
+  const digits = search.replace(/\D/g, '');
+  if (/^[+\d\s().-]+$/.test(search.trim()) && digits.length >= 5) return `'${digits}':*`;
   const words = search
     .split(/[^\p{L}\p{N}@._+-]+/u)
     .map((word) => (/^\+?[\d\s().-]{5,}$/.test(word) ? word.replace(/\D/g, '') : word.replace(/^[._+-]+|[._+-]+$/g, '')))
