@@ -8,16 +8,18 @@ import {
   flushOrConflict,
   forbidden,
   isId,
+  LockMode,
   notFound,
   paginate,
+  raw,
   User,
   type Connection,
   type ConnectionArgs,
   type Emit,
   type EntityManager,
+  type FilterQuery,
   type Viewer,
 } from '@atrium/core';
-import { LockMode, raw, type FilterQuery } from '@mikro-orm/core';
 import { parsePhoneNumberFromString, type CountryCode } from 'libphonenumber-js';
 import { Contact, ContactEmail, CONTACT_KINDS, type ContactKind } from '../entities/contact.ts';
 import { recordActivity } from './activity.ts';
