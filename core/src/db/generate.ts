@@ -1,7 +1,6 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
-import { PGlite } from '@electric-sql/pglite';
-import { openOrm } from './orm.ts';
+import { createPglite, openOrm } from './orm.ts';
 import { runMigrations } from './migrations.ts';
 import { resolvePlugins } from '../plugin/registry.ts';
 import type { AtriumPlugin } from '../plugin/manifest.ts';
@@ -36,7 +35,7 @@ export async function generateMigration(options: GenerateMigrationOptions): Prom
   if (!target) throw new Error(`Module "${options.module}" is not among the given modules`);
   if (!target.migrations) throw new Error(`Module "${options.module}" declares no migrations folder`);
 
-  const instance = await PGlite.create();
+  const instance = await createPglite();
   const orm = await openOrm({ target: { driver: 'pglite', instance }, entities: ordered.flatMap((plugin) => plugin.entities ?? []) });
   try {
     await runMigrations(orm, [{ name: 'core', migrations: new URL('../../migrations/', import.meta.url) }, ...ordered], { info: () => {} });

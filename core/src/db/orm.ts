@@ -3,7 +3,7 @@ import { mkdirSync } from 'node:fs';
 import type { EntitySchema, EventArgs, EventSubscriber, MikroORM, Options } from '@mikro-orm/core';
 import { MikroORM as PgliteMikroORM } from '@mikro-orm/pglite';
 import { MikroORM as PostgreSqlMikroORM } from '@mikro-orm/postgresql';
-import type { PGlite } from '@electric-sql/pglite';
+import { PGlite, type PGliteOptions } from '@electric-sql/pglite';
 
 /** Where the data lives: the embedded PGlite database or a PostgreSQL server. */
 export type DatabaseTarget =
@@ -45,6 +45,16 @@ const tenantStamp: EventSubscriber = {
     }
   },
 };
+
+/**
+ * An in-memory PGlite the ORM can be given as `instance`. Dates, timestamps and intervals come back
+ * as text, as MikroORM's own PGlite connection sets it up: entities map them (a `date` column stays
+ * a `YYYY-MM-DD` string, as on PostgreSQL).
+ */
+export function createPglite(options: PGliteOptions = {}): Promise<PGlite> {
+  const asText = (text: string) => text;
+  return PGlite.create({ ...options, parsers: { 1082: asText, 1114: asText, 1184: asText, 1186: asText, ...options.parsers } });
+}
 
 /** Opens the ORM over the chosen driver with every module's entities. */
 export async function openOrm({ target, entities, debug = false }: OrmOptions): Promise<MikroORM> {

@@ -3,10 +3,9 @@ import { existsSync } from 'node:fs';
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { PGlite } from '@electric-sql/pglite';
 import pg from 'pg';
 import { readMigrations } from '../db/migrations.ts';
-import type { DatabaseTarget } from '../db/orm.ts';
+import { createPglite, type DatabaseTarget } from '../db/orm.ts';
 import type { AtriumPlugin } from '../plugin/manifest.ts';
 
 /** A database made for one test app, and how to get rid of it. */
@@ -54,10 +53,13 @@ async function postgresSchema(databaseUrl: string): Promise<TestDatabase> {
 async function pgliteFromTemplate(plugins: AtriumPlugin<any>[]): Promise<TestDatabase> {
   const file = join(tmpdir(), 'atrium-pglite-templates', `${await templateKey(plugins)}.tar.gz`);
   const template = existsSync(file) ? await readFile(file) : undefined;
-  const instance = await PGlite.create(template ? { loadDataDir: new Blob([template]) } : {});
+  const instance = await createPglite(template ? { loadDataDir: new Blob([template]) } : {});
+  // `sql` reads dates and timestamps as Date objects, as the PostgreSQL client does.
+  const asDate = (text: string) => new Date(text);
+  const parsers = { 1082: asDate, 1114: asDate, 1184: asDate };
   return {
     target: { driver: 'pglite', instance },
-    sql: async (text, params) => (await instance.query(text, params)).rows as never,
+    sql: async (text, params) => (await instance.query(text, params, { parsers })).rows as never,
     afterStart: async () => {
       if (template) return;
       const dump = await instance.dumpDataDir('gzip');
