@@ -103,6 +103,6 @@ export { generateMigration, type GenerateMigrationOptions, type GeneratedMigrati
 export { runMigrations, readMigrations, MigrationError, type MigrationFile, type MigrationLog } from './db/migrations.ts';
 
 // Plugin authors define entities and resolvers with the kernel's own MikroORM and mercurius.
-export { defineEntity, LockMode, p, raw, type FilterQuery, type InferEntity } from '@mikro-orm/core';
+export { Cursor, defineEntity, LockMode, p, raw, type FilterQuery, type InferEntity } from '@mikro-orm/core';
 export type { EntityManager } from '@mikro-orm/sql';
 export type { IResolvers as Resolvers, MercuriusContext as ResolverContext, MercuriusLoaders as Loaders } from 'mercurius';

@@ -328,6 +328,8 @@ export function createApp(options: CreateAppOptions = {}): AtriumApp {
         },
       });
       for (const resolvers of resolverSets) app.graphql.defineResolvers(resolvers);
+      for (const { plugin } of modules) if (plugin.graphql?.loaders) app.graphql.defineLoaders(plugin.graphql.loaders);
+      // Last: it wraps every field resolver a subscription can reach, loaders' included.
       shareSubscriptionResolution(app.graphql.schema);
       // Answer in the media type the client prefers (GraphQL over HTTP).
       app.addHook('onSend', async (request, reply, payload) => {
@@ -336,7 +338,6 @@ export function createApp(options: CreateAppOptions = {}): AtriumApp {
         }
         return payload;
       });
-      for (const { plugin } of modules) if (plugin.graphql?.loaders) app.graphql.defineLoaders(plugin.graphql.loaders);
 
       const moduleContexts = new Map<string, ModuleContext>([['core', { fastify: app, orm, config: undefined, publish }]]);
       const channels = new Map((notificationChannels ?? [loggingChannel('email', app.log), loggingChannel('sms', app.log)]).map((c) => [c.name, c]));

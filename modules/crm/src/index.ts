@@ -2,6 +2,7 @@ import { definePlugin } from '@atrium/core';
 import { entities } from './entities/index.ts';
 import { events } from './events.ts';
 import { permissions } from './permissions.ts';
+import { seedDefaults } from './services/defaults.ts';
 import { loaders, resolvers } from './resolvers/index.ts';
 import { typeDefs } from './schema/index.ts';
 
@@ -19,4 +20,6 @@ export default definePlugin({
   permissions,
   events,
   graphql: { typeDefs, resolvers, loaders },
+  // A new company starts with a Sales pipeline.
+  onEnable: seedDefaults,
 });

@@ -2,3 +2,5 @@
 export { Contact, ContactEmail, CrmSettings, CONTACT_KINDS, type ContactKind } from './entities/contact.ts';
 export { ContactActivity } from './entities/activity.ts';
 export { recordActivity, type ActivityInput } from './services/activity.ts';
+export { Product, ProductCategory } from './entities/products.ts';
+export { findProducts } from './services/products.ts';

@@ -1,15 +1,4 @@
 import { createdAt, defineEntity, money, p, primaryId, type InferEntity } from '@atrium/core';
-import { DateType, type Platform } from '@mikro-orm/core';
-
-/**
- * A `date` column as a `YYYY-MM-DD` string. MikroORM asks its drivers for dates as strings, but a
- * PGlite instance opened outside MikroORM (the test kit's) hands a Date (UTC midnight): both read the same.
- */
-class CalendarDay extends DateType {
-  override convertToJSValue(value: unknown, platform: Platform): string {
-    return value instanceof Date ? value.toISOString().slice(0, 10) : (super.convertToJSValue(value as string, platform) as string);
-  }
-}
 
 export const PAYMENT_METHODS = ['CASH', 'CARD', 'TRANSFER', 'OTHER'] as const;
 export type PaymentMethod = (typeof PAYMENT_METHODS)[number];
@@ -43,7 +32,7 @@ export const Debt = defineEntity({
     currency: p.string().columnType('char(3)'),
     description: p.text().nullable(),
     /** When everything is due (a calendar day, `YYYY-MM-DD`); with an installment plan, its last installment's day. */
-    dueDate: p.date().type(CalendarDay).nullable(),
+    dueDate: p.date().nullable(),
     paid: money().defaultRaw('0'),
     createdById: p.uuid().nullable(),
     createdAt: createdAt(),
@@ -90,7 +79,7 @@ export const Installment = defineEntity({
     companyId: p.uuid(),
     debtId: p.uuid(),
     position: p.integer(),
-    dueDate: p.date().type(CalendarDay),
+    dueDate: p.date(),
     amount: money(),
   },
 });

@@ -4,15 +4,17 @@ import {
   createValidator,
   forbidden,
   isId,
+  LockMode,
   notFound,
   paginate,
+  raw,
   type Connection,
   type ConnectionArgs,
   type Emit,
   type EntityManager,
+  type FilterQuery,
   type Viewer,
 } from '@atrium/core';
-import { LockMode, raw, type FilterQuery } from '@mikro-orm/core';
 import { Debt, Installment, Payment, PAYMENT_METHODS, type PaymentMethod } from '../entities/debts.ts';
 import { recordActivity } from './activity.ts';
 import { findContact } from './contacts.ts';
