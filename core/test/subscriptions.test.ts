@@ -178,3 +178,22 @@ t.test('an event is resolved once per (selection, permission set), not once per 
   t.same(received.slice(5).map((r) => r.data), Array(3).fill({ noteCreated: { title: 'shared', secret: null } }), 'each group gets what its permissions allow');
   await Promise.all(sockets.map((socket) => socket.close()));
 });
+
+t.test('a subscription document is validated as an HTTP one is', async (t) => {
+  const test = await createTestApp({ modules: [notes], config: { introspection: false, graphql: { maxAliases: 3 } } });
+  t.teardown(() => test.close());
+  const company = await test.createCompany();
+  const refused = async (query: string) => {
+    const live = await test.subscribe(query, {}, company.owner);
+    const errors = (await live.failed) as { message: string; extensions?: { code?: string } }[];
+    await live.close();
+    return errors[0];
+  };
+  t.match(await refused('subscription { noteCreated { nope } }'), { message: /Cannot query field "nope"/, extensions: { code: 'BAD_USER_INPUT' } }, 'unknown fields');
+  t.match(await refused('subscription { noteCreated { id __type(name: "Note") { name } } }'), { extensions: { code: 'BAD_USER_INPUT' } }, 'introspection, when it is off');
+  t.match(await refused('subscription { noteCreated { a: id b: id c: id d: id } }'), { extensions: { code: 'BAD_USER_INPUT' } }, 'the alias limit');
+  const valid = await test.subscribe(SUBSCRIBE, {}, company.owner);
+  await test.gql(CREATE_NOTE, { input: { title: 'still works', branchId: company.defaultBranchId } }, company.owner);
+  t.match(await valid.next(), { data: { noteCreated: { title: 'still works' } } });
+  await valid.close();
+});

@@ -6,7 +6,7 @@ import fastifyWebsocket from '@fastify/websocket';
 import fastifyJwt from '@fastify/jwt';
 import fastifyRateLimit from '@fastify/rate-limit';
 import mercurius, { type IResolvers, type MercuriusContext } from 'mercurius';
-import { GraphQLError, NoSchemaIntrospectionCustomRule, type FormattedExecutionResult } from 'graphql';
+import { GraphQLError, NoSchemaIntrospectionCustomRule, specifiedRules, validate, type FormattedExecutionResult } from 'graphql';
 import type { MikroORM } from '@mikro-orm/core';
 import type { EntityManager } from '@mikro-orm/sql';
 import { resolveConfig, type AtriumConfig, type AtriumConfigInput } from './config.ts';
@@ -284,6 +284,7 @@ export function createApp(options: CreateAppOptions = {}): AtriumApp {
           done();
         },
       });
+      const validationRules = [costLimitRule(config.graphql), ...(config.introspection ? [] : [NoSchemaIntrospectionCustomRule])];
       await app.register(mercurius, {
         schema: schema.schema,
         path: '/graphql',
@@ -292,7 +293,7 @@ export function createApp(options: CreateAppOptions = {}): AtriumApp {
         queryDepth: config.graphql.maxDepth,
         allowBatchedQueries: false,
         csrfPrevention: true,
-        validationRules: [costLimitRule(config.graphql), ...(config.introspection ? [] : [NoSchemaIntrospectionCustomRule])],
+        validationRules,
         context: (request) => requestContext(request.headers.authorization, header(request.headers['x-atrium-platform-key']), request.ip),
         errorFormatter: (execution, context) => formatErrors(execution, context, config, app),
         subscription: {
@@ -326,6 +327,11 @@ export function createApp(options: CreateAppOptions = {}): AtriumApp {
           keepAlive: config.subscriptionKeepAliveMs,
           fullWsTransport: false,
         },
+      });
+      // mercurius checks only the depth of a subscription sent over WebSocket: validate it as HTTP does.
+      app.graphql.addHook('preSubscriptionExecution', async (schema, document) => {
+        const errors = validate(schema, document, [...specifiedRules, ...validationRules]);
+        if (errors.length) throw new GraphQLError(errors.map((error) => error.message).join(' '), { extensions: { code: 'BAD_USER_INPUT' } });
       });
       for (const resolvers of resolverSets) app.graphql.defineResolvers(resolvers);
       for (const { plugin } of modules) if (plugin.graphql?.loaders) app.graphql.defineLoaders(plugin.graphql.loaders);
