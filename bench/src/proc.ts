@@ -11,10 +11,13 @@ export function pinSelf(): void {
   if (canPin) spawnSync('taskset', ['-cp', '0', String(process.pid)]);
 }
 
-/** Spawns `node <args>` on core 1 when pinning is possible (silently unpinned otherwise). */
-export function spawnNode(args: string[], options: { env?: NodeJS.ProcessEnv; ipc?: boolean; cwd?: string } = {}): ChildProcess {
+/**
+ * Spawns `node <args>` on core 1 (servers) when pinning is possible (silently unpinned otherwise);
+ * `core: 0` puts a load generator with the runner.
+ */
+export function spawnNode(args: string[], options: { env?: NodeJS.ProcessEnv; ipc?: boolean; cwd?: string; core?: 0 | 1 } = {}): ChildProcess {
   const command = canPin ? 'taskset' : process.execPath;
-  const argv = canPin ? ['-c', '1', process.execPath, ...args] : args;
+  const argv = canPin ? ['-c', String(options.core ?? 1), process.execPath, ...args] : args;
   return spawn(command, argv, {
     cwd: options.cwd,
     env: { ...process.env, ...options.env },
