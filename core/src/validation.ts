@@ -17,12 +17,21 @@ export type JsonSchema = Record<string, unknown>;
 
 /**
  * Compiles `schema` once and returns a function that checks a value, throwing BAD_USER_INPUT with
- * `fields` (paths prefixed with `root`, e.g. `input.email`) when it does not match.
+ * `fields` (paths prefixed with `root`, e.g. `input.email`) when it does not match. `messages`
+ * replaces ajv's wording for a property (by name, wherever it sits) when its value is wrong — ajv
+ * words a `pattern` error with the regular expression itself, which people cannot read.
  */
-export function createValidator<T>(schema: JsonSchema, root = 'input'): (value: unknown) => T {
+export function createValidator<T>(schema: JsonSchema, root = 'input', messages: Record<string, string> = {}): (value: unknown) => T {
   const validate: ValidateFunction = ajv.compile(schema);
   return (value: unknown): T => {
-    if (!validate(value)) throw new BadUserInputError(fieldsFromAjv(validate.errors, root));
-    return value as T;
+    if (validate(value)) return value as T;
+    const fields = fieldsFromAjv(validate.errors, root);
+    for (const error of validate.errors ?? []) {
+      if (error.keyword === 'required' || error.keyword === 'additionalProperties') continue;
+      const path = [root, ...error.instancePath.split('/').slice(1)].filter(Boolean).join('.');
+      const friendly = messages[path.split('.').at(-1)!];
+      if (friendly && path in fields) fields[path] = friendly;
+    }
+    throw new BadUserInputError(fields);
   };
 }

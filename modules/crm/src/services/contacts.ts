@@ -15,7 +15,6 @@ import {
   User,
   type Connection,
   type ConnectionArgs,
-  type Emit,
   type EntityManager,
   type FilterQuery,
   type Viewer,
@@ -24,13 +23,7 @@ import { parsePhoneNumberFromString, type CountryCode } from 'libphonenumber-js'
 import { Contact, ContactEmail, CONTACT_KINDS, type ContactKind } from '../entities/contact.ts';
 import { recordActivity } from './activity.ts';
 import { checkAttributes, readSettings } from './attributes.ts';
-
-/** What a contact mutation needs from its request. */
-export interface ContactContext {
-  em: EntityManager;
-  viewer: Viewer;
-  emit: Emit;
-}
+import type { CrmContext } from './context.ts';
 
 export interface ContactInput {
   kind?: ContactKind;
@@ -222,7 +215,7 @@ async function claimEmails(em: EntityManager, contact: Contact, previous: readon
   for (const email of contact.emails.filter((address) => !previous.includes(address))) em.create(ContactEmail, { companyId: contact.companyId, email, contactId: contact.id });
 }
 
-export async function createContact({ em, viewer, emit }: ContactContext, input: unknown): Promise<Contact> {
+export async function createContact({ em, viewer, emit }: CrmContext, input: unknown): Promise<Contact> {
   const data = await prepare(em, validateCreate(input));
   const contact = em.create(Contact, {
     kind: 'PERSON',
@@ -246,7 +239,7 @@ export async function createContact({ em, viewer, emit }: ContactContext, input:
   return contact;
 }
 
-export async function updateContact({ em, viewer, emit }: ContactContext, id: string, input: unknown): Promise<Contact> {
+export async function updateContact({ em, viewer, emit }: CrmContext, id: string, input: unknown): Promise<Contact> {
   const changes = validateUpdate(input);
   return em.transactional(async (tx) => {
     const contact = await contactToChange(tx, viewer, id, true);
@@ -267,7 +260,7 @@ export async function updateContact({ em, viewer, emit }: ContactContext, id: st
 }
 
 /** Soft-deletes a contact: it leaves lists and searches, keeps its history, and can be restored. */
-export async function deleteContact({ em, viewer, emit }: ContactContext, id: string): Promise<Contact> {
+export async function deleteContact({ em, viewer, emit }: CrmContext, id: string): Promise<Contact> {
   return em.transactional(async (tx) => {
     const contact = await contactToChange(tx, viewer, id, true);
     if (!viewer.ability.can('delete', contact)) throw forbidden('You may not delete contacts of this branch');
@@ -279,7 +272,7 @@ export async function deleteContact({ em, viewer, emit }: ContactContext, id: st
   });
 }
 
-export async function restoreContact({ em, viewer, emit }: ContactContext, id: string): Promise<Contact> {
+export async function restoreContact({ em, viewer, emit }: CrmContext, id: string): Promise<Contact> {
   return em.transactional(async (tx) => {
     const contact = await contactToChange(tx, viewer, id, true);
     if (contact.mergedIntoId) throw new BadUserInputError({ id: 'was merged into another contact and cannot be restored' });
@@ -316,7 +309,7 @@ async function contactReferences(em: EntityManager): Promise<{ table: string; co
  * in any module's table — moves to the survivor, and the merged contact is deleted with a pointer to
  * the survivor. Emits one `crm.contact.merged`.
  */
-export async function mergeContacts({ em, viewer, emit }: ContactContext, input: unknown): Promise<Contact> {
+export async function mergeContacts({ em, viewer, emit }: CrmContext, input: unknown): Promise<Contact> {
   const { survivorId, mergedId } = validateMerge(input);
   if (survivorId === mergedId) throw new BadUserInputError({ 'input.mergedId': 'must differ from survivorId' });
   return em.transactional(async (tx) => {

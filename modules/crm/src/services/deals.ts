@@ -17,7 +17,6 @@ import {
   type AtriumRequestContext,
   type Connection,
   type ConnectionArgs,
-  type Emit,
   type EntityManager,
   type FilterQuery,
   type LoaderQuery,
@@ -29,12 +28,9 @@ import type { Contact } from '../entities/contact.ts';
 import { Deal, DEAL_STATUSES, DealStageChange, Pipeline, PipelineStage, type DealStatus } from '../entities/deals.ts';
 import { recordActivity } from './activity.ts';
 import { findContact } from './contacts.ts';
+import type { CrmContext } from './context.ts';
 
-/** What a pipeline or deal mutation needs from its request. */
-export interface DealContext {
-  em: EntityManager;
-  viewer: Viewer;
-  emit: Emit;
+export interface DealContext extends CrmContext {
   publish: Publish;
 }
 
@@ -55,24 +51,8 @@ const patternMessages: Record<string, string> = {
   currency: 'must be a three-letter ISO 4217 code, e.g. USD',
 };
 
-/** createValidator, with the messages above for pattern errors of the fields they name. */
-function validator<T>(schema: Record<string, unknown>, root = 'input'): (value: unknown) => T {
-  const validate = createValidator<T>(schema, root);
-  return (value) => {
-    try {
-      return validate(value);
-    } catch (error) {
-      if (!(error instanceof BadUserInputError)) throw error;
-      const fields = Object.fromEntries(
-        Object.entries(error.fields).map(([path, message]) => {
-          const friendly = message.startsWith('must match pattern') ? patternMessages[path.split('.').at(-1)!] : undefined;
-          return [path, friendly ?? message];
-        }),
-      );
-      throw new BadUserInputError(fields);
-    }
-  };
-}
+const validator = <T>(schema: Record<string, unknown>, root = 'input') => createValidator<T>(schema, root, patternMessages);
+
 
 const uuid = { type: 'string', format: 'uuid' };
 const nullableUuid = { type: ['string', 'null'], format: 'uuid' };

@@ -10,7 +10,6 @@ import {
   raw,
   type Connection,
   type ConnectionArgs,
-  type Emit,
   type EntityManager,
   type FilterQuery,
   type Viewer,
@@ -18,13 +17,7 @@ import {
 import { Debt, Installment, Payment, PAYMENT_METHODS, type PaymentMethod } from '../entities/debts.ts';
 import { recordActivity } from './activity.ts';
 import { findContact } from './contacts.ts';
-
-/** What a debt mutation needs from its request. */
-export interface DebtContext {
-  em: EntityManager;
-  viewer: Viewer;
-  emit: Emit;
-}
+import type { CrmContext } from './context.ts';
 
 export const DEBT_STATUSES = ['OPEN', 'PAID', 'OVERDUE'] as const;
 export type DebtStatus = (typeof DEBT_STATUSES)[number];
@@ -283,7 +276,7 @@ const actorOf = (viewer: Viewer): string | null => (viewer.kind === 'user' ? vie
  * Records a debt of a contact the viewer can see, with its installment plan if one is given (the
  * debt's due day is then the plan's last day). Adds an entry to the contact's timeline.
  */
-export async function createDebt({ em, viewer }: DebtContext, input: unknown): Promise<Debt> {
+export async function createDebt({ em, viewer }: CrmContext, input: unknown): Promise<Debt> {
   const data = validateCreate(input);
   const fields: Record<string, string> = {};
   const amount = positiveAmount(data.amount, 'input.amount', fields);
@@ -343,7 +336,7 @@ async function lockDebt(tx: EntityManager, viewer: Viewer, id: string): Promise<
  * `input.amount`) and nothing is written. Payments of one debt are serialised by a row lock on the
  * debt, so parallel payments see each other's effect; `paid <= amount` in the database is the last guard.
  */
-export async function recordPayment({ em, viewer, emit }: DebtContext, input: unknown): Promise<{ payment: Payment; debt: Debt }> {
+export async function recordPayment({ em, viewer, emit }: CrmContext, input: unknown): Promise<{ payment: Payment; debt: Debt }> {
   const data = validatePayment(withIsoPaidAt(input));
   const fields: Record<string, string> = {};
   const amount = positiveAmount(data.amount, 'input.amount', fields);
@@ -389,7 +382,7 @@ export async function recordPayment({ em, viewer, emit }: DebtContext, input: un
  * Replaces a debt's installment plan (an empty list removes it). The amounts must add up exactly to
  * the debt's amount and the days strictly increase; the debt's due day becomes the plan's last day.
  */
-export async function setInstallmentPlan({ em, viewer }: DebtContext, input: unknown): Promise<Debt> {
+export async function setInstallmentPlan({ em, viewer }: CrmContext, input: unknown): Promise<Debt> {
   const data = validatePlan(input);
   // Amount shapes first, so that a bad plan answers without a lookup.
   const shapes: Record<string, string> = {};

@@ -11,19 +11,12 @@ import {
   type AtriumRequestContext,
   type Connection,
   type ConnectionArgs,
-  type Emit,
   type EntityManager,
   type LoaderQuery,
   type Viewer,
 } from '@atrium/core';
 import { Product, ProductCategory } from '../entities/products.ts';
-
-/** What a catalog mutation needs from its request. */
-export interface ProductContext {
-  em: EntityManager;
-  viewer: Viewer;
-  emit: Emit;
-}
+import type { CrmContext } from './context.ts';
 
 export interface ProductInput {
   name?: string;
@@ -68,24 +61,8 @@ const messages: Record<string, string> = {
   unit: 'must be 1 to 20 characters, not only spaces',
 };
 
-/** createValidator, with the messages above for the fields they name. */
-function validator<T>(schema: Record<string, unknown>, root = 'input'): (value: unknown) => T {
-  const validate = createValidator<T>(schema, root);
-  return (value) => {
-    try {
-      return validate(value);
-    } catch (error) {
-      if (!(error instanceof BadUserInputError)) throw error;
-      const fields = Object.fromEntries(
-        Object.entries(error.fields).map(([path, message]) => {
-          const friendly = messages[path.slice(root.length + 1)];
-          return [path, friendly && message.startsWith('must') ? friendly : message];
-        }),
-      );
-      throw new BadUserInputError(fields);
-    }
-  };
-}
+const validator = <T>(schema: Record<string, unknown>, root = 'input') => createValidator<T>(schema, root, messages);
+
 
 const checkCreateProduct = validator<ProductInput & Required<Pick<ProductInput, 'name' | 'sku' | 'price' | 'unit'>>>({
   type: 'object',
@@ -234,7 +211,7 @@ export async function findProducts(em: EntityManager, ids: readonly string[]): P
 }
 
 /** Adds a product to the catalog and emits crm.product.created with it. */
-export async function createProduct({ em, emit }: ProductContext, input: unknown): Promise<Product> {
+export async function createProduct({ em, emit }: CrmContext, input: unknown): Promise<Product> {
   const values = checkCreateProduct(input);
   if (values.categoryId) await requireCategory(em, values.categoryId, 'input.categoryId');
   const product = em.create(Product, {
@@ -251,7 +228,7 @@ export async function createProduct({ em, emit }: ProductContext, input: unknown
 }
 
 /** Changes the fields given; emits crm.product.updated when something changed. */
-export async function updateProduct({ em, emit }: ProductContext, id: string, input: unknown): Promise<Product> {
+export async function updateProduct({ em, emit }: CrmContext, id: string, input: unknown): Promise<Product> {
   const values = checkUpdateProduct(input);
   const product = isId(id) ? await em.findOne(Product, { id }) : null;
   if (!product) throw notFound('Product');
@@ -280,7 +257,7 @@ export async function listProductCategories(em: EntityManager, viewer: Viewer): 
   return em.find(ProductCategory, {}, { orderBy: { name: 'asc', id: 'asc' } });
 }
 
-export async function createProductCategory({ em }: ProductContext, input: unknown): Promise<ProductCategory> {
+export async function createProductCategory({ em }: CrmContext, input: unknown): Promise<ProductCategory> {
   const values = checkCreateCategory(input);
   if (values.parentId) await requireCategory(em, values.parentId, 'input.parentId');
   const category = em.create(ProductCategory, { name: values.name.trim(), parentId: values.parentId ?? null } as ProductCategory);
@@ -295,7 +272,7 @@ export async function createProductCategory({ em }: ProductContext, input: unkno
 }
 
 /** Renames and/or moves a category; moving it under itself or one of its subcategories is refused. */
-export async function updateProductCategory({ em, viewer }: ProductContext, id: string, input: unknown): Promise<ProductCategory> {
+export async function updateProductCategory({ em, viewer }: CrmContext, id: string, input: unknown): Promise<ProductCategory> {
   const values = checkUpdateCategory(input);
   if (!isId(id)) throw notFound('Product category');
   try {
@@ -323,7 +300,7 @@ export async function updateProductCategory({ em, viewer }: ProductContext, id: 
 }
 
 /** Deletes an empty category; CONFLICT while subcategories or products are in it (the foreign keys decide). */
-export async function deleteProductCategory({ em }: ProductContext, id: string): Promise<string> {
+export async function deleteProductCategory({ em }: CrmContext, id: string): Promise<string> {
   const category = isId(id) ? await em.findOne(ProductCategory, { id }) : null;
   if (!category) throw notFound('Product category');
   em.remove(category);

@@ -13,7 +13,6 @@ import {
   User,
   type Connection,
   type ConnectionArgs,
-  type Emit,
   type EntityManager,
   type FilterQuery,
   type Viewer,
@@ -25,13 +24,7 @@ import { CrmNote, CrmTask } from '../entities/tasks.ts';
 import { recordActivity } from './activity.ts';
 import { contactsWhere, findContact } from './contacts.ts';
 import { dealsWhere, findDeal } from './deals.ts';
-
-/** What a task or note mutation needs from its request. */
-export interface TaskContext {
-  em: EntityManager;
-  viewer: Viewer;
-  emit: Emit;
-}
+import type { CrmContext } from './context.ts';
 
 /** The user behind a change; API keys are not users, so their changes carry no author. */
 const actorOf = (viewer: Viewer): string | null => (viewer.kind === 'user' ? viewer.id : null);
@@ -202,7 +195,7 @@ async function checkAssignee(em: EntityManager, assigneeId: string): Promise<voi
   if (!(await em.findOne(User, { id: assigneeId, active: true }))) throw new BadUserInputError({ 'input.assigneeId': 'is not an active user of your company' });
 }
 
-export async function createTask({ em, viewer, emit }: TaskContext, input: unknown): Promise<CrmTask> {
+export async function createTask({ em, viewer, emit }: CrmContext, input: unknown): Promise<CrmTask> {
   const data = validateCreateTask(input);
   return em.transactional(async (tx) => {
     const placement = await taskPlacement(tx, viewer, data);
@@ -239,7 +232,7 @@ async function taskToChange(em: EntityManager, viewer: Viewer, id: string): Prom
 }
 
 /** Changes the fields given; assigning someone new emits `crm.task.assigned` again. */
-export async function updateTask({ em, viewer, emit }: TaskContext, id: string, input: unknown): Promise<CrmTask> {
+export async function updateTask({ em, viewer, emit }: CrmContext, id: string, input: unknown): Promise<CrmTask> {
   const changes = validateUpdateTask(input);
   return em.transactional(async (tx) => {
     const task = await taskToChange(tx, viewer, id);
@@ -267,7 +260,7 @@ export async function updateTask({ em, viewer, emit }: TaskContext, id: string, 
  * Marks a task done and emits `crm.task.completed`. Idempotent: completing a done task changes
  * nothing and emits nothing (the row lock makes two completions at once count as one).
  */
-export async function completeTask({ em, viewer, emit }: TaskContext, id: string): Promise<CrmTask> {
+export async function completeTask({ em, viewer, emit }: CrmContext, id: string): Promise<CrmTask> {
   return em.transactional(async (tx) => {
     const task = await taskToChange(tx, viewer, id);
     if (task.done) return task;
@@ -282,7 +275,7 @@ export async function completeTask({ em, viewer, emit }: TaskContext, id: string
 }
 
 /** Makes a done task open again (idempotent; no event is declared for it). */
-export async function reopenTask({ em, viewer }: TaskContext, id: string): Promise<CrmTask> {
+export async function reopenTask({ em, viewer }: CrmContext, id: string): Promise<CrmTask> {
   return em.transactional(async (tx) => {
     const task = await taskToChange(tx, viewer, id);
     if (!task.done) return task;
@@ -345,7 +338,7 @@ export async function listNotes(em: EntityManager, viewer: Viewer, args: NoteLis
 }
 
 /** Writes a note on a contact or deal the viewer can see (needs crm.note.create in the record's branch). */
-export async function createNote({ em, viewer }: TaskContext, input: unknown): Promise<CrmNote> {
+export async function createNote({ em, viewer }: CrmContext, input: unknown): Promise<CrmNote> {
   const data = validateCreateNote(input);
   oneTarget(data, 'input.');
   return em.transactional(async (tx) => {
@@ -376,7 +369,7 @@ async function ownNote(em: EntityManager, viewer: Viewer, id: string): Promise<C
   return note;
 }
 
-export async function updateNote({ em, viewer }: TaskContext, id: string, input: unknown): Promise<CrmNote> {
+export async function updateNote({ em, viewer }: CrmContext, id: string, input: unknown): Promise<CrmNote> {
   const { body: text } = validateUpdateNote(input);
   return em.transactional(async (tx) => {
     const note = await ownNote(tx, viewer, id);
@@ -389,7 +382,7 @@ export async function updateNote({ em, viewer }: TaskContext, id: string, input:
 }
 
 /** Deletes a note, and its timeline entry with it (its words should not outlive it). Answers the note's id. */
-export async function deleteNote({ em, viewer }: TaskContext, id: string): Promise<string> {
+export async function deleteNote({ em, viewer }: CrmContext, id: string): Promise<string> {
   return em.transactional(async (tx) => {
     const note = await ownNote(tx, viewer, id);
     await tx.nativeDelete(ContactActivity, { subjectType: 'CrmNote', subjectId: note.id });
