@@ -57,7 +57,7 @@ export { MemoryPresenceStore, type PresenceStore } from './shared/presence.ts';
 export { MemorySharedQueues, type SharedQueues } from './shared/queue.ts';
 export type { Infrastructure } from './shared/infrastructure.ts';
 export { hashPassword, verifyPassword, OWASP_SCRYPT_COST } from './auth/passwords.ts';
-export { systemEm, type Kernel, type ServiceContext } from './tenancy/kernel.ts';
+export { companyEm, scopeToCompany, systemEm, type Kernel, type ServiceContext } from './tenancy/kernel.ts';
 export type { AccessClaims, AccessTokenSigner } from './auth/tokens.ts';
 export {
   Plan,

@@ -24,7 +24,7 @@ import { runMigrations } from '../db/migrations.ts';
 import { kernelEntities } from '../tenancy/entities.ts';
 import { tenancyTypeDefs } from '../tenancy/schema.ts';
 import { tenancyResolvers } from '../tenancy/resolvers.ts';
-import type { Kernel } from '../tenancy/kernel.ts';
+import { scopeToCompany, type Kernel } from '../tenancy/kernel.ts';
 import { PermissionRegistry } from '../access/permissions.ts';
 import { gateResolvers } from '../access/gate.ts';
 import { authenticate, isPlatformKey } from '../access/authenticate.ts';
@@ -157,10 +157,7 @@ export function createApp(options: CreateAppOptions = {}): AtriumApp {
       if (!(error instanceof AtriumError)) throw error;
       authError = error;
     }
-    if (viewer) {
-      em.setFilterParams('tenant', { companyId: viewer.companyId });
-      if (config.rowLevelSecurity) em.setSessionContext({ role: 'atrium_tenant', variables: { 'app.company_id': viewer.companyId } });
-    }
+    if (viewer) scopeToCompany(em, kernel!, viewer.companyId);
     let checkedAt = Date.now();
     const context: AtriumRequestContext = {
       em,

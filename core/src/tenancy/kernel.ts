@@ -54,6 +54,20 @@ export function forgetViewers(kernel: Kernel, change: { userId?: string; company
  */
 export const systemEm = (kernel: Kernel): EntityManager => kernel.orm.em.fork({ disableContextResolution: true }) as EntityManager;
 
+/**
+ * Scopes an EntityManager to one company as a signed-in request's is: reads filtered, writes stamped,
+ * SQL under row-level security. For work a company is known for without a signed-in caller (a public
+ * widget's token, a job).
+ */
+export function scopeToCompany(em: EntityManager, kernel: Kernel, companyId: string): EntityManager {
+  em.setFilterParams('tenant', { companyId });
+  if (kernel.config.rowLevelSecurity) em.setSessionContext({ role: 'atrium_tenant', variables: { 'app.company_id': companyId } });
+  return em;
+}
+
+/** A fresh EntityManager scoped to one company (see `scopeToCompany`). */
+export const companyEm = (kernel: Kernel, companyId: string): EntityManager => scopeToCompany(systemEm(kernel), kernel, companyId);
+
 /** What a kernel service works with: a request's EntityManager, its caller, the kernel. */
 export interface ServiceContext {
   em: EntityManager;
