@@ -17,8 +17,11 @@ export interface Authentication {
 
 const MAX_CACHED_VIEWERS = 10_000;
 
-async function rows<T>(em: EntityManager, sql: string, params: unknown[]): Promise<T[]> {
-  return em.getConnection().execute(sql, params, 'all');
+/** The ORM's connection: credentials are read with plain SQL, outside any request's unit of work. */
+type Connection = ReturnType<EntityManager['getConnection']>;
+
+async function rows<T>(connection: Connection, sql: string, params: unknown[]): Promise<T[]> {
+  return connection.execute(sql, params, 'all');
 }
 
 /** Whether the presented platform key is the configured one (constant time). */
@@ -35,16 +38,17 @@ export function isPlatformKey(kernel: Kernel, presented: string | undefined): bo
  * key's) current state is read on every call — a deactivated user or revoked key stops at once —
  * and the built ability is reused while the access stamp (user and company versions) is unchanged.
  */
-export async function authenticate(kernel: Kernel, em: EntityManager, authorization: string | undefined): Promise<Viewer | null> {
+export async function authenticate(kernel: Kernel, authorization: string | undefined): Promise<Viewer | null> {
   if (!authorization) return null;
   const [scheme, credential] = authorization.trim().split(/\s+/, 2);
   if (!credential) throw unauthenticated('Malformed authorization header');
-  if (/^bearer$/i.test(scheme!)) return userViewer(kernel, em, credential);
-  if (/^apikey$/i.test(scheme!)) return apiKeyViewer(kernel, em, credential);
+  const connection = (kernel.orm.em as EntityManager).getConnection();
+  if (/^bearer$/i.test(scheme!)) return userViewer(kernel, connection, credential);
+  if (/^apikey$/i.test(scheme!)) return apiKeyViewer(kernel, connection, credential);
   throw unauthenticated('Unsupported authorization scheme');
 }
 
-async function userViewer(kernel: Kernel, em: EntityManager, token: string): Promise<Viewer> {
+async function userViewer(kernel: Kernel, connection: Connection, token: string): Promise<Viewer> {
   let claims: AccessClaims;
   try {
     claims = kernel.tokens.verify(token);
@@ -56,7 +60,7 @@ async function userViewer(kernel: Kernel, em: EntityManager, token: string): Pro
     return cachedEntry.viewer;
   }
   const [state] = await rows<{ company_id: string; active: boolean; system_role: SystemRole; uv: number; cv: number }>(
-    em,
+    connection,
     'select u.company_id, u.active, u.system_role, u.access_version as uv, c.access_version as cv from app_user u join company c on c.id = u.company_id where u.id = ?',
     [claims.sub],
   );
@@ -68,9 +72,9 @@ async function userViewer(kernel: Kernel, em: EntityManager, token: string): Pro
   }
 
   const [roleRows, branchRows, company] = await Promise.all([
-    rows<{ permissions: string[] }>(em, 'select r.permissions from user_role ur join role r on r.id = ur.role_id where ur.user_id = ?', [claims.sub]),
-    rows<{ branch_id: string }>(em, 'select branch_id from user_branch where user_id = ?', [claims.sub]),
-    companyFacts(em, state.company_id),
+    rows<{ permissions: string[] }>(connection, 'select r.permissions from user_role ur join role r on r.id = ur.role_id where ur.user_id = ?', [claims.sub]),
+    rows<{ branch_id: string }>(connection, 'select branch_id from user_branch where user_id = ?', [claims.sub]),
+    companyFacts(connection, state.company_id),
   ]);
   const viewer = buildViewer(
     {
@@ -90,22 +94,22 @@ async function userViewer(kernel: Kernel, em: EntityManager, token: string): Pro
   return viewer;
 }
 
-async function companyFacts(em: EntityManager, companyId: string): Promise<Pick<ViewerFacts, 'planModules' | 'overrides'>> {
-  const [plan] = await rows<{ modules: string[] }>(em, 'select p.modules from company c join plan p on p.id = c.plan_id where c.id = ?', [companyId]);
-  const overrides = await rows<{ module: string; enabled: boolean | null }>(em, 'select module, enabled from company_module where company_id = ?', [companyId]);
+async function companyFacts(connection: Connection, companyId: string): Promise<Pick<ViewerFacts, 'planModules' | 'overrides'>> {
+  const [plan] = await rows<{ modules: string[] }>(connection, 'select p.modules from company c join plan p on p.id = c.plan_id where c.id = ?', [companyId]);
+  const overrides = await rows<{ module: string; enabled: boolean | null }>(connection, 'select module, enabled from company_module where company_id = ?', [companyId]);
   return { planModules: plan?.modules ?? [], overrides };
 }
 
-async function apiKeyViewer(kernel: Kernel, em: EntityManager, key: string): Promise<Viewer> {
+async function apiKeyViewer(kernel: Kernel, connection: Connection, key: string): Promise<Viewer> {
   const parsed = parseApiKey(key);
   const [row] = parsed
-    ? await rows<{ id: string; company_id: string; key_hash: string; permissions: string[]; revoked_at: Date | null }>(em, 'select * from api_key where id = ?', [parsed.id])
+    ? await rows<{ id: string; company_id: string; key_hash: string; permissions: string[]; revoked_at: Date | null }>(connection, 'select * from api_key where id = ?', [parsed.id])
     : [];
   const expected = Buffer.from(row?.key_hash ?? '0'.repeat(64), 'hex');
   const actual = Buffer.from(hashApiKeySecret(parsed?.secret ?? ''), 'hex');
   if (!row || row.revoked_at || !timingSafeEqual(expected, actual)) throw unauthenticated('Invalid API key');
-  await em.getConnection().execute('update api_key set last_used_at = now() where id = ?', [row.id], 'run');
-  const branches = await rows<{ id: string }>(em, 'select id from branch where company_id = ?', [row.company_id]);
+  await connection.execute('update api_key set last_used_at = now() where id = ?', [row.id], 'run');
+  const branches = await rows<{ id: string }>(connection, 'select id from branch where company_id = ?', [row.company_id]);
   return buildViewer(
     {
       kind: 'apiKey',
@@ -114,7 +118,7 @@ async function apiKeyViewer(kernel: Kernel, em: EntityManager, key: string): Pro
       systemRole: 'MEMBER',
       branchIds: branches.map((b) => b.id),
       roleKeys: row.permissions,
-      ...(await companyFacts(em, row.company_id)),
+      ...(await companyFacts(connection, row.company_id)),
     },
     kernel.modules,
     kernel.permissions,

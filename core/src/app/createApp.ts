@@ -148,19 +148,27 @@ export function createApp(options: CreateAppOptions = {}): AtriumApp {
     ip: string,
     socket?: SocketLike,
   ): Promise<AtriumRequestContext> {
-    const em = orm!.em.fork({ disableContextResolution: true }) as EntityManager;
     let viewer: Viewer | null = null;
     let authError: AtriumError | undefined;
     try {
-      viewer = await authenticate(kernel!, em, authorization);
+      viewer = await authenticate(kernel!, authorization);
     } catch (error) {
       if (!(error instanceof AtriumError)) throw error;
       authError = error;
     }
-    if (viewer) scopeToCompany(em, kernel!, viewer.companyId);
+    // Forked on first use: many operations (a cached viewer's query of in-memory data, a refused
+    // one) never touch the database.
+    let em: EntityManager | undefined;
+    const scope = viewer?.companyId;
     let checkedAt = Date.now();
     const context: AtriumRequestContext = {
-      em,
+      get em() {
+        if (!em) {
+          em = orm!.em.fork({ disableContextResolution: true }) as EntityManager;
+          if (scope) scopeToCompany(em, kernel!, scope);
+        }
+        return em;
+      },
       config,
       publish,
       kernel: kernel!,
@@ -174,7 +182,7 @@ export function createApp(options: CreateAppOptions = {}): AtriumApp {
         if (!context.viewer || Date.now() - checkedAt < config.auth.subscriptionRecheckMs) return context.viewer;
         checkedAt = Date.now();
         try {
-          context.viewer = await authenticate(kernel!, orm!.em.fork({ disableContextResolution: true }) as EntityManager, authorization);
+          context.viewer = await authenticate(kernel!, authorization);
         } catch {
           context.viewer = null;
         }
@@ -254,7 +262,9 @@ export function createApp(options: CreateAppOptions = {}): AtriumApp {
       await app.register(fastifyJwt, {
         secret: await resolveJwtSecret(config),
         sign: { algorithm: 'HS256' },
-        verify: { algorithms: ['HS256'] },
+        // Verified tokens are cached (up to their expiry): the signature check per request was the
+        // largest cost of the kernel's own pipeline. Revocation does not rely on it (the access stamp does).
+        verify: { algorithms: ['HS256'], cache: 1000 },
       });
       kernel = {
         config,
