@@ -220,20 +220,21 @@ export function createApp(options: CreateAppOptions = {}): AtriumApp {
           info: (message) => app.log.info(message),
         });
       }
-      app.addHook('onRequest', async (request, reply) => {
+      // Hooks on every request take fastify's callback form: an async hook costs a promise and its ticks per request.
+      app.addHook('onRequest', (request, reply, done) => {
         if (closing && request.url !== '/health/live') {
-          return reply.code(503).header('connection', 'close').send({ error: 'Service Unavailable', message: 'The server is shutting down' });
+          reply.code(503).header('connection', 'close').send({ error: 'Service Unavailable', message: 'The server is shutting down' });
+          return;
         }
         inFlight += 1;
         reply.raw.once('close', () => {
           inFlight -= 1;
           if (inFlight === 0) drained?.();
         });
-      });
-      app.addHook('onRequest', async (request) => {
         // mercurius' CSRF check also runs on the WebSocket upgrade (a plain GET) and refuses it. CSRF
         // does not apply there: sockets authenticate with the connection_init token, never cookies.
         if (request.headers.upgrade?.toLowerCase() === 'websocket') request.headers['mercurius-require-preflight'] = 'websocket';
+        done();
       });
       if (config.httpRateLimit > 0) {
         await app.register(fastifyRateLimit, {
@@ -345,22 +346,22 @@ export function createApp(options: CreateAppOptions = {}): AtriumApp {
       // Last: it wraps every field resolver a subscription can reach, loaders' included.
       shareSubscriptionResolution(app.graphql.schema);
       // Answer in the media type the client prefers (GraphQL over HTTP).
-      app.addHook('onSend', async (request, reply, payload) => {
+      app.addHook('onSend', (request, reply, payload, done) => {
         if (request.url.startsWith('/graphql') && prefersGraphQLResponse(request.headers.accept) && String(reply.getHeader('content-type') ?? '').startsWith('application/json')) {
           reply.header('content-type', `${GRAPHQL_RESPONSE_TYPE}; charset=utf-8`);
         }
-        return payload;
+        done(null, payload);
       });
 
-      const moduleContexts = new Map<string, ModuleContext>([['core', { fastify: app, orm, config: undefined, publish }]]);
+      const moduleContexts = new Map<string, ModuleContext>([['core', { fastify: app, orm, kernel: kernel!, config: undefined, publish }]]);
       const channels = new Map((notificationChannels ?? [loggingChannel('email', app.log), loggingChannel('sms', app.log)]).map((c) => [c.name, c]));
       for (const { plugin, config: moduleConfig } of modules) {
-        moduleContexts.set(plugin.name, { fastify: app, orm, config: moduleConfig, publish });
+        moduleContexts.set(plugin.name, { fastify: app, orm, kernel: kernel!, config: moduleConfig, publish });
         if (!plugin.setup) continue;
         await app.register(
           fastifyPlugin(
             async (instance: FastifyInstance) => {
-              const context: ModuleContext = { fastify: instance, orm: orm!, config: moduleConfig, publish };
+              const context: ModuleContext = { fastify: instance, orm: orm!, kernel: kernel!, config: moduleConfig, publish };
               moduleContexts.set(plugin.name, context);
               await plugin.setup!(context);
             },

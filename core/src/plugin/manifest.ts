@@ -5,6 +5,7 @@ import type { EntityManager } from '@mikro-orm/sql';
 import type { JsonSchema } from '../validation.ts';
 import type { Publish } from '../graphql/subscriptions.ts';
 import type { JobDefinition } from '../jobs/jobs.ts';
+import type { Kernel } from '../tenancy/kernel.ts';
 
 /** A permission key a module declares: `<module>.<area>.<action>`. */
 export interface PermissionDeclaration {
@@ -52,6 +53,8 @@ export interface ModuleContext<Config = unknown> {
   /** The module's own encapsulated Fastify context (routes such as incoming webhooks go here). */
   fastify: FastifyInstance;
   orm: MikroORM;
+  /** The kernel's shared services (rate limiter, presence, queues, events) — jobs and listeners need them too. */
+  kernel: Kernel;
   /** The module's validated options. */
   config: Config;
   publish: Publish;
