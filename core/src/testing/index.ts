@@ -16,6 +16,12 @@ import { createTestDatabase, type TestDatabase } from './database.ts';
 import { createCompany, createUser, type CreateCompanyOptions, type CreateUserOptions, type TestCompany, type TestUser } from './factories.ts';
 
 export { createTestDatabase, type TestDatabase } from './database.ts';
+
+/**
+ * The skip reason of tests that need real PostgreSQL (races, locks: PGlite is one connection), or
+ * false when `DATABASE_URL` points at a server: `t.test('races', { skip: postgresOnly }, …)`.
+ */
+export const postgresOnly: string | false = process.env.DATABASE_URL ? false : 'races and locks need PostgreSQL (set DATABASE_URL)';
 export { TEST_PASSWORD, type CreateCompanyOptions, type CreateUserOptions, type TestCompany, type TestUser } from './factories.ts';
 export { assertTenantIsolation, type Assertions, type IsolationOperation, type IsolationSpec } from './isolation.ts';
 

@@ -1,5 +1,5 @@
 import t from 'tap';
-import { assertTenantIsolation } from '@atrium/core/testing';
+import { assertTenantIsolation, postgresOnly } from '@atrium/core/testing';
 import { countRows, CREATE_CONTACT, crmApp } from './helpers.ts';
 
 const UPDATE_CONTACT = /* GraphQL */ `
@@ -309,11 +309,7 @@ t.test('contacts: a list page costs the same number of statements whatever its s
   t.equal(small, 4, 'count, page, owners, branches');
 });
 
-t.test('contacts: two parallel creates with one address give one contact and one CONFLICT', async (t) => {
-  if (!process.env.DATABASE_URL) {
-    t.comment('skipped: concurrency tests need PostgreSQL (set DATABASE_URL)');
-    return;
-  }
+t.test('contacts: two parallel creates with one address give one contact and one CONFLICT', { skip: postgresOnly }, async (t) => {
   const { test, company } = await crmApp();
   t.teardown(() => test.close());
   const results = await Promise.all(

@@ -1,5 +1,5 @@
 import t from 'tap';
-import { assertTenantIsolation, type TestApp, type TestUser } from '@atrium/core/testing';
+import { assertTenantIsolation, postgresOnly, type TestApp, type TestUser } from '@atrium/core/testing';
 import { countRows, CREATE_CONTACT, crmApp } from './helpers.ts';
 
 const STAGES = 'stages { id name position probability }';
@@ -494,11 +494,7 @@ t.test('deals: dealUpdated keeps a board live, for what each subscriber may see'
   t.equal((await refused.next()).errors?.[0]?.extensions?.code, 'FORBIDDEN');
 });
 
-t.test('deals: concurrent moves keep one consistent history; a stage being removed takes no deal', async (t) => {
-  if (!process.env.DATABASE_URL) {
-    t.comment('skipped: concurrency tests need PostgreSQL (set DATABASE_URL)');
-    return;
-  }
+t.test('deals: concurrent moves keep one consistent history; a stage being removed takes no deal', { skip: postgresOnly }, async (t) => {
   const { test, company } = await crmApp();
   t.teardown(() => test.close());
   const owner = company.owner;

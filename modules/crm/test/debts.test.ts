@@ -1,5 +1,5 @@
 import t from 'tap';
-import { assertTenantIsolation, type TestApp, type TestUser } from '@atrium/core/testing';
+import { assertTenantIsolation, postgresOnly, type TestApp, type TestUser } from '@atrium/core/testing';
 import { countRows, CREATE_CONTACT, crmApp } from './helpers.ts';
 
 const DEBT_FIELDS = /* GraphQL */ `
@@ -387,12 +387,7 @@ t.test('debts: another company’s ids behave as missing ids', async (t) => {
   });
 });
 
-t.test('debts: parallel payments never overpay', async (t) => {
-  // PGlite has one connection and serialises everything: races can only be run on PostgreSQL.
-  if (!process.env.DATABASE_URL) {
-    t.comment('skipped: concurrency tests need PostgreSQL (set DATABASE_URL)');
-    return;
-  }
+t.test('debts: parallel payments never overpay', { skip: postgresOnly }, async (t) => {
   const { test, company } = await crmApp();
   t.teardown(() => test.close());
   const contactId = await newContact(test, company.owner, 'Racer');

@@ -1,7 +1,7 @@
 import { setTimeout } from 'node:timers/promises';
 import t from 'tap';
 import { definePlugin, requireViewer, type Resolvers } from '@atrium/core';
-import { assertTenantIsolation, createTestApp, type TestCompany } from '@atrium/core/testing';
+import { assertTenantIsolation, postgresOnly, createTestApp, type TestCompany } from '@atrium/core/testing';
 import crm, { findProducts } from '@atrium/crm';
 import { countRows } from './helpers.ts';
 
@@ -395,11 +395,7 @@ t.test('findProducts: the public API reads products under the caller’s company
   t.same(res.data, { probeProducts: [`${two.id} TWO`, `${one.id} ONE`] });
 });
 
-t.test('products: races are settled by the database', async (t) => {
-  if (!process.env.DATABASE_URL) {
-    t.comment('skipped: concurrency tests need PostgreSQL (set DATABASE_URL)');
-    return;
-  }
+t.test('products: races are settled by the database', { skip: postgresOnly }, async (t) => {
   const company = await test.createCompany();
   const owner = company.owner;
 

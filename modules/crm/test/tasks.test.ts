@@ -1,5 +1,5 @@
 import t from 'tap';
-import { assertTenantIsolation, type TestApp, type TestCompany } from '@atrium/core/testing';
+import { assertTenantIsolation, postgresOnly, type TestApp, type TestCompany } from '@atrium/core/testing';
 import { countRows, CREATE_CONTACT, crmApp } from './helpers.ts';
 
 const TASK_FIELDS = 'id title description assignee { id } dueAt done doneAt completedBy { id } contact { id } deal { id } branch { id } createdBy { id } createdAt';
@@ -458,11 +458,7 @@ t.test('company B sees and changes nothing of company A', async (t) => {
   });
 });
 
-t.test('two completions at once count as one (PostgreSQL)', async (t) => {
-  if (!process.env.DATABASE_URL) {
-    t.comment('skipped: concurrency tests need PostgreSQL (set DATABASE_URL)');
-    return;
-  }
+t.test('two completions at once count as one (PostgreSQL)', { skip: postgresOnly }, async (t) => {
   const { test, company } = await crmApp();
   t.teardown(() => test.close());
   const owner = company.owner;
