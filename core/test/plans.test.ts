@@ -19,6 +19,9 @@ t.test('plans switch modules on and off per company', async (t) => {
     const added = await test.gql('{ me { id noteCount } }', {}, as);
     t.equal(added.errors?.[0]?.extensions?.code, 'MODULE_DISABLED', 'the field it adds to the kernel User type');
     t.same(added.errors?.[0]?.path, ['me', 'noteCount']);
+    const loaded = await test.gql('{ me { id batchedNoteCount } }', {}, as);
+    t.equal(loaded.errors?.[0]?.extensions?.code, 'MODULE_DISABLED', 'and the one it adds through a loader');
+    t.same(loaded.errors?.[0]?.path, ['me', 'batchedNoteCount']);
     const live = await test.subscribe('subscription { noteCreated { id } }', {}, as);
     const refusal = await live.next();
     t.equal(refusal.errors?.[0]?.extensions?.code, 'MODULE_DISABLED', `its subscriptions are refused: ${JSON.stringify(refusal)}`);
@@ -37,8 +40,8 @@ t.test('plans switch modules on and off per company', async (t) => {
     const moved = await test.gql('mutation ($id: ID!) { setCompanyPlan(companyId: $id, planCode: "default") { modules { name enabled } } }', { id: basic.id }, platform);
     t.same(moved.data.setCompanyPlan.modules, [{ name: 'notes', enabled: true }]);
     t.equal(enabledFor.get(basic.id), 1);
-    const seeded = await test.gql('{ notes { totalCount edges { node { title } } } me { noteCount } }', {}, as);
-    t.same(seeded.data, { notes: { totalCount: 1, edges: [{ node: { title: 'Welcome' } }] }, me: { noteCount: 1 } }, 'same token, new abilities');
+    const seeded = await test.gql('{ notes { totalCount edges { node { title } } } me { noteCount batchedNoteCount } }', {}, as);
+    t.same(seeded.data, { notes: { totalCount: 1, edges: [{ node: { title: 'Welcome' } }] }, me: { noteCount: 1, batchedNoteCount: 1 } }, 'same token, new abilities');
     const off = await test.gql('mutation ($id: ID!) { setCompanyModule(companyId: $id, module: "notes", enabled: false) { modules { enabled } } }', { id: basic.id }, platform);
     t.same(off.data.setCompanyModule.modules, [{ enabled: false }]);
     t.equal((await test.gql('{ notes { totalCount } }', {}, as)).errors?.[0]?.extensions?.code, 'MODULE_DISABLED', 'an override switches it off');

@@ -5,7 +5,7 @@ import fastifyPlugin from 'fastify-plugin';
 import fastifyWebsocket from '@fastify/websocket';
 import fastifyJwt from '@fastify/jwt';
 import fastifyRateLimit from '@fastify/rate-limit';
-import mercurius, { type IResolvers, type MercuriusContext } from 'mercurius';
+import mercurius, { type IResolvers, type MercuriusContext, type MercuriusLoaders } from 'mercurius';
 import { GraphQLError, NoSchemaIntrospectionCustomRule, specifiedRules, validate, type FormattedExecutionResult } from 'graphql';
 import type { MikroORM } from '@mikro-orm/core';
 import type { EntityManager } from '@mikro-orm/sql';
@@ -16,6 +16,7 @@ import { resolvePlugins, PluginError, type ResolvedPlugin } from '../plugin/regi
 import type { AtriumPlugin, ModuleContext } from '../plugin/manifest.ts';
 import { composeSchema, type ComposedSchema } from '../graphql/compose.ts';
 import { costLimitRule } from '../graphql/limits.ts';
+import { loaderResolvers } from '../graphql/loaders.ts';
 import { serialiseOnce, shareSubscriptionResolution, type MessageSender } from '../graphql/shared-resolution.ts';
 import { statusOf, toPublicError } from '../graphql/errors.ts';
 import type { Publish, Topic } from '../graphql/subscriptions.ts';
@@ -114,7 +115,7 @@ export function createApp(options: CreateAppOptions = {}): AtriumApp {
   ]);
   const resolverSets: IResolvers[] = [kernelResolvers(modules), tenancyResolvers, notificationResolvers, webhookResolvers];
   for (const { plugin } of modules) {
-    const resolvers = plugin.graphql?.resolvers ?? {};
+    const resolvers = withLoaders(plugin.name, plugin.graphql?.resolvers ?? {}, plugin.graphql?.loaders);
     assertOwnsResolvers(plugin.name, resolvers, schema);
     resolverSets.push(gateResolvers(plugin.name, resolvers, schema, plugin.publicFields ?? []));
   }
@@ -342,7 +343,6 @@ export function createApp(options: CreateAppOptions = {}): AtriumApp {
         if (errors.length) throw new GraphQLError(errors.map((error) => error.message).join(' '), { extensions: { code: 'BAD_USER_INPUT' } });
       });
       for (const resolvers of resolverSets) app.graphql.defineResolvers(resolvers);
-      for (const { plugin } of modules) if (plugin.graphql?.loaders) app.graphql.defineLoaders(plugin.graphql.loaders);
       // Last: it wraps every field resolver a subscription can reach, loaders' included.
       shareSubscriptionResolution(app.graphql.schema);
       // Answer in the media type the client prefers (GraphQL over HTTP).
@@ -565,4 +565,16 @@ export function prefersGraphQLResponse(accept: string | undefined): boolean {
   };
   const preferred = quality(GRAPHQL_RESPONSE_TYPE);
   return preferred > 0 && preferred >= quality('application/json');
+}
+
+/** A module's resolvers with its loaders as batching field resolvers (a field is defined by one or the other). */
+function withLoaders(module: string, resolvers: IResolvers, loaders: MercuriusLoaders | undefined): IResolvers {
+  if (!loaders) return resolvers;
+  const merged: Record<string, unknown> = { ...resolvers };
+  for (const [typeName, fields] of Object.entries(loaderResolvers(loaders as never))) {
+    const own = (resolvers as Record<string, Record<string, unknown> | undefined>)[typeName] ?? {};
+    for (const field of Object.keys(fields)) if (field in own) throw new PluginError(`Module "${module}" defines ${typeName}.${field} both as a resolver and as a loader`, [module]);
+    merged[typeName] = { ...own, ...fields };
+  }
+  return merged as IResolvers;
 }

@@ -24,3 +24,66 @@ export function referenceLoader<Parent, T extends { id: string }>(
     return queries.map((query) => byId.get(idOf(query.obj) ?? '') ?? null);
   };
 }
+
+type LoaderFunction = (queries: { obj: unknown; params: unknown }[], context: AtriumRequestContext) => Promise<unknown[]> | unknown[];
+type LoaderDefinition = LoaderFunction | { loader: LoaderFunction; opts?: unknown };
+
+interface Pending {
+  obj: unknown;
+  params: unknown;
+  resolve(value: unknown): void;
+  reject(error: unknown): void;
+}
+
+/** The reads of one loader field waiting for the next tick, per GraphQL execution (its context object). */
+const batches = new WeakMap<object, Map<string, Pending[]>>();
+
+/**
+ * Turns a module's loaders (mercurius' `{ Type: { field: (queries, context) => results } }`) into
+ * field resolvers that batch every read of the field made in one tick of one execution into one
+ * call. mercurius' own loaders key each read by serialising the whole parent (for an ORM entity,
+ * its full `toJSON`) — the largest cost of a list with references; here reads are not cached beyond
+ * the batch, and as plain resolvers they pass through the module's gate like every other field.
+ */
+export function loaderResolvers(loaders: Record<string, Record<string, LoaderDefinition>>): Record<string, Record<string, unknown>> {
+  const resolvers: Record<string, Record<string, unknown>> = {};
+  for (const [typeName, fields] of Object.entries(loaders)) {
+    resolvers[typeName] = {};
+    for (const [field, definition] of Object.entries(fields)) {
+      const load = typeof definition === 'function' ? definition : definition.loader;
+      const name = `${typeName}.${field}`;
+      resolvers[typeName][field] = (obj: unknown, params: unknown, context: AtriumRequestContext) =>
+        new Promise((resolve, reject) => {
+          let byField = batches.get(context);
+          if (!byField) batches.set(context, (byField = new Map()));
+          let batch = byField.get(name);
+          if (!batch) {
+            byField.set(name, (batch = []));
+            // After the current tick every sibling read of the field has been made.
+            process.nextTick(() => {
+              byField.delete(name);
+              dispatch(load, batch!, context);
+            });
+          }
+          batch.push({ obj, params, resolve, reject });
+        });
+    }
+  }
+  return resolvers;
+}
+
+async function dispatch(load: LoaderFunction, batch: Pending[], context: AtriumRequestContext): Promise<void> {
+  try {
+    const results = await load(
+      batch.map(({ obj, params }) => ({ obj, params })),
+      context,
+    );
+    batch.forEach((pending, i) => {
+      const result = results[i];
+      if (result instanceof Error) pending.reject(result);
+      else pending.resolve(result);
+    });
+  } catch (error) {
+    for (const pending of batch) pending.reject(error);
+  }
+}
