@@ -54,18 +54,20 @@ export function loaderResolvers(loaders: Record<string, Record<string, LoaderDef
       const name = `${typeName}.${field}`;
       resolvers[typeName][field] = (obj: unknown, params: unknown, context: AtriumRequestContext) =>
         new Promise((resolve, reject) => {
-          let byField = batches.get(context);
-          if (!byField) batches.set(context, (byField = new Map()));
-          let batch = byField.get(name);
-          if (!batch) {
-            byField.set(name, (batch = []));
-            // After the current tick every sibling read of the field has been made.
-            process.nextTick(() => {
-              byField.delete(name);
-              dispatch(load, batch!, context);
-            });
+          const byField = batches.get(context) ?? new Map<string, Pending[]>();
+          batches.set(context, byField);
+          const pending = byField.get(name);
+          if (pending) {
+            pending.push({ obj, params, resolve, reject });
+            return;
           }
-          batch.push({ obj, params, resolve, reject });
+          const batch: Pending[] = [{ obj, params, resolve, reject }];
+          byField.set(name, batch);
+          // After the current tick every sibling read of the field has been made.
+          process.nextTick(() => {
+            byField.delete(name);
+            dispatch(load, batch, context);
+          });
         });
     }
   }
