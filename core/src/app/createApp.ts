@@ -119,6 +119,9 @@ export function createApp(options: CreateAppOptions = {}): AtriumApp {
     assertOwnsResolvers(plugin.name, resolvers, schema);
     resolverSets.push(gateResolvers(plugin.name, resolvers, schema, plugin.publicFields ?? []));
   }
+  // Sockets without credentials are refused, unless a module serves public subscriptions (a website
+  // widget's): then they are accepted, and every other subscription answers them UNAUTHENTICATED.
+  const publicSubscriptions = modules.some(({ plugin }) => (plugin.publicFields ?? []).some((field) => schema.fieldOwners.get(`Subscription.${field}`) === plugin.name));
   const target: DatabaseTarget =
     database ?? (config.databaseUrl ? { driver: 'postgresql', url: config.databaseUrl } : { driver: 'pglite', dataDir: config.dataDir });
 
@@ -309,8 +312,9 @@ export function createApp(options: CreateAppOptions = {}): AtriumApp {
           ...(infrastructure.emitter ? { emitter: infrastructure.emitter } : {}),
           // The socket authenticates once, with the connection_init payload's authorization. A
           // refusal closes it with graphql-ws' close codes (mercurius' own `connection_error` message
-          // is not part of the protocol): 4401 without credentials or with an expired token, 4403
-          // with credentials that are refused. The socket closes with 4401 when its token expires.
+          // is not part of the protocol): 4401 without credentials (unless public subscriptions are
+          // served) or with an expired token, 4403 with credentials that are refused. The socket
+          // closes with 4401 when its token expires.
           // (mercurius calls onConnect as a method of the connection, which holds the socket.)
           onConnect: async function (this: (MessageSender & { socket: SocketLike }) | undefined, { payload }) {
             const socket = this?.socket;
@@ -319,7 +323,11 @@ export function createApp(options: CreateAppOptions = {}): AtriumApp {
               socket?.close(code, reason);
               return false;
             };
-            if (!authorization) return refuse(4401, 'Unauthorized: send authorization in connection_init');
+            if (!authorization) {
+              if (!publicSubscriptions) return refuse(4401, 'Unauthorized: send authorization in connection_init');
+              const anonymous = await requestContext(undefined, undefined, '', socket);
+              return this ? Object.assign(anonymous, serialiseOnce(this)) : anonymous;
+            }
             const context = await requestContext(authorization, undefined, '', socket);
             if (!context.viewer) {
               const { expired } = bearerExpiry(kernel!, authorization);

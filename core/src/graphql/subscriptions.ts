@@ -87,6 +87,9 @@ export function subscription<Args, Payload>(
     const viewer = await context.refreshViewer();
     if (context.viewer !== null && !viewer) return false;
     if (options.permission && !viewer?.keys.has(options.permission)) return false;
+    // mercurius hands each subscription a copy of its socket's context: the filter (and the fields
+    // resolved after it) must see the viewer as it is now, not as it was when the socket opened.
+    if (viewer) context.viewer = viewer;
     return options.filter ? options.filter(payload, args, context) : true;
   };
   return {
