@@ -7,4 +7,4 @@ export { findProducts } from './services/products.ts';
 export { DEAL_STATUSES, Deal, DealStageChange, Pipeline, PipelineStage } from './entities/deals.ts';
 export { CrmNote, CrmTask } from './entities/tasks.ts';
 export { Debt, Installment, PAYMENT_METHODS, Payment } from './entities/debts.ts';
-export { findContact, contactsWhere } from './services/contacts.ts';
+export { findContact, contactsWhere, setContactBlocked, findOrCreateContactByEmail, type ContactByEmailInput } from './services/contacts.ts';

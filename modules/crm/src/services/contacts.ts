@@ -9,12 +9,14 @@ import {
   forbidden,
   isId,
   LockMode,
+  newId,
   notFound,
   paginate,
   raw,
   User,
   type Connection,
   type ConnectionArgs,
+  type Emit,
   type EntityManager,
   type FilterQuery,
   type Viewer,
@@ -215,6 +217,20 @@ async function claimEmails(em: EntityManager, contact: Contact, previous: readon
   for (const email of contact.emails.filter((address) => !previous.includes(address))) em.create(ContactEmail, { companyId: contact.companyId, email, contactId: contact.id });
 }
 
+/**
+ * Blocks or unblocks a live contact for another module (the messenger's blockContact): the caller
+ * checks its own permission and runs it in its transaction. Null when the contact is not found;
+ * emits `crm.contact.updated` when it changes.
+ */
+export async function setContactBlocked(em: EntityManager, emit: Emit, contactId: string, blocked: boolean): Promise<Contact | null> {
+  const contact = isId(contactId) ? await em.findOne(Contact, { id: contactId, deletedAt: null }, { lockMode: LockMode.PESSIMISTIC_WRITE }) : null;
+  if (!contact || contact.blocked === blocked) return contact;
+  contact.blocked = blocked;
+  emit(em, 'crm.contact.updated', { contactId: contact.id, changed: ['blocked'] });
+  await em.flush();
+  return contact;
+}
+
 export async function createContact({ em, viewer, emit }: CrmContext, input: unknown): Promise<Contact> {
   const data = await prepare(em, validateCreate(input));
   const contact = em.create(Contact, {
@@ -354,4 +370,54 @@ export async function mergeContacts({ em, viewer, emit }: CrmContext, input: unk
     await tx.flush();
     return survivor;
   });
+}
+
+export interface ContactByEmailInput {
+  companyId: string;
+  /** The branch a new contact lands in. */
+  branchId: string;
+  email: string;
+  /** The name a new contact gets (an existing contact keeps its own). */
+  name: string;
+}
+
+/**
+ * The contact an e-mail address belongs to, or a new contact with it: for channels where people
+ * introduce themselves (a website widget), so without a viewer — the caller decides who may. Runs
+ * inside the caller's transaction. The address is claimed first (insert … on conflict do nothing),
+ * so two calls at once with one new address make one contact. An existing contact is not changed.
+ * Emits crm.contact.created when it creates one.
+ */
+export async function findOrCreateContactByEmail(tx: EntityManager, emit: Emit, input: ContactByEmailInput): Promise<{ contact: Contact; created: boolean }> {
+  const email = input.email.trim().toLowerCase();
+  const id = newId();
+  const claimed = await tx
+    .getConnection()
+    .execute<{ contact_id: string }[]>(
+      'insert into crm_contact_email (company_id, email, contact_id) values (?, ?, ?) on conflict do nothing returning contact_id',
+      [input.companyId, email, id],
+      'all',
+      tx.getTransactionContext(),
+    );
+  if (!claimed.length) {
+    const claim = await tx.findOneOrFail(ContactEmail, { companyId: input.companyId, email });
+    return { contact: await tx.findOneOrFail(Contact, { id: claim.contactId }), created: false };
+  }
+  const contact = tx.create(Contact, {
+    id,
+    kind: 'PERSON',
+    name: input.name.trim(),
+    emails: [email],
+    phones: [],
+    labels: [],
+    customAttributes: {},
+    blocked: false,
+    branchId: input.branchId,
+    companyId: input.companyId,
+    searchText: '',
+  });
+  contact.searchText = searchTextOf(contact);
+  emit(tx, 'crm.contact.created', { contactId: contact.id });
+  await tx.flush();
+  return { contact, created: true };
 }
