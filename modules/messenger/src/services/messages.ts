@@ -1,0 +1,415 @@
+import {
+  AtriumError,
+  BadUserInputError,
+  createValidator,
+  forbidden,
+  isId,
+  LockMode,
+  newId,
+  notFound,
+  paginate,
+  type Connection,
+  type EntityManager,
+  type FilterQuery,
+  type Viewer,
+} from '@atrium/core';
+import { Conversation } from '../entities/conversations.ts';
+import { ContactInbox, Inbox } from '../entities/inboxes.ts';
+import { Attachment, MAX_ATTACHMENTS, MAX_CONTENT_LENGTH, Message, MessageChange, type MessageType, type SenderType } from '../entities/messages.ts';
+import { canWriteConversation, findReadableConversation } from './access.ts';
+import { attachmentsSchema, decodeAttachments, forgetAttachmentFiles, storeAttachments, type AttachmentInput } from './attachments.ts';
+import { transact, type MessengerContext } from './context.ts';
+import { changeStatus, conversationToWrite, isContactBlocked, openConversation } from './conversations.ts';
+import { contactInboxFor, isWithinWorkingHours } from './inboxes.ts';
+import { conversationSnapshot, messageSnapshot, publishConversationEvent } from './realtime.ts';
+
+/** More messages than this from one sender in a minute are refused (flood protection). */
+export const FLOOD_LIMIT = 20;
+const FLOOD_WINDOW_MS = 60_000;
+
+export interface PostMessageInput {
+  messageType: MessageType;
+  senderType: SenderType;
+  senderUserId?: string | null;
+  senderContactId?: string | null;
+  content?: string | null;
+  private?: boolean;
+  replyToId?: string | null;
+  /** The message's id in the channel it came from: a second message with it in the same inbox is not created. */
+  sourceId?: string | null;
+  attachments?: AttachmentInput[] | null;
+  contentAttributes?: Record<string, unknown>;
+  /** Prefix of input paths in errors (default `input`). */
+  field?: string;
+}
+
+export interface PostedMessage {
+  message: Message;
+  /** The sourceId was seen before: `message` is the earlier one and nothing was written. */
+  duplicate: boolean;
+}
+
+/** Refuses a message past the sender's flood limit (RATE_LIMITED), before anything is written. */
+async function checkFlood(ctx: MessengerContext, companyId: string, input: PostMessageInput): Promise<void> {
+  const sender = input.senderType === 'USER' ? input.senderUserId : input.senderType === 'CONTACT' ? input.senderContactId : null;
+  if (!sender) return;
+  const result = await ctx.kernel.limiter.hit(`messenger:flood:${companyId}:${sender}`, FLOOD_LIMIT, FLOOD_WINDOW_MS);
+  if (!result.allowed) {
+    throw new AtriumError('RATE_LIMITED', `More than ${FLOOD_LIMIT} messages a minute: wait a moment`, { retryAfterSeconds: Math.ceil(result.resetInMs / 1000) });
+  }
+}
+
+/**
+ * Inserts the message unless its sourceId is already in the scope: the unique index settles it
+ * (`on conflict do nothing`), so concurrent deliveries of one sourceId make one row — the others
+ * wait for the first to commit and then find it.
+ */
+async function insertMessage(tx: EntityManager, values: Record<string, unknown>): Promise<Message | null> {
+  const columns = Object.keys(values);
+  const rows = await tx.execute<Record<string, unknown>[]>(
+    `insert into messenger_message (${columns.join(', ')}) values (${columns.map((c) => (c === 'content_attributes' ? '?::jsonb' : '?')).join(', ')})
+     on conflict (dedup_scope, source_id) where source_id is not null do nothing returning *`,
+    columns.map((column) => values[column]),
+  );
+  return rows[0] ? tx.map(Message, rows[0]) : null;
+}
+
+/**
+ * Writes a message into a conversation (which the caller has locked) and applies its consequences:
+ * an INCOMING message reopens a SNOOZED or RESOLVED inbox conversation (not for a blocked contact)
+ * and starts `waitingSince`; an agent's public OUTGOING message sets `firstReplyCreatedAt` once and
+ * ends the wait (`messenger.reply.created`); private notes change neither. Emits
+ * `messenger.message.created` and queues a live MESSAGE_CREATED. The same sourceId again: the
+ * earlier message, nothing written, nothing emitted.
+ */
+export async function postMessage(tx: EntityManager, ctx: MessengerContext, conversation: Conversation, input: PostMessageInput): Promise<PostedMessage> {
+  const field = input.field ?? 'input';
+  const content = input.content ?? null;
+  if (content !== null && content.length > MAX_CONTENT_LENGTH) throw new BadUserInputError({ [`${field}.content`]: `is longer than ${MAX_CONTENT_LENGTH} characters` });
+  if ((input.attachments?.length ?? 0) > MAX_ATTACHMENTS) throw new BadUserInputError({ [`${field}.attachments`]: `at most ${MAX_ATTACHMENTS} attachments` });
+  const attachments = decodeAttachments(ctx, input.attachments, `${field}.attachments`);
+  if (input.messageType !== 'ACTIVITY' && !content?.trim() && !attachments.length) throw new BadUserInputError({ [`${field}.content`]: 'is required (or an attachment)' });
+  if (input.replyToId) {
+    const parent = await tx.count(Message, { id: input.replyToId, conversationId: conversation.id });
+    if (!parent) throw new BadUserInputError({ [`${field}.replyToId`]: 'is not a message of this conversation' });
+  }
+  const companyId = conversation.companyId;
+  await checkFlood(ctx, companyId, input);
+
+  const dedupScope = conversation.inboxId ?? conversation.id;
+  const sourceId = input.sourceId ?? null;
+  const message = await insertMessage(tx, {
+    id: newId(),
+    company_id: companyId,
+    conversation_id: conversation.id,
+    dedup_scope: dedupScope,
+    message_type: input.messageType,
+    private: input.private ?? false,
+    content,
+    content_attributes: JSON.stringify(input.contentAttributes ?? {}),
+    sender_type: input.senderType,
+    sender_user_id: input.senderUserId ?? null,
+    sender_contact_id: input.senderContactId ?? null,
+    reply_to_id: input.replyToId ?? null,
+    status: 'SENT',
+    source_id: sourceId,
+    created_at: new Date(),
+  });
+  if (!message) return { message: await tx.findOneOrFail(Message, { dedupScope, sourceId }), duplicate: true };
+
+  await storeAttachments(tx, ctx, message.id, companyId, attachments);
+  ctx.emit(tx, 'messenger.message.created', {
+    messageId: message.id,
+    conversationId: conversation.id,
+    messageType: message.messageType,
+    private: message.private,
+    senderType: message.senderType,
+    senderUserId: message.senderUserId ?? null,
+    senderContactId: message.senderContactId ?? null,
+  });
+  if (message.messageType !== 'ACTIVITY') conversation.lastActivityAt = message.createdAt;
+  if (conversation.kind === 'INBOX' && !message.private) {
+    if (message.messageType === 'INCOMING') {
+      if ((conversation.status === 'SNOOZED' || conversation.status === 'RESOLVED') && !(await isContactBlocked(tx, conversation.contactId))) {
+        await changeStatus(tx, ctx, conversation, 'OPEN');
+      }
+      if (!conversation.waitingSince && conversation.status !== 'RESOLVED') conversation.waitingSince = message.createdAt;
+    } else if (message.messageType === 'OUTGOING' && message.senderType === 'USER') {
+      if (!conversation.firstReplyCreatedAt) {
+        conversation.firstReplyCreatedAt = message.createdAt;
+        ctx.emit(tx, 'messenger.firstReply.created', { conversationId: conversation.id, messageId: message.id, senderUserId: message.senderUserId ?? null });
+      }
+      if (conversation.waitingSince) {
+        const waitedSeconds = Math.max(0, Math.floor((message.createdAt.getTime() - conversation.waitingSince.getTime()) / 1000));
+        ctx.emit(tx, 'messenger.reply.created', { conversationId: conversation.id, messageId: message.id, senderUserId: message.senderUserId ?? null, waitedSeconds });
+        conversation.waitingSince = null;
+      }
+    }
+  }
+  await tx.flush();
+  publishConversationEvent(ctx, {
+    type: 'MESSAGE_CREATED',
+    conversationId: conversation.id,
+    inboxId: conversation.inboxId ?? null,
+    companyId,
+    message: messageSnapshot(message),
+    conversation: conversationSnapshot(conversation),
+  });
+  return { message, duplicate: false };
+}
+
+/** An ACTIVITY message ("assignee changed" …): `contentAttributes` carries `kind` and the attributes. */
+export async function postActivity(tx: EntityManager, ctx: MessengerContext, conversation: Conversation, kind: string, attributes: Record<string, unknown> = {}): Promise<Message> {
+  const { message } = await postMessage(tx, ctx, conversation, { messageType: 'ACTIVITY', senderType: 'SYSTEM', contentAttributes: { kind, ...attributes } });
+  return message;
+}
+
+export interface IncomingInput {
+  contactInbox: ContactInbox;
+  content?: string | null;
+  sourceId?: string | null;
+  attachments?: AttachmentInput[] | null;
+  field?: string;
+}
+
+export interface ReceivedMessage extends PostedMessage {
+  conversation: Conversation;
+}
+
+/**
+ * A contact's message arriving through its inbox (API channel, widget): it goes to the contact's
+ * unresolved conversation (with `lockToSingleConversation`, any of the contact's in the inbox; else
+ * the latest of this contact inbox), reopens a RESOLVED one when the inbox allows messages after
+ * resolve, and otherwise starts a new conversation. Outside working hours, the first unanswered
+ * message gets the inbox's out-of-office reply.
+ */
+export async function receiveIncoming(tx: EntityManager, ctx: MessengerContext, input: IncomingInput): Promise<ReceivedMessage> {
+  const { contactInbox } = input;
+  const inbox = await tx.findOneOrFail(Inbox, { id: contactInbox.inboxId });
+  // One contact's messages are taken one at a time: two never start two conversations.
+  await tx.execute(
+    inbox.lockToSingleConversation
+      ? 'select id from messenger_contact_inbox where inbox_id = ? and contact_id = ? order by id for update'
+      : 'select id from messenger_contact_inbox where id = ? for update',
+    inbox.lockToSingleConversation ? [inbox.id, contactInbox.contactId] : [contactInbox.id],
+  );
+  if (input.sourceId) {
+    const earlier = await tx.findOne(Message, { dedupScope: inbox.id, sourceId: input.sourceId });
+    if (earlier) return { message: earlier, duplicate: true, conversation: await tx.findOneOrFail(Conversation, { id: earlier.conversationId }) };
+  }
+  const scope = inbox.lockToSingleConversation ? { inboxId: inbox.id, contactId: contactInbox.contactId } : { contactInboxId: contactInbox.id };
+  let conversation =
+    (await tx.findOne(Conversation, { ...scope, status: { $ne: 'RESOLVED' } }, { orderBy: { createdAt: 'desc', id: 'desc' }, lockMode: LockMode.PESSIMISTIC_WRITE })) ??
+    (inbox.allowMessagesAfterResolved ? await tx.findOne(Conversation, { ...scope }, { orderBy: { createdAt: 'desc', id: 'desc' }, lockMode: LockMode.PESSIMISTIC_WRITE }) : null);
+  conversation ??= await openConversation(tx, ctx, { kind: 'INBOX', branchId: inbox.branchId, inboxId: inbox.id, contactId: contactInbox.contactId, contactInboxId: contactInbox.id });
+  const wasWaiting = !!conversation.waitingSince;
+  const posted = await postMessage(tx, ctx, conversation, {
+    messageType: 'INCOMING',
+    senderType: 'CONTACT',
+    senderContactId: contactInbox.contactId,
+    content: input.content,
+    sourceId: input.sourceId,
+    attachments: input.attachments,
+    field: input.field,
+  });
+  if (!posted.duplicate && !wasWaiting && conversation.status !== 'RESOLVED' && inbox.outOfOfficeMessage && !isWithinWorkingHours(inbox, posted.message.createdAt)) {
+    await postMessage(tx, ctx, conversation, { messageType: 'OUTGOING', senderType: 'SYSTEM', content: inbox.outOfOfficeMessage, contentAttributes: { kind: 'OUT_OF_OFFICE' } });
+  }
+  return { ...posted, conversation };
+}
+
+// ——— What the GraphQL API does with messages (the caller's access checked here) ———
+
+const text = { type: ['string', 'null'], maxLength: MAX_CONTENT_LENGTH };
+const contentMessages = { content: `must be at most ${MAX_CONTENT_LENGTH} characters` };
+
+export interface SendMessageInput {
+  conversationId: string;
+  content?: string | null;
+  private?: boolean | null;
+  replyToId?: string | null;
+  sourceId?: string | null;
+  attachments?: AttachmentInput[] | null;
+}
+
+const validateSend = createValidator<SendMessageInput>(
+  {
+    type: 'object',
+    additionalProperties: false,
+    required: ['conversationId'],
+    properties: {
+      conversationId: { type: 'string', format: 'uuid' },
+      content: text,
+      private: { type: ['boolean', 'null'] },
+      replyToId: { type: ['string', 'null'], format: 'uuid' },
+      sourceId: { type: ['string', 'null'], minLength: 1, maxLength: 255 },
+      attachments: { ...attachmentsSchema, type: ['array', 'null'] },
+    },
+  },
+  'input',
+  contentMessages,
+);
+
+/** An agent writes into a conversation: a message (OUTGOING) or, with `private`, a note for agents. */
+export async function sendMessage(ctx: MessengerContext, input: unknown): Promise<Message> {
+  const viewer = requireUser(ctx);
+  const data = validateSend(input);
+  return transact(ctx, async (tx) => {
+    const conversation = await conversationToWrite(tx, ctx, data.conversationId);
+    const { message } = await postMessage(tx, ctx, conversation, {
+      messageType: 'OUTGOING',
+      senderType: 'USER',
+      senderUserId: viewer.id,
+      content: data.content,
+      private: (conversation.kind === 'INBOX' && data.private) || false,
+      replyToId: data.replyToId,
+      sourceId: data.sourceId,
+      attachments: data.attachments,
+    });
+    return message;
+  });
+}
+
+/** A signed-in user: the conversation's access rules decide the rest (canWriteConversation). */
+function requireUser(ctx: MessengerContext): Viewer {
+  const viewer = ctx.viewer;
+  if (!viewer) throw new AtriumError('UNAUTHENTICATED', 'Sign in first');
+  if (viewer.kind !== 'user') throw forbidden('Messages are written by users (API keys deliver contacts’ messages with receiveMessage)');
+  return viewer;
+}
+
+/** A message the viewer wrote, locked: NOT_FOUND when unreadable, FORBIDDEN when someone else's. */
+async function ownMessage(tx: EntityManager, ctx: MessengerContext, id: string): Promise<Message> {
+  const viewer = requireUser(ctx);
+  const message = isId(id) ? await tx.findOne(Message, { id }, { lockMode: LockMode.PESSIMISTIC_WRITE }) : null;
+  const conversation = message && (await findReadableConversation({ em: tx, viewer }, message.conversationId));
+  if (!message || !conversation) throw notFound('Message');
+  if (message.senderType !== 'USER' || message.senderUserId !== viewer.id) throw forbidden('Only its author changes a message');
+  if (!(await canWriteConversation({ em: tx, viewer }, conversation))) throw forbidden('You may not write to this conversation');
+  if (message.deletedAt) throw new BadUserInputError({ id: 'is a deleted message' });
+  return message;
+}
+
+async function publishMessageUpdate(tx: EntityManager, ctx: MessengerContext, message: Message): Promise<void> {
+  const conversation = await tx.findOneOrFail(Conversation, { id: message.conversationId });
+  publishConversationEvent(ctx, {
+    type: 'MESSAGE_UPDATED',
+    conversationId: conversation.id,
+    inboxId: conversation.inboxId ?? null,
+    companyId: conversation.companyId,
+    message: messageSnapshot(message),
+    conversation: conversationSnapshot(conversation),
+  });
+}
+
+const validateEdit = createValidator<{ content: string }>(
+  { type: 'object', required: ['content'], properties: { content: { type: 'string', minLength: 1, maxLength: MAX_CONTENT_LENGTH, pattern: '\\S' } } },
+  '',
+  { content: 'must be 1 to 150000 characters, not blank' },
+);
+
+/** The author changes a message's content; the content before is kept in messenger_message_change. */
+export async function editMessage(ctx: MessengerContext, id: string, content: string): Promise<Message> {
+  validateEdit({ content });
+  return transact(ctx, async (tx) => {
+    const message = await ownMessage(tx, ctx, id);
+    if (message.content === content) return message;
+    tx.create(MessageChange, { companyId: message.companyId, messageId: message.id, kind: 'EDITED', previousContent: message.content ?? null, changedById: ctx.viewer!.id });
+    message.content = content;
+    message.editedAt = new Date();
+    await tx.flush();
+    await publishMessageUpdate(tx, ctx, message);
+    return message;
+  });
+}
+
+/**
+ * The author deletes a message for everyone: its content and attachments go, the message stays as
+ * "deleted" in the history; the content before is kept in messenger_message_change.
+ */
+export async function deleteMessage(ctx: MessengerContext, id: string): Promise<Message> {
+  return transact(ctx, async (tx) => {
+    const message = await ownMessage(tx, ctx, id);
+    tx.create(MessageChange, { companyId: message.companyId, messageId: message.id, kind: 'DELETED', previousContent: message.content ?? null, changedById: ctx.viewer!.id });
+    const attachments = await tx.find(Attachment, { messageId: message.id });
+    forgetAttachmentFiles(ctx, attachments.map((attachment) => attachment.storageKey));
+    for (const attachment of attachments) tx.remove(attachment);
+    message.content = null;
+    message.deletedAt = new Date();
+    await tx.flush();
+    await publishMessageUpdate(tx, ctx, message);
+    return message;
+  });
+}
+
+/**
+ * A conversation's messages, newest first, `first` (default 50) at a time: pass the page's
+ * `endCursor` as `before` for older ones. NOT_FOUND when the conversation cannot be read.
+ */
+export async function listMessages(ctx: MessengerContext, args: { conversationId: string; first?: number | null; before?: string | null }): Promise<Connection<Message>> {
+  if (!ctx.viewer) throw new AtriumError('UNAUTHENTICATED', 'Sign in first');
+  const conversation = await findReadableConversation(ctx, args.conversationId);
+  if (!conversation) throw notFound('Conversation');
+  return messagesOf(ctx.em, conversation.id, args);
+}
+
+/** A page of a conversation's messages, newest first (shared with the widget, which adds `where`). */
+export function messagesOf(em: EntityManager, conversationId: string, args: { first?: number | null; before?: string | null }, where: FilterQuery<Message> = {}): Promise<Connection<Message>> {
+  return paginate(em, Message, {
+    first: args.first ?? 50,
+    after: args.before,
+    where: { $and: [{ conversationId }, where] },
+    orderBy: { createdAt: 'desc', id: 'desc' },
+  });
+}
+
+const validateContactInbox = createValidator<{ inboxId: string; contactId: string; sourceId: string }>({
+  type: 'object',
+  additionalProperties: false,
+  required: ['inboxId', 'contactId', 'sourceId'],
+  properties: { inboxId: { type: 'string', format: 'uuid' }, contactId: { type: 'string', format: 'uuid' }, sourceId: { type: 'string', minLength: 1, maxLength: 255, pattern: '\\S' } },
+});
+
+/** A bridge registers a contact's address in an API inbox (idempotent for the same contact). */
+export async function createContactInbox(ctx: MessengerContext, input: unknown): Promise<ContactInbox> {
+  const data = validateContactInbox(input);
+  return transact(ctx, async (tx) => {
+    const inbox = await tx.findOne(Inbox, { id: data.inboxId });
+    if (!inbox) throw notFound('Inbox');
+    return contactInboxFor(tx, inbox, data.contactId, data.sourceId);
+  });
+}
+
+export interface ReceiveMessageInput {
+  contactInboxId: string;
+  content?: string | null;
+  sourceId?: string | null;
+  attachments?: AttachmentInput[] | null;
+}
+
+const validateReceive = createValidator<ReceiveMessageInput>(
+  {
+    type: 'object',
+    additionalProperties: false,
+    required: ['contactInboxId'],
+    properties: {
+      contactInboxId: { type: 'string', format: 'uuid' },
+      content: text,
+      sourceId: { type: ['string', 'null'], minLength: 1, maxLength: 255 },
+      attachments: { ...attachmentsSchema, type: ['array', 'null'] },
+    },
+  },
+  'input',
+  contentMessages,
+);
+
+/** A bridge delivers a contact's message (API channel): see receiveIncoming. The same sourceId again answers the first message. */
+export async function receiveMessage(ctx: MessengerContext, input: unknown): Promise<Message> {
+  const data = validateReceive(input);
+  return transact(ctx, async (tx) => {
+    const contactInbox = await tx.findOne(ContactInbox, { id: data.contactInboxId });
+    if (!contactInbox) throw notFound('Contact inbox');
+    const { message } = await receiveIncoming(tx, ctx, { contactInbox, content: data.content, sourceId: data.sourceId, attachments: data.attachments });
+    return message;
+  });
+}

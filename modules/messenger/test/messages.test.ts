@@ -1,0 +1,155 @@
+import { readdir } from 'node:fs/promises';
+import t from 'tap';
+import { agent, codeOf, countRows, createInbox, data, fieldsOf, incomingConversation, messengerApp, RECEIVE, receive, SEND, send, writeCounts } from './helpers.ts';
+
+const EDIT = 'mutation ($id: ID!, $content: String!) { editMessage(id: $id, content: $content) { id content editedAt changes { kind previousContent changedBy { id } } } }';
+const DELETE = 'mutation ($id: ID!) { deleteMessage(id: $id) { id content deletedAt attachments { id } changes { kind previousContent } } }';
+const MESSAGES = 'query ($id: ID!, $first: Int, $before: String) { messages(conversationId: $id, first: $first, before: $before) { totalCount edges { node { id content } } pageInfo { hasNextPage endCursor } } }';
+const ATTACHMENTS = 'query ($id: ID!) { messages(conversationId: $id) { edges { node { id attachments { fileName contentType byteSize url dataBase64 } } } } }';
+const base64 = (text: string) => Buffer.from(text).toString('base64');
+const filesIn = async (dir: string) => (await readdir(dir, { recursive: true, withFileTypes: true })).filter((entry) => entry.isFile()).length;
+
+t.test('messages: a sourceId makes one message however often it is delivered', async (t) => {
+  const { test, company } = await messengerApp();
+  t.teardown(() => test.close());
+  const owner = company.owner;
+  const inboxId = await createInbox(test, owner);
+  const { contactInboxId, conversationId } = await incomingConversation(test, owner, inboxId);
+  const first = await receive(test, owner, contactInboxId, 'from the bridge', { sourceId: 'wamid.1' });
+  const again = await receive(test, owner, contactInboxId, 'from the bridge', { sourceId: 'wamid.1' });
+  t.equal(again.id, first.id, 'a redelivery answers the first message');
+  t.equal(await countRows(test, 'messenger_message', 'source_id = $1', ['wamid.1']), 1);
+  t.equal(await countRows(test, 'atrium_event', `name = 'messenger.message.created' and payload->>'messageId' = $1`, [first.id]), 1, 'one event');
+  const sent = await send(test, owner, conversationId, 'out', { sourceId: 'client-1' });
+  t.equal((await send(test, owner, conversationId, 'out', { sourceId: 'client-1' })).id, sent.id, 'an agent retrying with its sourceId too');
+
+  const otherInbox = await createInbox(test, owner);
+  const elsewhere = await incomingConversation(test, owner, otherInbox);
+  const same = await receive(test, owner, elsewhere.contactInboxId, 'other inbox', { sourceId: 'wamid.1' });
+  t.not(same.id, first.id, 'a sourceId is unique per inbox, not across inboxes');
+});
+
+t.test('messages: 5 concurrent deliveries of one sourceId make one message and one event (PostgreSQL)', async (t) => {
+  if (!process.env.DATABASE_URL) {
+    t.comment('skipped: concurrency tests need PostgreSQL (set DATABASE_URL)');
+    return;
+  }
+  const { test, company } = await messengerApp();
+  t.teardown(() => test.close());
+  const owner = company.owner;
+  const inboxId = await createInbox(test, owner);
+  const { contactInboxId, conversationId } = await incomingConversation(test, owner, inboxId);
+  for (const [what, deliver] of [
+    ['receiveMessage', () => test.gql(RECEIVE, { input: { contactInboxId, content: 'dup', sourceId: 'race-in' } }, owner)],
+    ['sendMessage', () => test.gql(SEND, { input: { conversationId, content: 'dup', sourceId: 'race-out' } }, owner)],
+  ] as const) {
+    const results = await Promise.all(Array.from({ length: 5 }, deliver));
+    t.same(results.map((res) => res.errors), [undefined, undefined, undefined, undefined, undefined], `${what}: every delivery succeeds`);
+    const ids = new Set(results.map((res) => (res.data as any)[what].id));
+    t.equal(ids.size, 1, `${what}: all answer the same message`);
+    const sourceId = what === 'receiveMessage' ? 'race-in' : 'race-out';
+    t.equal(await countRows(test, 'messenger_message', 'source_id = $1', [sourceId]), 1, `${what}: one row`);
+    t.equal(await countRows(test, 'atrium_event', `name = 'messenger.message.created' and payload->>'messageId' = $1`, [[...ids][0]]), 1, `${what}: one event`);
+  }
+  t.equal(await countRows(test, 'messenger_conversation'), 1, 'and one conversation');
+});
+
+t.test('messages: the 21st message in a minute is RATE_LIMITED and writes nothing', async (t) => {
+  const { test, company } = await messengerApp();
+  t.teardown(() => test.close());
+  const owner = company.owner;
+  const alice = await agent(test, company, 'Alice');
+  const inboxId = await createInbox(test, owner, {}, [alice]);
+  const { conversationId, contactInboxId } = await incomingConversation(test, owner, inboxId);
+  for (let i = 1; i <= 20; i++) await send(test, alice, conversationId, `message ${i}`);
+  const before = await writeCounts(test);
+  const res = await test.gql(SEND, { input: { conversationId, content: 'one too many' } }, alice);
+  t.equal(codeOf(res), 'RATE_LIMITED');
+  t.same(await writeCounts(test), before, 'nothing was written');
+  t.ok(await send(test, owner, conversationId, 'another agent is not limited by Alice'));
+  // The contact counts on its own: its first message of this test came before; 19 more pass, then no.
+  for (let i = 2; i <= 20; i++) await receive(test, owner, contactInboxId, `from the contact ${i}`);
+  t.equal(codeOf(await test.gql(RECEIVE, { input: { contactInboxId, content: 'flood' } }, owner)), 'RATE_LIMITED', 'a contact flooding is limited too');
+});
+
+t.test('messages: replies, length and attachment limits; refused input writes nothing', async (t) => {
+  const { test, company, storageDir } = await messengerApp({ maxAttachmentBytes: 1000 });
+  t.teardown(() => test.close());
+  const owner = company.owner;
+  const inboxId = await createInbox(test, owner);
+  const one = await incomingConversation(test, owner, inboxId);
+  const two = await incomingConversation(test, owner, inboxId);
+  const attachment = { fileName: 'note.txt', contentType: 'text/plain', dataBase64: base64('x') };
+  const before = await writeCounts(test);
+  const cases: [string, Record<string, unknown>, string][] = [
+    ['a reply to a message of another conversation', { conversationId: one.conversationId, content: 'x', replyToId: two.messageId }, 'input.replyToId'],
+    ['a reply to a message that does not exist', { conversationId: one.conversationId, content: 'x', replyToId: '0190a1b2-0000-7000-8000-000000000000' }, 'input.replyToId'],
+    ['content over 150,000 characters', { conversationId: one.conversationId, content: 'x'.repeat(150_001) }, 'input.content'],
+    ['16 attachments', { conversationId: one.conversationId, content: 'x', attachments: Array.from({ length: 16 }, () => attachment) }, 'input.attachments'],
+    ['an attachment over the size cap', { conversationId: one.conversationId, content: 'x', attachments: [attachment, { ...attachment, dataBase64: base64('y'.repeat(1001)) }] }, 'input.attachments.1.dataBase64'],
+    ['an attachment name with a slash', { conversationId: one.conversationId, attachments: [{ ...attachment, fileName: '../etc/passwd' }] }, 'input.attachments.0.fileName'],
+    ['no content and no attachment', { conversationId: one.conversationId, content: '   ' }, 'input.content'],
+    ['a conversation id that is not an id', { conversationId: 'nope', content: 'x' }, 'input.conversationId'],
+  ];
+  for (const [what, input, field] of cases) {
+    const res = await test.gql(SEND, { input }, owner);
+    t.equal(codeOf(res), 'BAD_USER_INPUT', what);
+    t.same(fieldsOf(res), [field], `${what}: names ${field}`);
+  }
+  t.same(await writeCounts(test), before, 'nothing was written');
+  t.equal(await filesIn(storageDir), 0, 'no file was stored');
+
+  const longest = await send(test, owner, one.conversationId, 'x'.repeat(150_000));
+  t.equal(longest.content.length, 150_000, '150,000 characters are accepted');
+  const reply = await send(test, owner, one.conversationId, 'quoting', { replyToId: one.messageId });
+  t.same(reply.replyTo, { id: one.messageId }, 'a reply quotes its parent');
+});
+
+t.test('messages: attachments go to the storage; edit and delete by the author only, recorded', async (t) => {
+  const { test, company, storageDir } = await messengerApp();
+  t.teardown(() => test.close());
+  const owner = company.owner;
+  const alice = await agent(test, company, 'Alice');
+  const bob = await agent(test, company, 'Bob');
+  const inboxId = await createInbox(test, owner, {}, [alice, bob]);
+  const { conversationId, messageId: incomingId } = await incomingConversation(test, owner, inboxId);
+  const files = Array.from({ length: 15 }, (_, i) => ({ fileName: `file ${i}.txt`, contentType: 'Text/Plain', dataBase64: base64(`content ${i}`) }));
+  const message = await send(test, alice, conversationId, 'see attached', { attachments: files });
+  t.equal(message.attachments.length, 15, '15 attachments are accepted');
+  t.same(message.attachments[0], { fileName: 'file 0.txt', contentType: 'text/plain', byteSize: 9 });
+  t.equal(await filesIn(storageDir), 15, 'their bytes are in the storage');
+  const listed = data(await test.gql(ATTACHMENTS, { id: conversationId }, bob), 'attachments').messages.edges.find((e: any) => e.node.id === message.id).node;
+  t.same(listed.attachments[3], { fileName: 'file 3.txt', contentType: 'text/plain', byteSize: 9, url: null, dataBase64: base64('content 3') }, 'read back through the API');
+
+  t.equal(codeOf(await test.gql(EDIT, { id: message.id, content: 'hijacked' }, bob)), 'FORBIDDEN', 'another agent may not edit it');
+  t.equal(codeOf(await test.gql(DELETE, { id: message.id }, bob)), 'FORBIDDEN', 'nor delete it');
+  t.equal(codeOf(await test.gql(EDIT, { id: incomingId, content: 'rewritten' }, owner)), 'FORBIDDEN', "nobody edits the contact's message");
+  t.equal(codeOf(await test.gql(EDIT, { id: message.id, content: '  ' }, alice)), 'BAD_USER_INPUT', 'blank content is refused');
+  t.equal(await countRows(test, 'messenger_message_change'), 0, 'refused changes record nothing');
+
+  const edited = data(await test.gql(EDIT, { id: message.id, content: 'see the files attached' }, alice), 'edit').editMessage;
+  t.match(edited, { content: 'see the files attached', editedAt: /Z$/, changes: [{ kind: 'EDITED', previousContent: 'see attached', changedBy: { id: alice.id } }] });
+  const deleted = data(await test.gql(DELETE, { id: message.id }, alice), 'delete').deleteMessage;
+  t.match(deleted, { content: null, deletedAt: /Z$/, attachments: [], changes: [{ kind: 'EDITED' }, { kind: 'DELETED', previousContent: 'see the files attached' }] });
+  t.equal(await filesIn(storageDir), 0, "the deleted message's files are removed");
+  t.equal(codeOf(await test.gql(EDIT, { id: message.id, content: 'back' }, alice)), 'BAD_USER_INPUT', 'a deleted message stays deleted');
+  t.equal(await countRows(test, 'messenger_message', 'id = $1', [message.id]), 1, 'the message stays in the history');
+});
+
+t.test('messages: history pages backwards, newest first', async (t) => {
+  const { test, company } = await messengerApp();
+  t.teardown(() => test.close());
+  const owner = company.owner;
+  const inboxId = await createInbox(test, owner);
+  const { conversationId } = await incomingConversation(test, owner, inboxId, 'm0');
+  for (let i = 1; i <= 4; i++) await send(test, owner, conversationId, `m${i}`);
+  const page = data(await test.gql(MESSAGES, { id: conversationId, first: 2 }, owner), 'page').messages;
+  t.same(page.edges.map((e: any) => e.node.content), ['m4', 'm3']);
+  t.equal(page.totalCount, 5);
+  const older = data(await test.gql(MESSAGES, { id: conversationId, first: 2, before: page.pageInfo.endCursor }, owner), 'older').messages;
+  t.same(older.edges.map((e: any) => e.node.content), ['m2', 'm1']);
+  const oldest = data(await test.gql(MESSAGES, { id: conversationId, first: 2, before: older.pageInfo.endCursor }, owner), 'oldest').messages;
+  t.same(oldest.edges.map((e: any) => e.node.content), ['m0']);
+  t.equal(oldest.pageInfo.hasNextPage, false);
+  t.equal(codeOf(await test.gql(MESSAGES, { id: conversationId, first: 101 }, owner)), 'BAD_USER_INPUT');
+});
