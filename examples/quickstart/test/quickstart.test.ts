@@ -45,7 +45,7 @@ t.test('the quickstart serves GraphQL on the embedded database and stops on SIGT
   for (const attempt of ['first start', 'restart on the same data']) {
     const app = run({ ATRIUM_DATA_DIR: dataDir });
     const url = await app.url;
-    t.match(await ask(url, '{ atrium { version modules { name } } }'), { data: { atrium: { version: /^\d+\.\d+\.\d+/, modules: [{ name: 'crm' }] } } }, attempt);
+    t.match(await ask(url, '{ atrium { version modules { name } } }'), { data: { atrium: { version: /^\d+\.\d+\.\d+/, modules: [{ name: 'crm' }, { name: 'messenger' }, { name: 'agentSales' }] } } }, attempt);
     const ready = await fetch(`${url}/health/ready`);
     t.equal(ready.status, 200);
     app.kill('SIGTERM');
