@@ -1,11 +1,10 @@
-import { referenceLoader, requireViewer, User, type Loaders, type ResolverContext, type Resolvers } from '@atrium/core';
+import { decimal, referenceLoader, requireViewer, User, type Loaders, type ResolverContext, type Resolvers } from '@atrium/core';
 import { Contact, contactsWhere, Product } from '@atrium/crm';
 import type { AgentAllocation, AgentCartLine, AgentRefund, AgentSale } from '../entities/sales.ts';
 import { AgentTransferLine } from '../entities/transfers.ts';
 import { requireAgent } from '../services/access.ts';
 import { addToAgentCart, cartLinesOf, cartTotalsOf, findCart, lineTotal, listOpenCarts, openAgentCart, removeFromAgentCart } from '../services/carts.ts';
 import { checkoutAgentCart } from '../services/checkout.ts';
-import { decimal } from '../services/money.ts';
 import { refundAgentSale } from '../services/refunds.ts';
 import {
   findSale,

@@ -1,8 +1,8 @@
-import { BadUserInputError, conflict, createValidator, isId, LockMode, notFound, type AtriumRequestContext, type EntityManager, type LoaderQuery, type Viewer } from '@atrium/core';
+import { BadUserInputError, cents, conflict, createValidator, decimal, isId, LockMode, MAX_CENTS, notFound, type AtriumRequestContext, type EntityManager, type LoaderQuery, type Viewer } from '@atrium/core';
 import { findProducts } from '@atrium/crm';
 import { AgentCart, AgentCartLine } from '../entities/sales.ts';
 import type { AgentSalesContext } from './context.ts';
-import { AMOUNT_PATTERN, cents, decimal, MAX_CENTS } from './money.ts';
+import { AMOUNT_PATTERN } from './money.ts';
 import { MAX_QUANTITY } from './transfers.ts';
 
 /** Lines per cart at most. */

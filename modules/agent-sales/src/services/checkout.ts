@@ -1,10 +1,9 @@
-import { AtriumError, BadUserInputError, conflict, createValidator, LockMode, type EntityManager, type Viewer } from '@atrium/core';
+import { AtriumError, BadUserInputError, conflict, createValidator, decimal, LockMode, MAX_CENTS, type EntityManager, type Viewer } from '@atrium/core';
 import { findContact } from '@atrium/crm';
 import { AgentAllocation, AgentCartLine, AgentSale, AgentSaleLine } from '../entities/sales.ts';
 import { AgentTransferLine } from '../entities/transfers.ts';
 import { lineTotal, lockCart, lockDefaultCart } from './carts.ts';
 import type { AgentSalesContext } from './context.ts';
-import { decimal, MAX_CENTS } from './money.ts';
 import { publishStockChange, transactionWithRetry } from './stock.ts';
 
 export interface CheckoutInput {

@@ -1,4 +1,6 @@
 import {
+  cents,
+  decimal,
   accessibleWhere,
   BadUserInputError,
   createValidator,
@@ -25,25 +27,10 @@ export type InstallmentStatus = 'PAID' | 'PARTIALLY_PAID' | 'DUE' | 'OVERDUE';
 
 // ---------------------------------------------------------------------------------------------
 // Money: numeric(14,2) values travel as decimal strings; sums and comparisons are made on BigInt
-// cents (or in SQL), never on floats.
+// cents (core's `cents`/`decimal`, or in SQL), never on floats.
 
 /** At most 12 digits before the point (numeric(14,2)) and 2 after it. */
 const AMOUNT = /^(\d{1,12})(?:\.(\d{1,2}))?$/;
-
-/** Cents of a decimal string as the database answers it ("100.00", "-5.5"). */
-export function cents(value: string): bigint {
-  const match = /^(-?)(\d+)(?:\.(\d{1,2}))?$/.exec(value);
-  if (!match) throw new Error(`Not an amount of money: ${value}`);
-  const amount = BigInt(match[2]!) * 100n + BigInt((match[3] ?? '').padEnd(2, '0'));
-  return match[1] ? -amount : amount;
-}
-
-/** A decimal string with two places ("10.00") of an amount in cents. */
-export function decimal(amount: bigint): string {
-  const sign = amount < 0n ? '-' : '';
-  const abs = amount < 0n ? -amount : amount;
-  return `${sign}${abs / 100n}.${String(abs % 100n).padStart(2, '0')}`;
-}
 
 /** Cents of an amount given in input, or a message for `fields` when it is not a positive amount of money. */
 function positiveAmount(value: string, path: string, fields: Record<string, string>): bigint {
