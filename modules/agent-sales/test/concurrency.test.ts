@@ -1,10 +1,7 @@
 import t from 'tap';
 import { randomBytes } from 'node:crypto';
-import { createTestApp, createTestDatabase, type TestApp } from '@atrium/core/testing';
+import { createTestApp, createTestDatabase, type TestApp, postgresOnly } from '@atrium/core/testing';
 import { CHECKOUT, handOver, ledgerMismatches, modules, newCart, newAgent, newProduct, onHand, RETURN } from './helpers.ts';
-
-// PGlite has one connection and serialises everything: races can only be run on PostgreSQL.
-const skip = process.env.DATABASE_URL ? false : 'concurrency tests need PostgreSQL (set DATABASE_URL)';
 
 /** Two instances of one app on one database, as a load balancer would see them. */
 async function twoInstances(t: { teardown(fn: () => unknown): void }): Promise<[TestApp, TestApp]> {
@@ -19,7 +16,7 @@ async function twoInstances(t: { teardown(fn: () => unknown): void }): Promise<[
   return [a, b];
 }
 
-t.test('3 units on hand, 10 concurrent checkouts of 1 across two instances: exactly 3 sell, FIFO', { skip }, async (t) => {
+t.test('3 units on hand, 10 concurrent checkouts of 1 across two instances: exactly 3 sell, FIFO', { skip: postgresOnly }, async (t) => {
   const [a, b] = await twoInstances(t);
   const company = await a.createCompany();
   const office = company.owner;
@@ -53,7 +50,7 @@ t.test('3 units on hand, 10 concurrent checkouts of 1 across two instances: exac
   t.equal(Number((await a.sql<{ n: number }>(`select count(*)::int as n from atrium_event where name = 'agentSales.sale.completed'`))[0]!.n), 3, 'one event per sale');
 });
 
-t.test('an idempotency key repeated at once makes one sale; reused for other carts, one wins', { skip }, async (t) => {
+t.test('an idempotency key repeated at once makes one sale; reused for other carts, one wins', { skip: postgresOnly }, async (t) => {
   const [a, b] = await twoInstances(t);
   const company = await a.createCompany();
   const office = company.owner;
@@ -76,7 +73,7 @@ t.test('an idempotency key repeated at once makes one sale; reused for other car
   t.same(await ledgerMismatches(a), { remaining: [], sales: [], refunds: [] });
 });
 
-t.test('carts naming products in opposite orders, and returns racing checkouts: no deadlock, no oversell', { skip }, async (t) => {
+t.test('carts naming products in opposite orders, and returns racing checkouts: no deadlock, no oversell', { skip: postgresOnly }, async (t) => {
   const [a, b] = await twoInstances(t);
   const company = await a.createCompany();
   const office = company.owner;

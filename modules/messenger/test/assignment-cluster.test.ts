@@ -1,6 +1,6 @@
 import t from 'tap';
 import { randomBytes } from 'node:crypto';
-import { createTestApp, createTestDatabase, type TestApp } from '@atrium/core/testing';
+import { createTestApp, createTestDatabase, type TestApp, postgresOnly } from '@atrium/core/testing';
 import crm from '@atrium/crm';
 import { redisInfrastructure } from '@atrium/plugin-redis';
 import messenger from '../src/index.ts';
@@ -12,7 +12,7 @@ const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
  * Two instances of one app as a load balancer sees them — one PostgreSQL database, one Redis (same
  * prefix) — opening conversations at once: the database settles every claim, Redis the turns.
  */
-t.test('auto-assignment on two instances sharing PostgreSQL and Redis', { skip: process.env.DATABASE_URL ? false : 'needs PostgreSQL (set DATABASE_URL): PGlite serialises everything' }, async (t) => {
+t.test('auto-assignment on two instances sharing PostgreSQL and Redis', { skip: postgresOnly }, async (t) => {
   const modules = [crm, messenger];
   const database = await createTestDatabase(modules);
   t.teardown(() => database.drop());

@@ -1,5 +1,6 @@
 import { readdir } from 'node:fs/promises';
 import t from 'tap';
+import { postgresOnly } from '@atrium/core/testing';
 import { agent, codeOf, countRows, createInbox, data, fieldsOf, incomingConversation, messengerApp, RECEIVE, receive, SEND, send, writeCounts } from './helpers.ts';
 
 const EDIT = 'mutation ($id: ID!, $content: String!) { editMessage(id: $id, content: $content) { id content editedAt changes { kind previousContent changedBy { id } } } }';
@@ -29,11 +30,7 @@ t.test('messages: a sourceId makes one message however often it is delivered', a
   t.not(same.id, first.id, 'a sourceId is unique per inbox, not across inboxes');
 });
 
-t.test('messages: 5 concurrent deliveries of one sourceId make one message and one event (PostgreSQL)', async (t) => {
-  if (!process.env.DATABASE_URL) {
-    t.comment('skipped: concurrency tests need PostgreSQL (set DATABASE_URL)');
-    return;
-  }
+t.test('messages: 5 concurrent deliveries of one sourceId make one message and one event (PostgreSQL)', { skip: postgresOnly }, async (t) => {
   const { test, company } = await messengerApp();
   t.teardown(() => test.close());
   const owner = company.owner;

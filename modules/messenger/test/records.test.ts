@@ -1,6 +1,6 @@
 import t from 'tap';
 import { companyEm, definePlugin, forbidden, newId, requireViewer, type ResolverContext } from '@atrium/core';
-import { assertTenantIsolation, createTestApp, type TestApp, type TestCompany } from '@atrium/core/testing';
+import { assertTenantIsolation, createTestApp, type TestApp, type TestCompany, postgresOnly } from '@atrium/core/testing';
 import crm from '@atrium/crm';
 import messenger, { findRecordChat, openRecordChat, setRecordChatParticipants } from '../src/index.ts';
 import { codeOf, countRows as count, type Who } from './helpers.ts';
@@ -219,7 +219,7 @@ t.test('record chats: another company’s ids behave as missing ids', async (t) 
   });
 });
 
-t.test('record chats: opened concurrently for one record, one chat', { skip: process.env.DATABASE_URL ? false : 'concurrency needs PostgreSQL (set DATABASE_URL)' }, async (t) => {
+t.test('record chats: opened concurrently for one record, one chat', { skip: postgresOnly }, async (t) => {
   const { test, company } = await recordsApp();
   t.teardown(() => test.close());
   const a = await test.createUser({ company });

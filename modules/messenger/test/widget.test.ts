@@ -1,4 +1,5 @@
 import t from 'tap';
+import { postgresOnly } from '@atrium/core/testing';
 import { randomBytes } from 'node:crypto';
 import type { GqlResponse, TestApp, TestCompany, TestUser } from '@atrium/core/testing';
 import { WIDGET_SESSIONS_PER_IP } from '../src/services/widget.ts';
@@ -251,7 +252,7 @@ t.test("widget: off with the company's messenger", async (t) => {
   t.same(await written(test), before, 'nothing was written');
 });
 
-t.test('widget: two sessions started at once with a new address make one contact', { skip: process.env.DATABASE_URL ? false : 'concurrency needs PostgreSQL (set DATABASE_URL)' }, async (t) => {
+t.test('widget: two sessions started at once with a new address make one contact', { skip: postgresOnly }, async (t) => {
   const { test, inboxToken } = await widgetApp();
   t.teardown(() => test.close());
   const results = await Promise.all(Array.from({ length: 6 }, (_, i) => test.gql(START, { inboxToken, contact: { name: `Racer ${i}`, email: 'race@example.com' } })));
