@@ -1,0 +1,280 @@
+/**
+ * Scenario 4, FIFO contention: agent checkouts at 1, 4, 8, 16 and 32 concurrent clients, on one hot
+ * product (every client is the same agent racing for the same FIFO layers) and on spread products
+ * (every client its own agent and stock), on PostgreSQL. Atrium's `checkoutAgentCart` over GraphQL
+ * (server in a child process on core 1, clients in this process on core 0) against a pgbench script
+ * doing the same allocation in plain SQL on the same tables (`bench/sql/fifo-checkout.sql`). After
+ * every run the ledger is checked: no oversell, FIFO order. Then checkout latency at 0, 10k and 100k
+ * historical sales of the measured agent.
+ */
+import { mkdirSync } from 'node:fs';
+import { cpus, totalmem } from 'node:os';
+import { randomBytes } from 'node:crypto';
+import pg from 'pg';
+import type { ChildProcess } from 'node:child_process';
+import type { SqlCountRequest, SqlCounts, SqlCountsMessage } from './servers/sql-count.ts';
+import { atriumLoad, CHECKOUT, floorLoad, type LoadResult } from './fifo-load.ts';
+import { QTY, QUEUE_DDL, resetRun, seedFixture, seedHistory, seedRun, type Shape } from './fifo-seed.ts';
+import { verifyRun, type RunCheck } from './fifo-verify.ts';
+import { benchDir, canPin, isQuick, median, pinSelf, spawnNode, stop, table, writeResult } from './proc.ts';
+
+type PeerName = 'atrium' | 'sql-floor';
+const PEERS: PeerName[] = ['atrium', 'sql-floor'];
+
+const LEVELS = isQuick ? [1, 8] : [1, 4, 8, 16, 32];
+const SHAPES: Shape[] = isQuick ? ['hot'] : ['hot', 'spread'];
+const ROUNDS = isQuick ? 1 : 3;
+/**
+ * Checkouts per run (multiples of 32, so that they split evenly over every level's clients). The
+ * floor is an order of magnitude faster: it gets more carts so that its runs last long enough to
+ * measure; the rate and latencies are compared, not the totals.
+ */
+const CHECKOUTS: Record<PeerName, number> = isQuick ? { atrium: 160, 'sql-floor': 640 } : { atrium: 480, 'sql-floor': 2400 };
+/** Historical sales before the latency runs, and those runs' checkouts (one client, hot product). */
+const HISTORY = isQuick ? [0, 10_000] : [0, 10_000, 100_000];
+const HISTORY_CHECKOUTS: Record<PeerName, number> = isQuick ? { atrium: 100, 'sql-floor': 300 } : { atrium: 300, 'sql-floor': 1000 };
+const HISTORY_ROUNDS = isQuick ? 1 : 2;
+/** Single checkouts whose SQL statements are counted. */
+const COUNTED_CHECKOUTS = isQuick ? 3 : 10;
+const DEADLINE_MS = isQuick ? 90_000 : 30 * 60_000;
+const DATABASE = 'atrium_bench_fifo';
+/** `--cpu-prof`: the Atrium server writes a CPU profile to bench/results/profiles when it stops. */
+const PROFILE = process.argv.includes('--cpu-prof');
+
+interface Measured {
+  checkoutsPerSecond: number;
+  p50Ms: number;
+  p99Ms: number;
+  check: RunCheck;
+  refused: number;
+}
+
+function percentile(values: number[], p: number): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))]!;
+}
+
+function startAtrium(databaseUrl: string): Promise<{ child: ChildProcess; url: string }> {
+  const profile = PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${benchDir}/results/profiles`] : [];
+  if (PROFILE) mkdirSync(`${benchDir}/results/profiles`, { recursive: true });
+  const child = spawnNode([...profile, '--conditions=development', `${benchDir}/src/servers/atrium-agent-sales.ts`], {
+    ipc: true,
+    env: { NODE_ENV: 'production', DATABASE_URL: databaseUrl, BENCH_JWT_SECRET: randomBytes(32).toString('base64url') },
+  });
+  let stderr = '';
+  child.stderr?.on('data', (chunk: Buffer) => {
+    stderr += chunk.toString();
+  });
+  return new Promise((resolve, reject) => {
+    const onExit = (code: number | null) => reject(new Error(`atrium exited (${code}) before listening:\n${stderr}`));
+    child.once('exit', onExit);
+    child.once('message', (message: { port: number }) => {
+      child.off('exit', onExit);
+      resolve({ child, url: `http://127.0.0.1:${message.port}/graphql` });
+    });
+  });
+}
+
+/** Sends a counting request to the Atrium server and waits for its counts (see servers/sql-count.ts). */
+function sqlCounts(child: ChildProcess, action: SqlCountRequest['action']): Promise<SqlCountsMessage> {
+  return new Promise((resolve) => {
+    const onMessage = (message: SqlCountsMessage) => {
+      if (message?.type !== 'sql') return;
+      child.off('message', onMessage);
+      resolve(message);
+    };
+    child.on('message', onMessage);
+    child.send({ type: 'sql', action } satisfies SqlCountRequest);
+  });
+}
+
+/** Waits until Atrium's dispatcher has delivered the outbox: its backlog must not run into the next peer's run. */
+async function outboxDrained(db: pg.Client): Promise<void> {
+  for (let waited = 0; waited < 30_000; waited += 100) {
+    const [row] = (await db.query<{ pending: number }>('select count(*)::int as pending from atrium_event where dispatched_at is null')).rows;
+    if (!row!.pending) return;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  throw new Error('the outbox did not drain in 30 s');
+}
+
+async function main(): Promise<void> {
+  pinSelf();
+  const deadline = setTimeout(() => {
+    console.error(`fifo: not done after ${DEADLINE_MS / 1000} s`);
+    process.exit(1);
+  }, DEADLINE_MS);
+  deadline.unref();
+  const began = Date.now();
+
+  const serverUrl = new URL(process.env.DATABASE_URL || 'postgres://postgres@127.0.0.1:5432/postgres');
+  const databaseUrl = new URL(serverUrl);
+  databaseUrl.pathname = `/${DATABASE}`;
+  databaseUrl.search = '';
+  const admin = new pg.Client({ connectionString: serverUrl.toString() });
+  await admin.connect();
+  const postgres = (await admin.query<{ server_version: string }>('show server_version')).rows[0]!.server_version;
+  // Left over by an interrupted run.
+  await admin.query(`drop database if exists ${DATABASE} with (force)`);
+  await admin.query(`create database ${DATABASE}`);
+  const db = new pg.Client({ connectionString: databaseUrl.toString() });
+  let atrium: { child: ChildProcess; url: string } | undefined;
+  const contention: { shape: Shape; clients: number; peer: PeerName; rounds: Measured[] }[] = [];
+  const history: { sales: number; peer: PeerName; rounds: Measured[] }[] = [];
+  let statements: SqlCounts | undefined;
+  let statementsOfOneCheckout: string[] = [];
+  try {
+    atrium = await startAtrium(databaseUrl.toString());
+    const fixture = await seedFixture(atrium.url);
+    await db.connect();
+    await db.query(QUEUE_DDL);
+    console.log(`seeded a company, ${fixture.agents.length} agents and ${1 + fixture.spreadProductIds.length} products through Atrium in ${((Date.now() - began) / 1000).toFixed(1)} s`);
+
+    const run = async (peer: PeerName, shape: Shape, clients: number, checkouts: number): Promise<Measured> => {
+      await resetRun(db);
+      await outboxDrained(db);
+      const plan = await seedRun(db, fixture, shape, clients, checkouts);
+      const load: LoadResult = peer === 'atrium' ? await atriumLoad(atrium!.url, fixture, plan, QTY) : await floorLoad(databaseUrl, plan);
+      const label = `${peer} ${shape} ×${clients}`;
+      const check = await verifyRun(db, plan, label);
+      const refused = peer === 'atrium' ? load.refused : checkouts - check.sales;
+      if (refused !== clients || check.sales + refused !== load.latencies.length) throw new Error(`${label}: ${refused} refused and ${check.sales} sold of ${load.latencies.length} checkouts`);
+      return {
+        checkoutsPerSecond: check.sales / (load.elapsedMs / 1000),
+        p50Ms: percentile(load.latencies, 50),
+        p99Ms: percentile(load.latencies, 99),
+        check,
+        refused,
+      };
+    };
+
+    // Warm-up, not recorded: code paths, plans and connections of both peers.
+    for (const peer of PEERS) await run(peer, 'hot', 8, isQuick ? 64 : 320);
+
+    // Atrium's SQL statements per checkout: single checkouts, each counted alone (medians by kind).
+    await resetRun(db);
+    const counted: SqlCountsMessage[] = [];
+    const single = await seedRun(db, fixture, 'hot', 1, COUNTED_CHECKOUTS + 1);
+    await sqlCounts(atrium.child, 'begin');
+    try {
+      for (const cartId of single.carts[0]!.slice(0, COUNTED_CHECKOUTS)) {
+        await atriumLoad(atrium.url, fixture, { ...single, carts: [[cartId]] }, QTY);
+        counted.push(await sqlCounts(atrium.child, 'read'));
+      }
+    } finally {
+      await sqlCounts(atrium.child, 'end');
+    }
+    statements = { data: median(counted.map((c) => c.data)), transaction: median(counted.map((c) => c.transaction)), session: median(counted.map((c) => c.session)) };
+    statementsOfOneCheckout = counted.at(-1)!.statements;
+    console.log(`atrium: SQL statements per checkout: ${statements.data} data + ${statements.transaction} transaction + ${statements.session} RLS session (the floor: 3 + 2 + 0)`);
+
+    for (const shape of SHAPES) {
+      for (const clients of LEVELS) {
+        const entries = PEERS.map((peer) => ({ shape, clients, peer, rounds: [] as Measured[] }));
+        contention.push(...entries);
+        for (let round = 1; round <= ROUNDS; round++) {
+          for (const entry of entries) {
+            const measured = await run(entry.peer, shape, clients, CHECKOUTS[entry.peer]);
+            entry.rounds.push(measured);
+            console.log(
+              `${shape.padEnd(6)} ×${String(clients).padEnd(2)} round ${round}/${ROUNDS}  ${entry.peer.padEnd(9)} ${measured.checkoutsPerSecond.toFixed(0).padStart(6)} checkouts/s  p50 ${measured.p50Ms.toFixed(1)} ms  p99 ${measured.p99Ms.toFixed(1)} ms  (${measured.check.sales} sold, ${measured.refused} refused, ${measured.check.straddling} across layers; ledger and FIFO ok)`,
+            );
+          }
+        }
+      }
+    }
+
+    let seeded = 0;
+    for (const sales of HISTORY) {
+      const started = Date.now();
+      await resetRun(db);
+      await seedHistory(db, fixture, seeded, sales);
+      seeded = sales;
+      if (sales) console.log(`history: ${sales} sales of agent 0 in the ledger (seeded in ${((Date.now() - started) / 1000).toFixed(1)} s)`);
+      const entries = PEERS.map((peer) => ({ sales, peer, rounds: [] as Measured[] }));
+      history.push(...entries);
+      for (let round = 1; round <= HISTORY_ROUNDS; round++) {
+        for (const entry of entries) {
+          const measured = await run(entry.peer, 'hot', 1, HISTORY_CHECKOUTS[entry.peer]);
+          entry.rounds.push(measured);
+          console.log(`history ${String(sales).padStart(6)} round ${round}/${HISTORY_ROUNDS}  ${entry.peer.padEnd(9)} p50 ${measured.p50Ms.toFixed(2)} ms  p99 ${measured.p99Ms.toFixed(2)} ms  (ledger and FIFO ok)`);
+        }
+      }
+    }
+  } finally {
+    if (atrium) await stop(atrium.child);
+    await db.end().catch(() => {});
+    await admin.query(`drop database if exists ${DATABASE} with (force)`);
+    await admin.end();
+  }
+
+  const summarise = (rounds: Measured[]) => ({
+    checkoutsPerSecond: median(rounds.map((r) => r.checkoutsPerSecond)),
+    p50Ms: median(rounds.map((r) => r.p50Ms)),
+    p99Ms: median(rounds.map((r) => r.p99Ms)),
+  });
+  const contentionRows = SHAPES.flatMap((shape) =>
+    LEVELS.map((clients) => {
+      const of = (peer: PeerName) => contention.find((c) => c.shape === shape && c.clients === clients && c.peer === peer)!;
+      const a = summarise(of('atrium').rounds);
+      const f = summarise(of('sql-floor').rounds);
+      return {
+        shape,
+        clients,
+        atrium: a,
+        sqlFloor: f,
+        ratio: { checkoutsPerSecond: a.checkoutsPerSecond / f.checkoutsPerSecond, p99: a.p99Ms / f.p99Ms },
+        rounds: { atrium: of('atrium').rounds, sqlFloor: of('sql-floor').rounds },
+      };
+    }),
+  );
+  const historyRows = HISTORY.map((sales) => {
+    const of = (peer: PeerName) => history.find((h) => h.sales === sales && h.peer === peer)!;
+    return { sales, atrium: summarise(of('atrium').rounds), sqlFloor: summarise(of('sql-floor').rounds), rounds: { atrium: of('atrium').rounds, sqlFloor: of('sql-floor').rounds } };
+  });
+  const result = {
+    scenario: 'fifo',
+    date: new Date().toISOString(),
+    quick: isQuick,
+    node: process.version,
+    pinned: canPin,
+    machine: { cpus: cpus().length, memoryBytes: totalmem() },
+    postgres,
+    load: { rounds: ROUNDS, checkoutsPerRun: CHECKOUTS, unitsPerCart: QTY, historyRounds: HISTORY_ROUNDS, historyCheckoutsPerRun: HISTORY_CHECKOUTS },
+    query: CHECKOUT,
+    atriumStatementsPerCheckout: statements,
+    atriumStatementsOfOneCheckout: statementsOfOneCheckout,
+    floorStatementsPerCheckout: { data: 3, transaction: 2, session: 0 },
+    contention: contentionRows,
+    history: historyRows,
+  };
+  const file = writeResult('fifo', result);
+  console.log(`\nFIFO contention (${isQuick ? 'quick' : 'full'}: ${ROUNDS} round(s), ${CHECKOUTS.atrium} Atrium / ${CHECKOUTS['sql-floor']} floor checkouts per run${canPin ? ', pinned' : ''}); zero oversell and FIFO order verified after every run\n`);
+  console.log(
+    table(
+      ['shape', 'clients', 'atrium checkouts/s', 'floor checkouts/s', 'atrium/floor', 'atrium p99 ms', 'floor p99 ms', 'atrium/floor p99'],
+      contentionRows.map((r) => [
+        r.shape,
+        String(r.clients),
+        r.atrium.checkoutsPerSecond.toFixed(0),
+        r.sqlFloor.checkoutsPerSecond.toFixed(0),
+        r.ratio.checkoutsPerSecond.toFixed(2),
+        r.atrium.p99Ms.toFixed(1),
+        r.sqlFloor.p99Ms.toFixed(1),
+        r.ratio.p99.toFixed(2),
+      ]),
+    ),
+  );
+  console.log(`\nSQL statements per checkout (data + transaction + RLS session): atrium ${statements!.data} + ${statements!.transaction} + ${statements!.session}, floor 3 + 2 + 0`);
+  console.log('\nCheckout latency against history (one client, hot product)\n');
+  console.log(
+    table(
+      ['historical sales', 'atrium p50 ms', 'atrium p99 ms', 'floor p50 ms', 'floor p99 ms'],
+      historyRows.map((r) => [String(r.sales), r.atrium.p50Ms.toFixed(2), r.atrium.p99Ms.toFixed(2), r.sqlFloor.p50Ms.toFixed(2), r.sqlFloor.p99Ms.toFixed(2)]),
+    ),
+  );
+  console.log(`\nwritten ${file} (${((Date.now() - began) / 1000).toFixed(0)} s)`);
+  clearTimeout(deadline);
+}
+
+await main();
