@@ -1,6 +1,6 @@
 import t from 'tap';
 import { createTestApp, createTestDatabase } from '@atrium/core/testing';
-import { chores, failuresLeft } from './fixtures/chores.ts';
+import { chores, committedRuns, failuresLeft } from './fixtures/chores.ts';
 
 const runsOf = (test: { sql: (q: string) => Promise<any[]> }, job: string) =>
   test.sql(`select slot, payload from chore_run where job = '${job}' order by slot`);
@@ -21,6 +21,7 @@ t.test('one-off jobs', async (t) => {
     const [job] = await test.sql<{ attempts: number; last_error: string | null; company_id: string }>(`select attempts, last_error, company_id from atrium_job where payload->>'label' = 'flaky'`);
     t.same(job, { attempts: 2, last_error: null, company_id: company.id }, 'one failure, one success, in the company that enqueued it');
     t.equal((await runsOf(test, 'chores.once')).length, 1, 'the failed attempt left no trace');
+    t.same(committedRuns, ['flaky'], 'after-commit steps ran for the committed attempt only');
   });
 
   t.test('a job enqueued in a rolled-back transaction never runs', async (t) => {

@@ -179,6 +179,22 @@ t.test('an event is resolved once per (selection, permission set), not once per 
   await Promise.all(sockets.map((socket) => socket.close()));
 });
 
+t.test("a subscription's filter runs once per event and viewer, not once per socket", async (t) => {
+  const { filterChecks } = await import('./fixtures/notes.ts');
+  const test = await createTestApp({ modules: [notes] });
+  t.teardown(() => test.close());
+  const company = await test.createCompany();
+  const reader = await test.createUser({ company, permissions: ['notes.note.read'] });
+  const users = [company.owner, company.owner, company.owner, reader, reader, reader];
+  const sockets = await Promise.all(users.map((user) => test.subscribe('subscription { noteCreated { title } }', {}, user)));
+  const before = filterChecks.count;
+  await test.gql(CREATE_NOTE, { input: { title: 'filtered once', branchId: company.defaultBranchId } }, company.owner);
+  const received = await Promise.all(sockets.map((socket) => socket.next()));
+  t.same(received.map((r) => r.data), Array(6).fill({ noteCreated: { title: 'filtered once' } }));
+  t.equal(filterChecks.count - before, 2, 'two viewers, six sockets: two checks');
+  await Promise.all(sockets.map((socket) => socket.close()));
+});
+
 t.test('a subscription document is validated as an HTTP one is', async (t) => {
   const test = await createTestApp({ modules: [notes], config: { introspection: false, graphql: { maxAliases: 3 } } });
   t.teardown(() => test.close());

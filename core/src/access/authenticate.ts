@@ -59,6 +59,31 @@ async function userViewer(kernel: Kernel, connection: Connection, token: string)
   if (cachedEntry && cachedEntry.viewer.companyId === claims.cid && Date.now() - cachedEntry.checkedAt < kernel.config.auth.accessRecheckMs) {
     return cachedEntry.viewer;
   }
+  // One re-read per user at a time: a user's many sockets re-checking at once share it.
+  const reading = readsInFlight(kernel);
+  const key = `${claims.sub}:${claims.cid}`;
+  let read = reading.get(key);
+  if (!read) {
+    read = readViewer(kernel, connection, claims).finally(() => reading.delete(key));
+    reading.set(key, read);
+  }
+  return read;
+}
+
+const inFlight = new WeakMap<Kernel, Map<string, Promise<Viewer>>>();
+
+function readsInFlight(kernel: Kernel): Map<string, Promise<Viewer>> {
+  let reads = inFlight.get(kernel);
+  if (!reads) {
+    reads = new Map();
+    inFlight.set(kernel, reads);
+  }
+  return reads;
+}
+
+/** Reads the user's access stamp; rebuilds the viewer only when it changed. */
+async function readViewer(kernel: Kernel, connection: Connection, claims: AccessClaims): Promise<Viewer> {
+  const cachedEntry = kernel.viewerCache.get(claims.sub);
   const [state] = await rows<{ company_id: string; active: boolean; system_role: SystemRole; uv: number; cv: number }>(
     connection,
     'select u.company_id, u.active, u.system_role, u.access_version as uv, c.access_version as cv from app_user u join company c on c.id = u.company_id where u.id = ?',

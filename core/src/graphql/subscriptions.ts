@@ -2,6 +2,7 @@ import mercurius, { type MercuriusContext } from 'mercurius';
 import type { GraphQLResolveInfo } from 'graphql';
 import { resolveShared } from './shared-resolution.ts';
 import { AtriumError } from './errors.ts';
+import type { Viewer } from '../access/viewer.ts';
 
 // mercurius is CommonJS: its helpers hang off the default export.
 const { withFilter } = mercurius;
@@ -63,7 +64,12 @@ function boundQueue(queue: Queue, context: MercuriusContext): void {
 export interface SubscriptionOptions<Args, Payload> {
   /** A key the subscriber must still hold when each event is delivered. */
   permission?: string;
-  /** Drops events this subscriber must not get (runs with the subscriber's current viewer). */
+  /**
+   * Drops events this subscriber must not get (runs with the subscriber's current viewer). It must
+   * depend only on the event, the arguments and the viewer: for a signed-in subscriber its answer
+   * is shared by every socket of the same viewer with the same arguments (a user's many tabs, or
+   * thousands of sockets of a few agents, cost one check per event each, not one per socket).
+   */
   filter?: (payload: Payload, args: Args, context: MercuriusContext) => boolean | Promise<boolean>;
 }
 
@@ -83,6 +89,22 @@ export function subscription<Args, Payload>(
     context.subscriptionStarted();
     return stream as unknown as AsyncIterable<Payload>;
   });
+  // Filter answers per event, per viewer (the kernel hands out one Viewer object per user and access
+  // state), per arguments.
+  const answers = new WeakMap<object, Map<Viewer, Map<string, Promise<boolean>>>>();
+  const filtered = (filter: NonNullable<typeof options.filter>, payload: Payload, args: Args, context: MercuriusContext, viewer: Viewer | null) => {
+    if (!viewer || typeof payload !== 'object' || payload === null) return filter(payload, args, context);
+    const byViewer = answers.get(payload) ?? new Map<Viewer, Map<string, Promise<boolean>>>();
+    answers.set(payload, byViewer);
+    const byArgs = byViewer.get(viewer) ?? new Map<string, Promise<boolean>>();
+    byViewer.set(viewer, byArgs);
+    const key = JSON.stringify(args);
+    const known = byArgs.get(key);
+    if (known) return known;
+    const answer = Promise.resolve(filter(payload, args, context));
+    byArgs.set(key, answer);
+    return answer;
+  };
   const deliverable = async (payload: Payload, args: Args, context: MercuriusContext): Promise<boolean> => {
     const viewer = await context.refreshViewer();
     if (context.viewer !== null && !viewer) return false;
@@ -90,7 +112,7 @@ export function subscription<Args, Payload>(
     // mercurius hands each subscription a copy of its socket's context: the filter (and the fields
     // resolved after it) must see the viewer as it is now, not as it was when the socket opened.
     if (viewer) context.viewer = viewer;
-    return options.filter ? options.filter(payload, args, context) : true;
+    return options.filter ? filtered(options.filter, payload, args, context, viewer) : true;
   };
   return {
     subscribe: withFilter(subscribe, deliverable) as SubscriptionResolver<Args, Payload>['subscribe'],

@@ -26,6 +26,8 @@ export interface JobRun {
 /** What a job runs with: its module's context and an EntityManager in a transaction of its own. */
 export interface JobContext extends ModuleContext {
   em: EntityManager;
+  /** Runs `step` once the job's transaction has committed (e.g. publishing live events); not if it fails. */
+  afterCommit(step: () => Promise<void> | void): void;
 }
 
 export const Job = defineEntity({
@@ -196,6 +198,15 @@ export class JobRunner {
     const em = this.#orm.em.fork({ disableContextResolution: true }) as EntityManager;
     if (run.companyId) em.setFilterParams('tenant', { companyId: run.companyId });
     const context = this.#contexts.get(registered.module)!;
-    await em.transactional((tx) => registered.definition.run(run, { ...context, em: tx as EntityManager }));
+    const committed: (() => Promise<void> | void)[] = [];
+    await em.transactional((tx) => registered.definition.run(run, { ...context, em: tx as EntityManager, afterCommit: (step) => committed.push(step) }));
+    for (const step of committed) {
+      try {
+        await step();
+      } catch (error) {
+        // The job's work is committed: a failing follow-up is logged, not retried with the job.
+        this.#log.error({ err: error, job: run.name }, 'a step after a job committed failed');
+      }
+    }
   }
 }

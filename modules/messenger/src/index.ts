@@ -51,8 +51,9 @@ export function defineMessenger(options: MessengerPluginOptions = {}): AtriumPlu
             return ctx;
           };
           await reopenDueConversations(context.em, ctxOf);
-          // The job's transaction commits when `run` returns: its live events go out just before.
-          for (const ctx of contexts.values()) await flushLive(ctx);
+          context.afterCommit(async () => {
+            for (const ctx of contexts.values()) await flushLive(ctx);
+          });
         },
       },
     },
