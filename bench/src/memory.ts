@@ -14,7 +14,7 @@ import WebSocket from 'ws';
 import type { ChildProcess } from 'node:child_process';
 import type { LoadMessage, SocketJob } from './memory-load.ts';
 import { benchDir, canPin, isQuick, median, pinSelf, spawnNode, stop, table, writeResult } from './proc.ts';
-import type { Stats } from './servers/stats.ts';
+import { startServer, until } from './subscriber-server.ts';
 
 const SUBSCRIBERS = isQuick ? 200 : 5000;
 const ROUNDS = isQuick ? 1 : 3;
@@ -51,41 +51,6 @@ interface Measurement {
   openMs: number;
 }
 
-interface Server {
-  child: ChildProcess;
-  port: number;
-  stats(gc?: boolean): Promise<Stats>;
-}
-
-function startServer(peer: Peer, env: NodeJS.ProcessEnv): Promise<Server> {
-  const child = spawnNode(['--expose-gc', '--conditions=development', `${benchDir}/src/servers/${peer.file}`], { ipc: true, env });
-  let stderr = '';
-  child.stderr?.on('data', (chunk: Buffer) => {
-    stderr += chunk.toString();
-  });
-  const stats = (gc = false) =>
-    new Promise<Stats>((resolve, reject) => {
-      const onMessage = (message: Stats) => {
-        if (message?.type !== 'stats') return;
-        child.off('message', onMessage);
-        child.off('exit', onExit);
-        resolve(message);
-      };
-      const onExit = (code: number | null) => reject(new Error(`${peer.name} exited (${code}):\n${stderr}`));
-      child.on('message', onMessage);
-      child.once('exit', onExit);
-      child.send({ type: 'stats', gc });
-    });
-  return new Promise((resolve, reject) => {
-    const onExit = (code: number | null) => reject(new Error(`${peer.name} exited (${code}) before listening:\n${stderr}`));
-    child.once('exit', onExit);
-    child.once('message', (message: { port: number }) => {
-      child.off('exit', onExit);
-      resolve({ child, port: message.port, stats });
-    });
-  });
-}
-
 /** A load-generator process holding `job.count` sockets; resolves once all are open. */
 function openSockets(job: Omit<SocketJob, 'concurrency' | 'perAddress'>): Promise<{ child: ChildProcess; ms: number; failure: () => string | undefined }> {
   const full: SocketJob = { ...job, concurrency: CONCURRENCY, perAddress: PER_ADDRESS };
@@ -116,17 +81,6 @@ function openSockets(job: Omit<SocketJob, 'concurrency' | 'perAddress'>): Promis
     child.on('message', (message: LoadMessage) => settle(message.type === 'failed' ? new Error(`load generator: ${message.message}`) : undefined, message.type === 'opened' ? message.ms : 0));
     child.once('exit', (code) => settle(new Error(`load generator exited (${code}) before opening its sockets:\n${stderr}`)));
   });
-}
-
-/** Polls the server until `done(stats)` holds. */
-async function until(server: Server, what: string, done: (stats: Stats) => boolean, timeoutMs = 60_000): Promise<Stats> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const stats = await server.stats();
-    if (done(stats)) return stats;
-    if (Date.now() > deadline) throw new Error(`${what}: still ${stats.sockets} sockets, ${stats.subscriptions} subscriptions after ${timeoutMs} ms`);
-    await sleep(100);
-  }
 }
 
 async function post(url: string, query: string): Promise<{ data?: Record<string, any>; errors?: unknown }> {
@@ -165,7 +119,7 @@ function expectRefused(url: string, query: string): Promise<void> {
 }
 
 async function measure(peer: Peer, round: number, env: NodeJS.ProcessEnv): Promise<Measurement> {
-  const server = await startServer(peer, env);
+  const server = await startServer(peer.name, peer.file, { env });
   const loads: ChildProcess[] = [];
   try {
     const url = `ws://127.0.0.1:${server.port}${peer.protocol === 'ws' ? '/' : '/graphql'}`;

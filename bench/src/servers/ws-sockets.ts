@@ -1,11 +1,21 @@
 import { createServer } from 'node:http';
 import { WebSocketServer } from 'ws';
 import { announce } from './announce.ts';
+import { publishRoute } from './conversation-event.ts';
 import { serveStats } from './stats.ts';
 
-/** Scenario 6's floor: a raw `ws` server on node:http that only holds its sockets. */
-const server = createServer((_request, response) => response.writeHead(426).end());
-const sockets = new WebSocketServer({ server });
+/**
+ * The floor of the subscription scenarios: a raw `ws` server on node:http. Scenario 6 only holds its
+ * sockets; scenario 3 posts to `/publish`, and the event goes to every socket as one graphql-ws
+ * `next` message, serialised once: the same JSON for all.
+ */
+const server = createServer(
+  publishRoute((event) => {
+    const message = JSON.stringify({ id: '1', type: 'next', payload: { data: { conversationEvents: event } } });
+    for (const socket of sockets.clients) socket.send(message);
+  }),
+);
+const sockets = new WebSocketServer({ server, perMessageDeflate: false });
 let connections = 0;
 sockets.on('connection', () => {
   connections += 1;
