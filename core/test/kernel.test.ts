@@ -11,3 +11,21 @@ t.test('the kernel answers its info query', async (t) => {
   t.equal(res.statusCode, 200);
   t.same(res.data, { atrium: { version: CORE_VERSION, modules: [] } });
 });
+
+t.test("the test kit's statements() counts what the operation asks for, not the clock-driven access re-read", async (t) => {
+  // Every request re-reads the caller's access stamp here: statements() must not count it.
+  const test = await createTestApp({ config: { auth: { accessRecheckMs: 0 } } });
+  t.teardown(() => test.close());
+  const company = await test.createCompany();
+  const issued: string[] = [];
+  const previous = test.app.orm.config.get('onQuery');
+  test.app.orm.config.set('onQuery', (sql: string, params: readonly unknown[]) => {
+    issued.push(sql);
+    return previous(sql, params);
+  });
+  const counted = await test.statements(() => test.gql('{ me { id } }', {}, company.owner));
+  const stamp = (sql: string) => sql.includes('access_version as uv');
+  t.equal(issued.filter(stamp).length, 1, 'the stamp was read');
+  t.same(counted.filter(stamp), [], 'and left out');
+  t.ok(counted.some((sql) => sql.includes('from "app_user"')), "the operation's own read is counted");
+});

@@ -17,6 +17,10 @@ export interface Authentication {
 
 const MAX_CACHED_VIEWERS = 10_000;
 
+/** The re-read of a user's access stamp (at most every `auth.accessRecheckMs` per user). */
+export const ACCESS_STAMP_SQL =
+  'select u.company_id, u.active, u.system_role, u.access_version as uv, c.access_version as cv from app_user u join company c on c.id = u.company_id where u.id = ?';
+
 /** The ORM's connection: credentials are read with plain SQL, outside any request's unit of work. */
 type Connection = ReturnType<EntityManager['getConnection']>;
 
@@ -86,7 +90,7 @@ async function readViewer(kernel: Kernel, connection: Connection, claims: Access
   const cachedEntry = kernel.viewerCache.get(claims.sub);
   const [state] = await rows<{ company_id: string; active: boolean; system_role: SystemRole; uv: number; cv: number }>(
     connection,
-    'select u.company_id, u.active, u.system_role, u.access_version as uv, c.access_version as cv from app_user u join company c on c.id = u.company_id where u.id = ?',
+    ACCESS_STAMP_SQL,
     [claims.sub],
   );
   if (!state?.active || state.company_id !== claims.cid) throw unauthenticated('Invalid or expired access token');
