@@ -1,8 +1,7 @@
 import { createApp } from '@atrium/core';
 import crm from '@atrium/crm';
 import { JWT_SECRET } from '../nested-data.ts';
-import { announce } from './announce.ts';
-import { serveSqlCounts } from './sql-count.ts';
+import { serveAtrium } from './serve-atrium.ts';
 
 /**
  * Scenario 2's Atrium: the kernel with the CRM module on PostgreSQL (`DATABASE_URL`, migrated at
@@ -20,19 +19,4 @@ const app = createApp({
   port: 0,
 });
 await app.start();
-serveSqlCounts({
-  // The event dispatcher and the job runner poll the database on their own: not the request's statements.
-  pause: async () => {
-    await app.dispatcher.stop();
-    await app.jobs.stop();
-  },
-  resume: async () => {
-    app.dispatcher.start();
-    await app.jobs.start();
-  },
-});
-// A clean exit (SIGTERM from the runner) also writes the CPU profile when started with --cpu-prof.
-process.once('SIGTERM', () => {
-  void app.stop().finally(() => process.exit(0));
-});
-announce(Number(new URL(app.url).port));
+serveAtrium(app, { sqlCounts: true });

@@ -2,7 +2,7 @@ import { createApp } from '@atrium/core';
 import crm from '@atrium/crm';
 import messenger from '@atrium/messenger';
 import { redisInfrastructure } from '@atrium/plugin-redis';
-import { announce } from './announce.ts';
+import { serveAtrium } from './serve-atrium.ts';
 import { serveStats } from './stats.ts';
 
 /**
@@ -31,8 +31,4 @@ app.lifecycle.on('subscription', () => {
 });
 await app.start();
 serveStats(() => ({ sockets: app.fastify.websocketServer.clients.size, subscriptions }));
-// A clean exit (SIGTERM from the runner) also writes the CPU profile when started with --cpu-prof.
-process.once('SIGTERM', () => {
-  void app.stop().finally(() => process.exit(0));
-});
-announce(Number(new URL(app.url).port));
+serveAtrium(app);

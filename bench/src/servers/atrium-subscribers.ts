@@ -1,5 +1,5 @@
 import { createApp } from '@atrium/core';
-import { announce } from './announce.ts';
+import { serveAtrium } from './serve-atrium.ts';
 import { serveStats } from './stats.ts';
 
 /**
@@ -23,8 +23,5 @@ app.lifecycle.on('subscription', () => {
 });
 await app.start();
 serveStats(() => ({ sockets: app.fastify.websocketServer.clients.size, subscriptions }));
-// Stop cleanly (the embedded database is reopened by the next round).
-process.once('SIGTERM', () => {
-  void app.stop().finally(() => process.exit(0));
-});
-announce(Number(new URL(app.url).port));
+// Stops cleanly: the embedded database is reopened by the next round.
+serveAtrium(app);
