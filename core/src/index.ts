@@ -45,7 +45,7 @@ export { DateTimeScalar, DecimalScalar, JSONScalar } from './graphql/scalars.ts'
 export { subscription, topic, type Publish, type SubscriptionOptions, type SubscriptionResolver, type Topic } from './graphql/subscriptions.ts';
 export { ajv, createValidator, type JsonSchema } from './validation.ts';
 export { newId, isId } from './db/ids.ts';
-export { cents, createdAt, decimal, MAX_CENTS, money, primaryId } from './db/columns.ts';
+export { cents, createdAt, decimal, MAX_CENTS, money, MONEY_PATTERN, primaryId } from './db/columns.ts';
 export { flushOrConflict } from './db/unique.ts';
 export { referenceLoader, type LoaderQuery } from './graphql/loaders.ts';
 export { accessibleWhere, accessibleFieldWhere, assertReadableFields, buildAbility, type AbilityInput, type AppAbility, type WhereClause } from './access/ability.ts';

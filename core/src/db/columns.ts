@@ -10,6 +10,9 @@ export const createdAt = () => p.datetime().defaultRaw('now()').onCreate(() => n
 /** Money: `numeric(14,2)`, read and written as a decimal string (never a float). */
 export const money = () => p.decimal('string').precision(14).scale(2);
 
+/** A JSON-schema pattern for money in input: at most 12 digits before the point and 2 after, never negative. */
+export const MONEY_PATTERN = '^(0|[1-9][0-9]{0,11})(\\.[0-9]{1,2})?$';
+
 /** The largest amount `numeric(14,2)` holds, in cents. */
 export const MAX_CENTS = 99_999_999_999_999n;
 

@@ -1,8 +1,7 @@
-import { BadUserInputError, cents, conflict, createValidator, decimal, isId, LockMode, MAX_CENTS, notFound, type AtriumRequestContext, type EntityManager, type LoaderQuery, type Viewer } from '@atrium/core';
+import { BadUserInputError, cents, conflict, createValidator, decimal, isId, LockMode, MAX_CENTS, MONEY_PATTERN, notFound, type AtriumRequestContext, type EntityManager, type LoaderQuery, type Viewer } from '@atrium/core';
 import { findProducts } from '@atrium/crm';
 import { AgentCart, AgentCartLine } from '../entities/sales.ts';
 import type { AgentSalesContext } from './context.ts';
-import { AMOUNT_PATTERN } from './money.ts';
 import { MAX_QUANTITY } from './transfers.ts';
 
 /** Lines per cart at most. */
@@ -16,7 +15,7 @@ export interface CartLineInput {
   discount?: string | null;
 }
 
-const amount = (type: string | string[]) => ({ type, pattern: AMOUNT_PATTERN });
+const amount = (type: string | string[]) => ({ type, pattern: MONEY_PATTERN });
 const checkAdd = createValidator<CartLineInput>(
   {
     type: 'object',

@@ -23,6 +23,7 @@ import {
   type Publish,
   type Topic,
   type Viewer,
+  MONEY_PATTERN,
 } from '@atrium/core';
 import type { Contact } from '../entities/contact.ts';
 import { Deal, DEAL_STATUSES, DealStageChange, Pipeline, PipelineStage, type DealStatus } from '../entities/deals.ts';
@@ -116,7 +117,7 @@ const dealFields = {
   contactId: nullableUuid,
   ownerId: nullableUuid,
   // numeric(14,2): twelve digits before the point at most, two after, never negative.
-  amount: { type: ['string', 'null'], pattern: '^(0|[1-9][0-9]{0,11})(\\.[0-9]{1,2})?$' },
+  amount: { type: ['string', 'null'], pattern: MONEY_PATTERN },
   currency: { type: ['string', 'null'], pattern: '^[A-Za-z]{3}$' },
   expectedCloseDate: { type: ['string', 'null'], format: 'date' },
   branchId: nullableUuid,

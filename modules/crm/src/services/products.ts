@@ -14,6 +14,7 @@ import {
   type EntityManager,
   type LoaderQuery,
   type Viewer,
+  MONEY_PATTERN,
 } from '@atrium/core';
 import { Product, ProductCategory } from '../entities/products.ts';
 import type { CrmContext } from './context.ts';
@@ -47,7 +48,7 @@ const productFields = {
   name,
   sku: { type: 'string', pattern: '^[A-Za-z0-9._/-]{1,64}$' },
   // numeric(14,2): twelve digits before the point at most, two after, never negative.
-  price: { type: 'string', pattern: '^(0|[1-9][0-9]{0,11})(\\.[0-9]{1,2})?$' },
+  price: { type: 'string', pattern: MONEY_PATTERN },
   unit: { type: 'string', minLength: 1, maxLength: 20, pattern: '\\S' },
   categoryId: categoryRef,
   active: { type: 'boolean' },
