@@ -1,10 +1,10 @@
-import { AtriumError, BadUserInputError, conflict, createValidator, decimal, LockMode, MAX_CENTS, type EntityManager, type Viewer } from '@atrium/core';
+import { AtriumError, BadUserInputError, conflict, createValidator, decimal, LockMode, MAX_CENTS, type EntityManager, type Viewer, transactionWithRetry } from '@atrium/core';
 import { findContact } from '@atrium/crm';
 import { AgentAllocation, AgentCartLine, AgentSale, AgentSaleLine } from '../entities/sales.ts';
 import { AgentTransferLine } from '../entities/transfers.ts';
 import { lineTotal, lockCart, lockDefaultCart } from './carts.ts';
 import type { AgentSalesContext } from './context.ts';
-import { publishStockChange, transactionWithRetry } from './stock.ts';
+import { publishStockChange } from './stock.ts';
 
 export interface CheckoutInput {
   /** Chosen by the client per checkout; a repeat answers the first sale. Unique per agent. */

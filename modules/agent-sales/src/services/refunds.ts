@@ -1,9 +1,9 @@
-import { BadUserInputError, cents, conflict, decimal, createValidator, isId, LockMode, notFound, type FilterQuery, type Viewer } from '@atrium/core';
+import { BadUserInputError, cents, conflict, decimal, createValidator, isId, LockMode, notFound, type FilterQuery, type Viewer, transactionWithRetry } from '@atrium/core';
 import { AgentAllocation, AgentRefund, AgentRefundAllocation, AgentRefundLine, AgentSale, AgentSaleLine } from '../entities/sales.ts';
 import { AgentTransferLine } from '../entities/transfers.ts';
 import type { AgentSalesContext } from './context.ts';
 import { refundableWhere } from './sales.ts';
-import { publishStockChange, transactionWithRetry } from './stock.ts';
+import { publishStockChange } from './stock.ts';
 import { MAX_QUANTITY } from './transfers.ts';
 
 const checkLines = createValidator<{ saleLineId: string; quantity: number }[] | null | undefined>(

@@ -15,12 +15,13 @@ import {
   type FilterQuery,
   type LoaderQuery,
   type Viewer,
+  transactionWithRetry,
 } from '@atrium/core';
 import { findProducts } from '@atrium/crm';
 import { AgentReturn, AgentTransfer, AgentTransferLine, TRANSFER_STATUSES, type TransferStatus } from '../entities/transfers.ts';
 import { isAgent, isOffice, seesAllAgents } from './access.ts';
 import type { AgentSalesContext } from './context.ts';
-import { publishStockChange, transactionWithRetry } from './stock.ts';
+import { publishStockChange } from './stock.ts';
 
 /** Units per transfer line at most (an int column; far beyond any consignment). */
 export const MAX_QUANTITY = 1_000_000;
