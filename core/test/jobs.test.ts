@@ -1,6 +1,6 @@
 import t from 'tap';
 import { createTestApp, createTestDatabase } from '@atrium/core/testing';
-import { chores, committedRuns, failuresLeft } from './fixtures/chores.ts';
+import { chores, committedRuns, failuresLeft, heldRuns } from './fixtures/chores.ts';
 
 const runsOf = (test: { sql: (q: string) => Promise<any[]> }, job: string) =>
   test.sql(`select slot, payload from chore_run where job = '${job}' order by slot`);
@@ -43,4 +43,24 @@ t.test('a periodic job runs at most once per period across instances', async (t)
   const slots = runs.map((run) => new Date(run.slot).toISOString());
   t.equal(new Set(slots).size, slots.length, `${slots.length} runs, each of its own period`);
   for (let i = 1; i < runs.length; i++) t.ok(new Date(runs[i].slot).getTime() - new Date(runs[i - 1].slot).getTime() >= 40, 'a period apart');
+});
+
+t.test('a tick asked for while a pass is under way waits for a pass that looks again', async (t) => {
+  // The poll stays out of the way: every pass here is one the test started.
+  const test = await createTestApp({ modules: [chores], config: { events: { pollMs: 60_000 } } });
+  t.teardown(() => test.close());
+  const company = await test.createCompany();
+  let release!: () => void;
+  const reached = new Promise<void>((resolve) => {
+    heldRuns.set('held', { reached: resolve, release: new Promise<void>((done) => (release = done)) });
+  });
+  t.teardown(() => heldRuns.delete('held'));
+  await test.gql('mutation { scheduleChore(label: "held") }', {}, company.owner);
+  await reached; // a pass woken by the commit is now held after its periodic jobs
+  await test.sql(`update atrium_schedule set next_run_at = now() - interval '1 second' where name = 'chores.sweep'`);
+  const before = (await runsOf(test, 'chores.sweep')).length;
+  const asked = test.app.jobs.tick();
+  release();
+  await asked;
+  t.equal((await runsOf(test, 'chores.sweep')).length, before + 1, 'the periodic job that became due during the held pass ran');
 });

@@ -85,6 +85,7 @@ export class JobRunner {
   readonly #log: JobRunnerLog;
   #timer: NodeJS.Timeout | undefined;
   #running: Promise<void> | undefined;
+  #again: Promise<void> | undefined;
   #stopped = true;
 
   constructor(orm: MikroORM, jobs: Map<string, JobRegistration>, contexts: Map<string, ModuleContext>, options: JobRunnerOptions, log: JobRunnerLog) {
@@ -115,10 +116,18 @@ export class JobRunner {
     await this.#running;
   }
 
-  /** Looks for due work now. */
+  /** Looks for due work now: the promise settles after a pass that began after this call. */
   tick(): Promise<void> {
     if (this.#stopped) return Promise.resolve();
-    this.#running ??= this.#work().finally(() => {
+    // A pass under way may have looked before the caller's work became due: one more follows it.
+    if (this.#running) {
+      this.#again ??= this.#running.then(() => {
+        this.#again = undefined;
+        return this.tick();
+      });
+      return this.#again;
+    }
+    this.#running = this.#work().finally(() => {
       this.#running = undefined;
     });
     return this.#running;
