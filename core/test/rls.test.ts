@@ -1,5 +1,7 @@
 import t from 'tap';
-import { createTestApp } from '@atrium/core/testing';
+import pg from 'pg';
+import type { PostgreSqlConnection } from '@mikro-orm/postgresql';
+import { createTestApp, postgresOnly } from '@atrium/core/testing';
 import { notes } from './fixtures/notes.ts';
 
 const CREATE_NOTE = 'mutation ($input: CreateNoteInput!) { createNote(input: $input) { id } }';
@@ -19,3 +21,47 @@ for (const rowLevelSecurity of [true, false]) {
     t.equal(count, rowLevelSecurity ? 2 : 5);
   });
 }
+
+t.test('on PostgreSQL a statement outside a transaction takes its company in the same round trip', { skip: postgresOnly }, async (t) => {
+  const test = await createTestApp({ modules: [notes] });
+  t.teardown(() => test.close());
+  const a = await test.createCompany();
+  const b = await test.createCompany();
+  const title = "it's; select 1";
+  for (const company of [a, b]) await test.gql(CREATE_NOTE, { input: { title, branchId: company.defaultBranchId } }, { token: company.owner.token });
+
+  const sent: string[] = [];
+  const query = pg.Client.prototype.query;
+  // (statements() pauses the kernel's background work, which has its own transactions.)
+  await test.statements(async () => {
+    pg.Client.prototype.query = function (this: pg.Client, config: unknown, ...rest: unknown[]) {
+      sent.push(typeof config === 'string' ? config : String((config as { text?: string })?.text));
+      return (query as (...args: unknown[]) => unknown).call(this, config, ...rest);
+    } as typeof query;
+    try {
+      t.equal((await test.gql('{ rawNoteCount }', {}, { token: a.owner.token })).data.rawNoteCount, 2, 'the company only');
+    } finally {
+      pg.Client.prototype.query = query;
+    }
+  });
+  const raw = sent.filter((text) => text.includes('from note'));
+  t.equal(raw.length, 1, 'one message for the read');
+  t.match(raw[0], /^select set_config\('role', 'atrium_tenant', true\), set_config\('app\.company_id', '[0-9a-f-]{36}', true\); select count/, 'the context first, in the same message');
+  t.notOk(sent.some((text) => /^\s*(begin|commit)\b/i.test(text)), 'no transaction around it');
+
+  // Literals that hold a quote and a semicolon stay one statement (MikroORM inlines them quoted).
+  const listed = await test.gql('{ notes(first: 10) { edges { node { title } } } }', {}, { token: a.owner.token });
+  t.ok(listed.data.notes.edges.some((edge: { node: { title: string } }) => edge.node.title === title));
+
+  // The context ends with its message: every pooled connection is back to no company and the login role.
+  const pool = (await (test.app.orm.em.getDriver().getConnection() as PostgreSqlConnection).getNativeClient()) as pg.Pool;
+  const clients = await Promise.all(Array.from({ length: 10 }, () => pool.connect()));
+  try {
+    for (const client of clients) {
+      const { rows } = await client.query("select coalesce(current_setting('app.company_id', true), '') as company, current_user as role");
+      t.same(rows[0], { company: '', role: 'postgres' });
+    }
+  } finally {
+    for (const client of clients) client.release();
+  }
+});

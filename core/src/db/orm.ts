@@ -2,8 +2,9 @@ import { join } from 'node:path';
 import { mkdirSync } from 'node:fs';
 import type { EntitySchema, EventArgs, EventSubscriber, MikroORM, Options } from '@mikro-orm/core';
 import { MikroORM as PgliteMikroORM } from '@mikro-orm/pglite';
-import { MikroORM as PostgreSqlMikroORM } from '@mikro-orm/postgresql';
+import { MikroORM as PostgreSqlMikroORM, type PostgreSqlConnection } from '@mikro-orm/postgresql';
 import { PGlite, type PGliteOptions } from '@electric-sql/pglite';
+import { sendSessionContextWithStatements } from './session-context.ts';
 
 /** Where the data lives: the embedded PGlite database or a PostgreSQL server. */
 export type DatabaseTarget =
@@ -76,12 +77,14 @@ export async function openOrm({ target, entities, debug = false }: OrmOptions): 
   if (target.driver === 'postgresql') {
     // libpq's `options` URL parameter (e.g. `-c search_path=…`) is not read by MikroORM: pass it to pg.
     const options = new URL(target.url).searchParams.get('options');
-    return PostgreSqlMikroORM.init({
+    const orm = await PostgreSqlMikroORM.init({
       ...common,
       clientUrl: target.url,
       pool: { min: 0, max: 10 },
       ...(options ? { driverOptions: { options } } : {}),
-    }) as Promise<MikroORM>;
+    });
+    sendSessionContextWithStatements(orm.em.getDriver().getConnection() as PostgreSqlConnection);
+    return orm as MikroORM;
   }
   if ('instance' in target) {
     return PgliteMikroORM.init({ ...common, driverOptions: { pglite: target.instance } }) as Promise<MikroORM>;
