@@ -1,6 +1,9 @@
 import t from 'tap';
 import { accessibleWhere, buildAbility, type PermissionDefinition } from '@atrium/core';
-import { assertTenantIsolation, createTestApp, TEST_PASSWORD } from '@atrium/core/testing';
+import type { EntityManager } from '@mikro-orm/sql';
+import { assertTenantIsolation, createTestApp, postgresOnly, TEST_PASSWORD } from '@atrium/core/testing';
+import { authenticate } from '../src/access/authenticate.ts';
+import { bumpCompanyAccess } from '../src/tenancy/services/companies.ts';
 import { notes } from './fixtures/notes.ts';
 
 const NOTES = 'query ($secret: String) { notes(first: 50, secret: $secret) { totalCount edges { node { title secret } } } }';
@@ -211,4 +214,22 @@ t.test('accessibleWhere agrees with ability.can row by row', async (t) => {
   t.same(accessibleWhere(ability, 'delete', 'Note'), null, 'nothing allowed is null');
   const admin = buildAbility({ systemRole: 'ADMIN', branchIds: [], grants });
   t.same(accessibleWhere(admin, 'read', 'Note'), {}, 'an unconditional rule matches every row');
+});
+
+t.test('a re-read of access while a change is being written does not keep the old access cached', { skip: postgresOnly }, async (t) => {
+  const test = await createTestApp({ modules: [notes] });
+  t.teardown(() => test.close());
+  const company = await test.createCompany();
+  const reader = await test.createUser({ company, permissions: ['notes.note.read'] });
+  const { kernel } = test.app;
+  const bearer = `Bearer ${reader.token}`;
+  const canRead = async () => (await authenticate(kernel, bearer))!.keys.has('notes.note.read');
+  t.ok(await canRead());
+  await (test.app.orm.em.fork() as EntityManager).transactional(async (em) => {
+    await bumpCompanyAccess(em, kernel, company.id);
+    await em.execute("update role set permissions = '{}' where company_id = ?", [company.id]);
+    // Another request re-reads meanwhile (on another connection): it sees the committed access.
+    t.ok(await canRead(), 'before the commit: the access as committed');
+  });
+  t.notOk(await canRead(), 'after the commit: the key is gone at once, not after accessRecheckMs');
 });

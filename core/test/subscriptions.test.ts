@@ -77,6 +77,7 @@ t.test('a subscription stops delivering while its module is off for the company'
   const platform = { headers: { 'x-atrium-platform-key': test.platformKey } };
   const company = await test.createCompany();
   const live = await test.subscribe('subscription { noteEvents { title } }', {}, company.owner);
+  const raw = await test.subscribe('subscription { rawNoteEvents { title } }', {}, company.owner);
   const event = (title: string) => ({ id: company.id, name: 'notes.note.created', companyId: company.id, payload: { noteId: company.id, title }, occurredAt: new Date() });
   const toggle = (enabled: boolean | null) =>
     test.gql('mutation ($id: ID!, $on: Boolean) { setCompanyModule(companyId: $id, module: "audit", enabled: $on) { id } }', { id: company.id, on: enabled }, platform);
@@ -87,6 +88,7 @@ t.test('a subscription stops delivering while its module is off for the company'
   await toggle(null);
   await test.app.publish(eventTopic(company.id, 'notes.note.created'), event('back on'));
   t.same(await live.next(), { data: { noteEvents: { title: 'back on' } } });
+  t.same(await raw.next(), { data: { rawNoteEvents: { title: 'back on' } } }, "a module's own stream too");
 });
 
 t.test('the socket closes when its access token expires', async (t) => {
@@ -177,6 +179,51 @@ t.test('an event is resolved once per (selection, permission set), not once per 
   t.same(received.slice(0, 5).map((r) => r.data), Array(5).fill({ noteCreated: { title: 'shared', secret: 's3cret' } }));
   t.same(received.slice(5).map((r) => r.data), Array(3).fill({ noteCreated: { title: 'shared', secret: null } }), 'each group gets what its permissions allow');
   await Promise.all(sockets.map((socket) => socket.close()));
+});
+
+t.test('an instance listens once per topic, however many subscribers; a completed subscription gets nothing more', async (t) => {
+  const { default: mqemitter } = await import('mqemitter');
+  const emitter = mqemitter();
+  const listening = new Map<string, number>();
+  const counted = {
+    on: (topic: string, listener: never, done?: () => void) => {
+      listening.set(topic, (listening.get(topic) ?? 0) + 1);
+      return emitter.on(topic, listener, done);
+    },
+    removeListener: (topic: string, listener: never, done?: () => void) => {
+      listening.set(topic, (listening.get(topic) ?? 0) - 1);
+      return emitter.removeListener(topic, listener, done);
+    },
+    emit: emitter.emit.bind(emitter),
+  };
+  const test = await createTestApp({ modules: [notes], infrastructure: { emitter: counted } });
+  t.teardown(() => test.close());
+  const company = await test.createCompany();
+  const topicName = noteCreated(company.id);
+  const sockets = await Promise.all([1, 2, 3, 4, 5].map(() => test.subscribe(SUBSCRIBE, {}, company.owner)));
+  t.equal(listening.get(topicName), 1, 'five subscribers, one listener');
+
+  await sockets[0]!.close();
+  await test.gql(CREATE_NOTE, { input: { title: 'after one left', branchId: company.defaultBranchId } }, company.owner);
+  const received = await Promise.all(sockets.slice(1).map((socket) => socket.next()));
+  t.same(received.map((r) => r.data?.noteCreated.title), Array(4).fill('after one left'), 'the others still receive');
+
+  await Promise.all(sockets.slice(1).map((socket) => socket.close()));
+  while (listening.get(topicName) !== 0) await new Promise((resolve) => setTimeout(resolve, 10));
+  t.pass('the last subscriber gone, the listener is removed');
+});
+
+t.test('a field that fails in a live event reaches each subscriber as a formatted error, and the subscription goes on', async (t) => {
+  const test = await createTestApp({ modules: [notes] });
+  t.teardown(() => test.close());
+  const company = await test.createCompany();
+  const sockets = await Promise.all([company.owner, company.owner].map((user) => test.subscribe(SUBSCRIBE, {}, user)));
+  await test.app.publish(noteCreated(company.id), { id: company.id, title: 'unreadable', branchId: company.defaultBranchId } as never);
+  for (const socket of sockets) {
+    t.match(await socket.next(), { data: null, errors: [{ message: 'This title cannot be read', extensions: { code: 'FORBIDDEN' } }] });
+  }
+  await test.gql(CREATE_NOTE, { input: { title: 'readable', branchId: company.defaultBranchId } }, company.owner);
+  for (const socket of sockets) t.match(await socket.next(), { data: { noteCreated: { title: 'readable' } } });
 });
 
 t.test("a subscription's filter runs once per event and viewer, not once per socket", async (t) => {

@@ -6,6 +6,7 @@ import { buildViewer, type Viewer, type ViewerFacts } from './viewer.ts';
 import { hashApiKeySecret, parseApiKey } from '../tenancy/services/api-keys.ts';
 import type { Kernel } from '../tenancy/kernel.ts';
 import type { SystemRole } from '../tenancy/entities.ts';
+import { entryOf } from '../shared/entry.ts';
 
 /** The outcome of reading a request's credentials. */
 export interface Authentication {
@@ -46,13 +47,15 @@ export async function authenticate(kernel: Kernel, authorization: string | undef
   if (!authorization) return null;
   const [scheme, credential] = authorization.trim().split(/\s+/, 2);
   if (!credential) throw unauthenticated('Malformed authorization header');
-  const connection = (kernel.orm.em as EntityManager).getConnection();
-  if (/^bearer$/i.test(scheme!)) return userViewer(kernel, connection, credential);
-  if (/^apikey$/i.test(scheme!)) return apiKeyViewer(kernel, connection, credential);
+  if (/^bearer$/i.test(scheme!)) return userViewer(kernel, credential);
+  if (/^apikey$/i.test(scheme!)) return apiKeyViewer(kernel, connectionOf(kernel), credential);
   throw unauthenticated('Unsupported authorization scheme');
 }
 
-async function userViewer(kernel: Kernel, connection: Connection, token: string): Promise<Viewer> {
+const connectionOf = (kernel: Kernel): Connection => (kernel.orm.em as EntityManager).getConnection();
+
+/** Not async: a viewer cached and still fresh is answered without a promise of its own (it runs on every request). */
+function userViewer(kernel: Kernel, token: string): Viewer | Promise<Viewer> {
   let claims: AccessClaims;
   try {
     claims = kernel.tokens.verify(token);
@@ -64,26 +67,12 @@ async function userViewer(kernel: Kernel, connection: Connection, token: string)
     return cachedEntry.viewer;
   }
   // One re-read per user at a time: a user's many sockets re-checking at once share it.
-  const reading = readsInFlight(kernel);
+  const reading = entryOf(inFlight, kernel, () => new Map<string, Promise<Viewer>>());
   const key = `${claims.sub}:${claims.cid}`;
-  let read = reading.get(key);
-  if (!read) {
-    read = readViewer(kernel, connection, claims).finally(() => reading.delete(key));
-    reading.set(key, read);
-  }
-  return read;
+  return entryOf(reading, key, () => readViewer(kernel, connectionOf(kernel), claims).finally(() => reading.delete(key)));
 }
 
 const inFlight = new WeakMap<Kernel, Map<string, Promise<Viewer>>>();
-
-function readsInFlight(kernel: Kernel): Map<string, Promise<Viewer>> {
-  let reads = inFlight.get(kernel);
-  if (!reads) {
-    reads = new Map();
-    inFlight.set(kernel, reads);
-  }
-  return reads;
-}
 
 /** Reads the user's access stamp; rebuilds the viewer only when it changed. */
 async function readViewer(kernel: Kernel, connection: Connection, claims: AccessClaims): Promise<Viewer> {

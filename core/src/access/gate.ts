@@ -2,13 +2,14 @@ import type { IResolvers } from 'mercurius';
 import { AtriumError } from '../graphql/errors.ts';
 import type { ComposedSchema } from '../graphql/compose.ts';
 import { refusingPublicly } from '../graphql/subscriptions.ts';
+import { deliverOnlyWhile } from '../graphql/delivery.ts';
 import type { Viewer } from './viewer.ts';
 
 /** What the gate reads from a resolver's context. */
 export interface GateContext {
   viewer: Viewer | null;
   authError?: AtriumError;
-  refreshViewer?: () => Promise<Viewer | null>;
+  refreshViewer?: () => Viewer | null | Promise<Viewer | null>;
 }
 
 type FieldResolver = (root: unknown, args: unknown, context: GateContext, info: unknown) => unknown;
@@ -28,12 +29,26 @@ export function assertModuleEnabled(context: GateContext, module: string, isPubl
 
 const ROOTS = new Set(['Query', 'Mutation', 'Subscription']);
 
-/** Passes events on while the module stays enabled for the subscriber's company. */
-async function* whileEnabled<T>(stream: AsyncIterable<T>, context: GateContext, module: string): AsyncGenerator<T> {
-  for await (const value of stream) {
-    const viewer = context.viewer ? await (context.refreshViewer?.() ?? context.viewer) : null;
-    if (context.viewer === null || viewer?.modules.has(module)) yield value;
-  }
+/**
+ * Passes events of a stream on while the module stays enabled for the subscriber's company (for a
+ * module's own streams; those of `subscription()` yield nothing and check `deliverOnlyWhile`). Not
+ * a generator: an ending subscription must reach the inner stream at once, even while it waits.
+ */
+function whileEnabled<T>(stream: AsyncIterable<T>, context: GateContext, module: string): AsyncIterable<T> {
+  const events = stream[Symbol.asyncIterator]();
+  return {
+    [Symbol.asyncIterator]: () => ({
+      async next() {
+        for (;;) {
+          const event = await events.next();
+          if (event.done || context.viewer === null) return event;
+          const viewer = await (context.refreshViewer?.() ?? context.viewer);
+          if (viewer?.modules.has(module)) return event;
+        }
+      },
+      return: () => events.return?.() ?? Promise.resolve({ done: true as const, value: undefined }),
+    }),
+  };
 }
 
 /** Wraps one module's resolvers with its gate; adds gated default resolvers to the fields it adds to other types. */
@@ -64,6 +79,8 @@ export function gateResolvers(module: string, resolvers: IResolvers, schema: Com
           // Checked when it starts, and again before each event: a plan change stops delivery too.
           subscribe: refusingPublicly(async (root: unknown, args: unknown, context: GateContext, info: unknown) => {
             assertModuleEnabled(context, module, isPublic);
+            // (A subscriber still signed in; anonymous ones are on public subscriptions.)
+            deliverOnlyWhile(context, (viewer) => !viewer || viewer.modules.has(module));
             const stream = (await subscriptionResolver.subscribe(root, args, context, info)) as AsyncIterable<unknown>;
             return whileEnabled(stream, context, module);
           }),

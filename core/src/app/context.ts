@@ -30,12 +30,14 @@ export interface AtriumRequestContext {
   subscriptionStarted(): void;
   /**
    * Re-reads the caller's access (a subscription does, before delivering each event): a user who
-   * lost a key or was deactivated stops receiving. Answers the current viewer.
+   * lost a key or was deactivated stops receiving. Answers the current viewer (at once when no
+   * re-read is due).
    */
-  refreshViewer(): Promise<Viewer | null>;
+  refreshViewer(): Viewer | null | Promise<Viewer | null>;
   /**
-   * Subscriptions only: whether a subscription with this many events waiting to be sent may take
-   * one more; past `subscriptionMaxQueuedEvents` the socket is closed with 1013 (try again later).
+   * Subscriptions only: whether a socket that still buffers this many messages (its unsent bytes, in
+   * messages of the size about to be sent) may take one more; past `subscriptionMaxQueuedEvents` it
+   * is closed with 1013 (try again later).
    */
   keepingUp(queued: number): boolean;
 }

@@ -5,6 +5,7 @@ import fastifyPlugin from 'fastify-plugin';
 import fastifyWebsocket from '@fastify/websocket';
 import fastifyJwt from '@fastify/jwt';
 import fastifyRateLimit from '@fastify/rate-limit';
+import mqemitter from 'mqemitter';
 import mercurius, { type IResolvers, type MercuriusContext, type MercuriusLoaders } from 'mercurius';
 import { GraphQLError, NoSchemaIntrospectionCustomRule, specifiedRules, validate, type FormattedExecutionResult } from 'graphql';
 import type { MikroORM } from '@mikro-orm/core';
@@ -17,7 +18,7 @@ import type { AtriumPlugin, ModuleContext } from '../plugin/manifest.ts';
 import { composeSchema, type ComposedSchema } from '../graphql/compose.ts';
 import { costLimitRule } from '../graphql/limits.ts';
 import { loaderResolvers } from '../graphql/loaders.ts';
-import { serialiseOnce, shareSubscriptionResolution, type MessageSender } from '../graphql/shared-resolution.ts';
+import { socketSender, SubscriptionHub, type Emitter, type SubscriptionConnection } from '../graphql/delivery.ts';
 import { statusOf, toPublicError } from '../graphql/errors.ts';
 import type { Publish, Topic } from '../graphql/subscriptions.ts';
 import { openOrm, ping, type DatabaseTarget } from '../db/orm.ts';
@@ -41,7 +42,7 @@ import { Webhook } from '../webhooks/webhooks.ts';
 import { webhookResolvers, webhookTypeDefs } from '../webhooks/schema.ts';
 import { Job, JobRunner, type JobDefinition } from '../jobs/jobs.ts';
 import { hashPassword } from '../auth/passwords.ts';
-import type { AccessClaims } from '../auth/tokens.ts';
+import { cachingVerifier, type AccessClaims } from '../auth/tokens.ts';
 import { resolveJwtSecret } from '../auth/secret.ts';
 import { AtriumError } from '../graphql/errors.ts';
 import { OutboxEvent } from '../events/entities.ts';
@@ -165,14 +166,7 @@ export function createApp(options: CreateAppOptions = {}): AtriumApp {
     let em: EntityManager | undefined;
     const scope = viewer?.companyId;
     let checkedAt = Date.now();
-    const context: AtriumRequestContext = {
-      get em() {
-        if (!em) {
-          em = orm!.em.fork({ disableContextResolution: true }) as EntityManager;
-          if (scope) scopeToCompany(em, kernel!, scope);
-        }
-        return em;
-      },
+    const context: Omit<AtriumRequestContext, 'em'> = {
       config,
       publish,
       kernel: kernel!,
@@ -182,16 +176,17 @@ export function createApp(options: CreateAppOptions = {}): AtriumApp {
       ip,
       emit: eventRegistry.emit,
       subscriptionStarted: () => lifecycle.emit('subscription'),
-      async refreshViewer() {
+      // Synchronous between re-reads: it runs per subscriber per event.
+      refreshViewer() {
         if (!context.viewer || Date.now() - checkedAt < config.auth.subscriptionRecheckMs) return context.viewer;
         checkedAt = Date.now();
-        try {
-          context.viewer = await authenticate(kernel!, authorization);
-        } catch {
-          context.viewer = null;
-        }
-        if (!context.viewer) socket?.close(4403, 'Access revoked');
-        return context.viewer;
+        return authenticate(kernel!, authorization)
+          .catch(() => null)
+          .then((viewer) => {
+            context.viewer = viewer;
+            if (!viewer) socket?.close(4403, 'Access revoked');
+            return viewer;
+          });
       },
       keepingUp(queued: number) {
         if (!socket || queued < config.subscriptionMaxQueuedEvents) return true;
@@ -199,9 +194,20 @@ export function createApp(options: CreateAppOptions = {}): AtriumApp {
         return false;
       },
     };
-    return context;
+    return withEmOnFirstUse(context, () => {
+      if (!em) {
+        em = orm!.em.fork({ disableContextResolution: true }) as EntityManager;
+        if (scope) scopeToCompany(em, kernel!, scope);
+      }
+      return em;
+    });
   }
   const header = (value: string | string[] | undefined): string | undefined => (Array.isArray(value) ? value[0] : value);
+  // One listener for every response ('close' comes once per response): no closure per request.
+  const requestClosed = () => {
+    inFlight -= 1;
+    if (inFlight === 0) drained?.();
+  };
 
   async function start(): Promise<void> {
     if (fastify) throw new Error('The app is already started');
@@ -231,10 +237,7 @@ export function createApp(options: CreateAppOptions = {}): AtriumApp {
           return;
         }
         inFlight += 1;
-        reply.raw.once('close', () => {
-          inFlight -= 1;
-          if (inFlight === 0) drained?.();
-        });
+        reply.raw.on('close', requestClosed);
         // mercurius' CSRF check also runs on the WebSocket upgrade (a plain GET) and refuses it. CSRF
         // does not apply there: sockets authenticate with the connection_init token, never cookies.
         if (request.headers.upgrade?.toLowerCase() === 'websocket') request.headers['mercurius-require-preflight'] = 'websocket';
@@ -267,9 +270,9 @@ export function createApp(options: CreateAppOptions = {}): AtriumApp {
       await app.register(fastifyJwt, {
         secret: await resolveJwtSecret(config),
         sign: { algorithm: 'HS256' },
-        // Verified tokens are cached (up to their expiry): the signature check per request was the
-        // largest cost of the kernel's own pipeline. Revocation does not rely on it (the access stamp does).
-        verify: { algorithms: ['HS256'], cache: 1000 },
+        // Verified tokens are cached by kernel.tokens.verify (up to their expiry), not by fast-jwt: see
+        // cachingVerifier. Revocation does not rely on it (the access stamp does).
+        verify: { algorithms: ['HS256'] },
       });
       kernel = {
         config,
@@ -281,7 +284,7 @@ export function createApp(options: CreateAppOptions = {}): AtriumApp {
         queues: infrastructure.queues ?? new MemorySharedQueues(),
         tokens: {
           sign: (claims, expiresInSeconds) => app.jwt.sign(claims, { expiresIn: expiresInSeconds }),
-          verify: (token) => app.jwt.verify<AccessClaims & { exp: number }>(token),
+          verify: cachingVerifier((token) => app.jwt.verify<AccessClaims & { exp: number }>(token)),
         },
         events: eventRegistry,
         decoyPasswordHash: hashPassword(randomPassword(), config.auth.passwordCost),
@@ -296,6 +299,9 @@ export function createApp(options: CreateAppOptions = {}): AtriumApp {
           done();
         },
       });
+      // One emitter for mercurius and the kernel's direct delivery, which listens once per topic.
+      const emitter = (infrastructure.emitter ?? mqemitter()) as Emitter;
+      const hub = new SubscriptionHub(emitter, (error) => app.log.error({ err: error }, 'subscription delivery failed'));
       const validationRules = [costLimitRule(config.graphql), ...(config.introspection ? [] : [NoSchemaIntrospectionCustomRule])];
       await app.register(mercurius, {
         schema: schema.schema,
@@ -309,24 +315,24 @@ export function createApp(options: CreateAppOptions = {}): AtriumApp {
         context: (request) => requestContext(request.headers.authorization, header(request.headers['x-atrium-platform-key']), request.ip),
         errorFormatter: (execution, context) => formatErrors(execution, context, config, app),
         subscription: {
-          ...(infrastructure.emitter ? { emitter: infrastructure.emitter } : {}),
+          emitter,
           // The socket authenticates once, with the connection_init payload's authorization. A
           // refusal closes it with graphql-ws' close codes (mercurius' own `connection_error` message
           // is not part of the protocol): 4401 without credentials (unless public subscriptions are
           // served) or with an expired token, 4403 with credentials that are refused. The socket
           // closes with 4401 when its token expires.
           // (mercurius calls onConnect as a method of the connection, which holds the socket.)
-          onConnect: async function (this: (MessageSender & { socket: SocketLike }) | undefined, { payload }) {
-            const socket = this?.socket;
+          onConnect: async function (this: SubscriptionConnection & { socket: SocketLike }, { payload }) {
+            const socket = this.socket;
             const authorization = typeof payload?.authorization === 'string' ? payload.authorization : undefined;
             const refuse = (code: number, reason: string) => {
-              socket?.close(code, reason);
+              socket.close(code, reason);
               return false;
             };
             if (!authorization) {
               if (!publicSubscriptions) return refuse(4401, 'Unauthorized: send authorization in connection_init');
               const anonymous = await requestContext(undefined, undefined, '', socket);
-              return this ? Object.assign(anonymous, serialiseOnce(this)) : anonymous;
+              return Object.assign(anonymous, socketSender(this, hub, anonymous.keepingUp));
             }
             const context = await requestContext(authorization, undefined, '', socket);
             if (!context.viewer) {
@@ -334,12 +340,12 @@ export function createApp(options: CreateAppOptions = {}): AtriumApp {
               return refuse(expired ? 4401 : 4403, expired ? 'Access token expired' : 'Forbidden');
             }
             const { expiresAt } = bearerExpiry(kernel!, authorization);
-            if (socket && expiresAt !== undefined) {
+            if (expiresAt !== undefined) {
               const timer = setTimeout(() => socket.close(4401, 'Access token expired'), Math.max(0, expiresAt - Date.now()));
               timer.unref();
               socket.once('close', () => clearTimeout(timer));
             }
-            return this ? Object.assign(context, serialiseOnce(this)) : context;
+            return Object.assign(context, socketSender(this, hub, context.keepingUp));
           },
           keepAlive: config.subscriptionKeepAliveMs,
           fullWsTransport: false,
@@ -351,8 +357,6 @@ export function createApp(options: CreateAppOptions = {}): AtriumApp {
         if (errors.length) throw new GraphQLError(errors.map((error) => error.message).join(' '), { extensions: { code: 'BAD_USER_INPUT' } });
       });
       for (const resolvers of resolverSets) app.graphql.defineResolvers(resolvers);
-      // Last: it wraps every field resolver a subscription can reach, loaders' included.
-      shareSubscriptionResolution(app.graphql.schema);
       // Answer in the media type the client prefers (GraphQL over HTTP).
       app.addHook('onSend', (request, reply, payload, done) => {
         if (request.url.startsWith('/graphql') && prefersGraphQLResponse(request.headers.accept) && String(reply.getHeader('content-type') ?? '').startsWith('application/json')) {
@@ -499,6 +503,27 @@ function started<T>(part: T | undefined): T {
 }
 
 const randomPassword = (): string => Math.random().toString(36).repeat(3);
+
+const FORK_EM = Symbol('atrium.forkEm');
+/** The `em` of every request context, one getter for all: see {@link withEmOnFirstUse}. */
+const emOnFirstUse: PropertyDescriptor = {
+  enumerable: true,
+  configurable: true,
+  get(this: { [FORK_EM]: () => EntityManager }) {
+    return this[FORK_EM]();
+  },
+};
+
+/**
+ * Gives a request context its `em` (an own, enumerable getter: spreading a context copies it). The
+ * getter is shared: an object literal's `get em()` is a new function per context, which gives every
+ * context a hidden class of its own, i.e. a slow dictionary object (some µs per request to build,
+ * and every property read by every resolver slower).
+ */
+function withEmOnFirstUse<T extends object>(context: T, fork: () => EntityManager): T & { em: EntityManager } {
+  (context as { [FORK_EM]?: () => EntityManager })[FORK_EM] = fork;
+  return Object.defineProperty(context, 'em', emOnFirstUse) as T & { em: EntityManager };
+}
 
 /** The part of a WebSocket the subscription gate uses. */
 interface SocketLike {

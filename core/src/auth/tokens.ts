@@ -20,6 +20,30 @@ export interface AccessClaims {
 
 export const unauthenticated = (message = 'Invalid or expired credentials'): AtriumError => new AtriumError('UNAUTHENTICATED', message);
 
+/**
+ * Remembers the tokens `verify` accepted, keyed by the whole token, until their `exp`: a request
+ * with a known token skips the signature check. (fast-jwt's own cache hashes every token with
+ * SHA-256 to look it up, and @fastify/jwt merges its options on every call: together most of the
+ * kernel's own cost per request.) Refusals are not kept; at most `size` tokens, the oldest evicted.
+ */
+export function cachingVerifier(verify: AccessTokenSigner['verify'], size = 1000, now: () => number = Date.now): AccessTokenSigner['verify'] {
+  const verified = new Map<string, AccessClaims & { exp: number }>();
+  return (token) => {
+    const known = verified.get(token);
+    if (known) {
+      if (now() < known.exp * 1000) return known;
+      verified.delete(token);
+    }
+    const claims = verify(token);
+    if (typeof claims.exp === 'number') {
+      if (verified.size >= size) verified.delete(verified.keys().next().value!);
+      // Handed to every request with this token: nobody may change it.
+      verified.set(token, Object.freeze(claims));
+    }
+    return claims;
+  };
+}
+
 const sha256 = (value: string): string => createHash('sha256').update(value).digest('hex');
 
 interface TokenRow {

@@ -1,5 +1,6 @@
 import type { EntityName, FilterQuery } from '@mikro-orm/core';
 import type { AtriumRequestContext } from '../app/context.ts';
+import { entryOf } from '../shared/entry.ts';
 
 /** One field read of a batch, as mercurius hands it to a loader. */
 export interface LoaderQuery<Parent> {
@@ -54,8 +55,7 @@ export function loaderResolvers(loaders: Record<string, Record<string, LoaderDef
       const name = `${typeName}.${field}`;
       resolvers[typeName][field] = (obj: unknown, params: unknown, context: AtriumRequestContext) =>
         new Promise((resolve, reject) => {
-          const byField = batches.get(context) ?? new Map<string, Pending[]>();
-          batches.set(context, byField);
+          const byField = entryOf(batches, context, () => new Map<string, Pending[]>());
           const pending = byField.get(name);
           if (pending) {
             pending.push({ obj, params, resolve, reject });

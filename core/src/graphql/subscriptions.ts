@@ -1,11 +1,9 @@
-import mercurius, { type MercuriusContext } from 'mercurius';
+import type { MercuriusContext } from 'mercurius';
 import type { GraphQLResolveInfo } from 'graphql';
-import { resolveShared } from './shared-resolution.ts';
+import { deliverDirectly, deliveryChecksPass } from './delivery.ts';
+import { entryOf } from '../shared/entry.ts';
 import { AtriumError } from './errors.ts';
 import type { Viewer } from '../access/viewer.ts';
-
-// mercurius is CommonJS: its helpers hang off the default export.
-const { withFilter } = mercurius;
 
 declare const payloadType: unique symbol;
 
@@ -25,7 +23,7 @@ export type Publish = <Payload>(topic: Topic<Payload>, payload: Payload) => Prom
 
 /** A subscription field resolver as mercurius expects it. */
 export interface SubscriptionResolver<Args, Payload> {
-  subscribe: (root: unknown, args: Args, context: MercuriusContext, info?: unknown) => Promise<AsyncIterable<Payload>> | AsyncIterable<Payload>;
+  subscribe: (root: unknown, args: Args, context: MercuriusContext, info: GraphQLResolveInfo) => Promise<AsyncIterable<Payload>> | AsyncIterable<Payload>;
   resolve: (payload: Payload, args: Args, context: MercuriusContext, info: GraphQLResolveInfo) => unknown;
 }
 
@@ -45,22 +43,6 @@ export function refusingPublicly<Fn extends (root: any, args: any, context: any,
   }) as Fn;
 }
 
-/** mercurius' per-subscription queue: a Readable in object mode. */
-interface Queue {
-  readonly readableLength: number;
-  push(chunk: unknown): boolean;
-}
-
-/**
- * mercurius waits for each message to be written before taking the next from the queue, so a client
- * that stops reading makes its queue grow with every event published. Past the configured length the
- * client is dropped (its socket closed) instead of buffered without bound.
- */
-function boundQueue(queue: Queue, context: MercuriusContext): void {
-  const push = queue.push.bind(queue);
-  queue.push = (chunk: unknown) => (chunk === null || context.keepingUp(queue.readableLength) ? push(chunk) : false);
-}
-
 export interface SubscriptionOptions<Args, Payload> {
   /** A key the subscriber must still hold when each event is delivered. */
   permission?: string;
@@ -73,50 +55,58 @@ export interface SubscriptionOptions<Args, Payload> {
   filter?: (payload: Payload, args: Args, context: MercuriusContext) => boolean | Promise<boolean>;
 }
 
+/** A filter's answer for one event and viewer: the promise, and the value once it is known. */
+interface FilterAnswer {
+  answer: Promise<boolean>;
+  known?: boolean;
+}
+
 /**
  * Builds a subscription field: `topicOf` picks the topic from the arguments and context (it may
  * throw an AtriumError to refuse the subscription). Before each event the subscriber's access is
  * re-read: a deactivated user, or one who lost `permission`, stops receiving; `filter` drops events
- * the subscriber must not get. The published payload is the field's value.
+ * the subscriber must not get. The published payload is the field's value; events are written to
+ * the socket directly (see `deliverDirectly`).
  */
 export function subscription<Args, Payload>(
   topicOf: (args: Args, context: MercuriusContext) => Topic<Payload> | Promise<Topic<Payload>>,
   options: SubscriptionOptions<Args, Payload> = {},
 ): SubscriptionResolver<Args, Payload> {
-  const subscribe = refusingPublicly(async (_root: unknown, args: Args, context: MercuriusContext): Promise<AsyncIterable<Payload>> => {
-    const stream = (await context.pubsub.subscribe(await topicOf(args, context))) as unknown as Queue;
-    boundQueue(stream, context);
-    context.subscriptionStarted();
-    return stream as unknown as AsyncIterable<Payload>;
-  });
   // Filter answers per event, per viewer (the kernel hands out one Viewer object per user and access
-  // state), per arguments.
-  const answers = new WeakMap<object, Map<Viewer, Map<string, Promise<boolean>>>>();
-  const filtered = (filter: NonNullable<typeof options.filter>, payload: Payload, args: Args, context: MercuriusContext, viewer: Viewer | null) => {
+  // state), per arguments; read synchronously once known.
+  const answers = new WeakMap<object, Map<Viewer, Map<string, FilterAnswer>>>();
+  const filtered = (filter: NonNullable<typeof options.filter>, payload: Payload, args: Args, argsKey: string, context: MercuriusContext, viewer: Viewer | null) => {
     if (!viewer || typeof payload !== 'object' || payload === null) return filter(payload, args, context);
-    const byViewer = answers.get(payload) ?? new Map<Viewer, Map<string, Promise<boolean>>>();
-    answers.set(payload, byViewer);
-    const byArgs = byViewer.get(viewer) ?? new Map<string, Promise<boolean>>();
-    byViewer.set(viewer, byArgs);
-    const key = JSON.stringify(args);
-    const known = byArgs.get(key);
-    if (known) return known;
-    const answer = Promise.resolve(filter(payload, args, context));
-    byArgs.set(key, answer);
-    return answer;
+    const byArgs = entryOf(entryOf(answers, payload, () => new Map<Viewer, Map<string, FilterAnswer>>()), viewer, () => new Map<string, FilterAnswer>());
+    const entry = entryOf(byArgs, argsKey, () => {
+      const created: FilterAnswer = { answer: Promise.resolve(filter(payload, args, context)) };
+      created.answer.then(
+        (answer) => {
+          created.known = answer;
+        },
+        () => undefined,
+      );
+      return created;
+    });
+    return entry.known ?? entry.answer;
   };
-  const deliverable = async (payload: Payload, args: Args, context: MercuriusContext): Promise<boolean> => {
-    const viewer = await context.refreshViewer();
-    if (context.viewer !== null && !viewer) return false;
-    if (options.permission && !viewer?.keys.has(options.permission)) return false;
-    // mercurius hands each subscription a copy of its socket's context: the filter (and the fields
-    // resolved after it) must see the viewer as it is now, not as it was when the socket opened.
-    if (viewer) context.viewer = viewer;
-    return options.filter ? filtered(options.filter, payload, args, context, viewer) : true;
-  };
-  return {
-    subscribe: withFilter(subscribe, deliverable) as SubscriptionResolver<Args, Payload>['subscribe'],
-    // Resolved once per (selection, permission set), shared by every subscriber of the group.
-    resolve: (payload, _args, context, info) => resolveShared(payload, context as never, info),
-  };
+  const subscribe = refusingPublicly(async (_root: unknown, args: Args, context: MercuriusContext, info: GraphQLResolveInfo): Promise<AsyncIterable<Payload>> => {
+    const argsKey = JSON.stringify(args);
+    const decide = (payload: Payload, viewer: Viewer | null): boolean | Promise<boolean> => {
+      if (context.viewer !== null && !viewer) return false;
+      if (options.permission && !viewer?.keys.has(options.permission)) return false;
+      if (!deliveryChecksPass(context, viewer)) return false;
+      // mercurius hands each subscription a copy of its socket's context: the filter (and the
+      // fields resolved after it) must see the viewer as it is now, not as it was when the socket opened.
+      if (viewer) context.viewer = viewer;
+      return options.filter ? filtered(options.filter, payload, args, argsKey, context, viewer) : true;
+    };
+    const stream = await deliverDirectly<Payload>(context, await topicOf(args, context), info, (payload) => {
+      const viewer = context.refreshViewer();
+      return viewer instanceof Promise ? viewer.then((current) => decide(payload, current)) : decide(payload, viewer);
+    });
+    context.subscriptionStarted();
+    return stream;
+  });
+  return { subscribe, resolve: (payload) => payload };
 }

@@ -1,3 +1,5 @@
+import { entryOf } from './entry.ts';
+
 /**
  * Who is online, per scope (e.g. a company), with a time to live: an entry not refreshed in time
  * goes away on its own. In memory by default; the Redis plugin shares it between instances.
@@ -15,9 +17,7 @@ export class MemoryPresenceStore implements PresenceStore {
   readonly #scopes = new Map<string, Map<string, number>>();
 
   async set(scope: string, member: string, ttlMs: number): Promise<void> {
-    const members = this.#scopes.get(scope) ?? new Map<string, number>();
-    this.#scopes.set(scope, members);
-    members.set(member, Date.now() + ttlMs);
+    entryOf(this.#scopes, scope, () => new Map<string, number>()).set(member, Date.now() + ttlMs);
   }
 
   async remove(scope: string, member: string): Promise<void> {

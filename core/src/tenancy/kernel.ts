@@ -47,6 +47,17 @@ export function forgetViewers(kernel: Kernel, change: { userId?: string; company
 }
 
 /**
+ * Drops cached viewers after an access change written in `em`'s transaction: at once, and again
+ * when it commits — a re-read in between still saw the committed access stamp and cached the viewer
+ * as it was before the change (for `auth.accessRecheckMs`).
+ */
+export function forgetViewersOnCommit(em: EntityManager, kernel: Kernel, change: { userId?: string; companyIds?: string[] }): void {
+  forgetViewers(kernel, change);
+  // A transaction's EntityManager has an event manager of its own: the subscriber goes with it.
+  if (em.isInTransaction()) em.getEventManager().registerSubscriber({ afterTransactionCommit: () => forgetViewers(kernel, change) });
+}
+
+/**
  * An EntityManager outside any company's scope: no tenant filter, no row-level security role. Only
  * for the kernel's work across companies — whatever credentials the request also carried. (Forks of
  * the global EntityManager skip MikroORM's context resolution: inside a transaction's async context

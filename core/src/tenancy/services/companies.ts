@@ -4,7 +4,7 @@ import { isId, newId } from '../../db/ids.ts';
 import { createValidator } from '../../validation.ts';
 import { enabledModules, loadOverrides } from '../../access/viewer.ts';
 import { Company, Plan, type PlanLimits } from '../entities.ts';
-import { forgetViewers, systemEm, type Kernel, type ServiceContext } from '../kernel.ts';
+import { forgetViewersOnCommit, systemEm, type Kernel, type ServiceContext } from '../kernel.ts';
 
 /** The plan new companies get unless configured otherwise: every installed module. */
 export const DEFAULT_PLAN_CODE = 'default';
@@ -67,7 +67,7 @@ export async function runOnEnable(em: EntityManager, kernel: Kernel, companyId: 
 export async function bumpCompanyAccess(em: EntityManager, kernel: Kernel, companyIds: string | string[]): Promise<void> {
   const ids = Array.isArray(companyIds) ? companyIds : [companyIds];
   if (ids.length === 0) return;
-  forgetViewers(kernel, { companyIds: ids });
+  forgetViewersOnCommit(em, kernel, { companyIds: ids });
   await em.execute(
     `update company set access_version = access_version + 1 where id in (${ids.map(() => '?').join(', ')})`,
     ids,

@@ -9,7 +9,7 @@ import { revokeUserSessions } from '../../auth/tokens.ts';
 import { accessibleWhere, assertReadableFields } from '../../access/ability.ts';
 import { requirePermission, requireViewer, type Viewer } from '../../access/viewer.ts';
 import { Branch, Company, Plan, Role, User, type SystemRole } from '../entities.ts';
-import { forgetViewers, type ServiceContext } from '../kernel.ts';
+import { forgetViewers, forgetViewersOnCommit, type ServiceContext } from '../kernel.ts';
 import { emailSchema, emailTaken, normalizeEmail, passwordSchema } from './auth.ts';
 
 const RANK: Record<SystemRole, number> = { MEMBER: 1, ADMIN: 2, OWNER: 3 };
@@ -159,7 +159,7 @@ export async function deactivateUser(context: ServiceContext, id: string): Promi
     managed.accessVersion += 1;
     await em.flush();
     await revokeUserSessions(em, user.id);
-    forgetViewers(context.kernel, { userId: user.id });
+    forgetViewersOnCommit(em, context.kernel, { userId: user.id });
     return managed;
   });
 }

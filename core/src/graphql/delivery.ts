@@ -1,0 +1,249 @@
+import { execute, Kind, print, type DocumentNode, type ExecutionResult, type GraphQLResolveInfo, type OperationDefinitionNode } from 'graphql';
+import type { Viewer } from '../access/viewer.ts';
+import { entryOf } from '../shared/entry.ts';
+
+/**
+ * Live delivery without mercurius' per-subscriber pipeline. mercurius gives every subscription an
+ * emitter listener, a stream, and a GraphQL execution per event, then serialises the message: at
+ * thousands of sockets on one conversation that is most of the cost of an event. Here an instance
+ * listens once per topic; per event it checks each subscriber (access, filters — their answers
+ * shared per viewer), executes the selection once per group of subscribers who see the same thing
+ * (same selection, variables, company and permission set), serialises that once, and writes it to
+ * each socket of the group. mercurius still runs the protocol: subscribe, complete, close.
+ */
+
+/** The mqemitter interface (the in-memory one, or mqemitter-redis between instances). */
+export interface Emitter {
+  on(topic: string, listener: (message: { topic: string; payload: unknown }, done: () => void) => void, callback?: (error?: Error) => void): unknown;
+  removeListener(topic: string, listener: (message: { topic: string; payload: unknown }, done: () => void) => void, callback?: () => void): unknown;
+  emit(message: { topic: string; payload: unknown }, callback?: (error?: Error) => void): unknown;
+}
+
+interface Subscriber {
+  /** A promise only when the delivery had to wait (an access re-read, a filter, the shared execution). */
+  deliver(payload: unknown): void | Promise<void>;
+}
+
+interface TopicListeners {
+  subscribers: Set<Subscriber>;
+  listener: (message: { topic: string; payload: unknown }, done: () => void) => void;
+  listening: Promise<void>;
+  /** Events of a topic are delivered one after another: each subscriber gets them in order. */
+  delivering: Promise<void>;
+}
+
+/** One instance's subscribers by topic. */
+export class SubscriptionHub {
+  readonly #topics = new Map<string, TopicListeners>();
+  readonly #emitter: Emitter;
+  readonly #log: (error: unknown) => void;
+
+  constructor(emitter: Emitter, log: (error: unknown) => void) {
+    this.#emitter = emitter;
+    this.#log = log;
+  }
+
+  /** Resolves once events of the topic reach the subscriber. */
+  add(topic: string, subscriber: Subscriber): Promise<void> {
+    const entry = entryOf(this.#topics, topic, () => {
+      const created: TopicListeners = {
+        subscribers: new Set(),
+        listening: Promise.resolve(),
+        delivering: Promise.resolve(),
+        listener: ({ payload }, done) => {
+          created.delivering = created.delivering.then(() => this.#deliver(created.subscribers, payload));
+          done();
+        },
+      };
+      created.listening = new Promise((resolve, reject) => this.#emitter.on(topic, created.listener, (error) => (error ? reject(error) : resolve())));
+      return created;
+    });
+    entry.subscribers.add(subscriber);
+    return entry.listening;
+  }
+
+  remove(topic: string, subscriber: Subscriber): void {
+    const entry = this.#topics.get(topic);
+    if (!entry?.subscribers.delete(subscriber) || entry.subscribers.size) return;
+    this.#topics.delete(topic);
+    this.#emitter.removeListener(topic, entry.listener);
+  }
+
+  async #deliver(subscribers: Set<Subscriber>, payload: unknown): Promise<void> {
+    const waiting: Promise<void>[] = [];
+    for (const subscriber of subscribers) {
+      try {
+        const delivery = subscriber.deliver(payload);
+        if (delivery) waiting.push(delivery.catch(this.#log));
+      } catch (error) {
+        this.#log(error);
+      }
+    }
+    if (waiting.length) await Promise.all(waiting);
+  }
+}
+
+/** What onConnect sees of mercurius' per-socket connection (it calls onConnect as its method). */
+export interface SubscriptionConnection {
+  socket: { readyState: number; bufferedAmount: number; send(data: string): void };
+  protocolMessageTypes: { GQL_DATA: string };
+  context: unknown;
+  errorFormatter(result: ExecutionResult, context: unknown): { response: unknown };
+}
+
+const SENDER = Symbol('atrium.sender');
+const CHECKS = Symbol('atrium.deliveryChecks');
+const OPEN = 1;
+
+/** A socket's writer of subscription messages, kept in its context. */
+interface Sender {
+  hub: SubscriptionHub;
+  /** Writes a `next` message whose `data` is already serialised. */
+  data(id: string, data: string): void;
+  /** Writes a `next` message of one subscriber's own result (errors formatted as for HTTP). */
+  result(id: string, result: ExecutionResult): void;
+}
+
+/**
+ * The socket context's part that lets its subscriptions be delivered directly. `keepingUp` is asked,
+ * before each message, how many the socket still buffers (its unsent bytes, in messages of this size).
+ */
+export function socketSender(connection: SubscriptionConnection, hub: SubscriptionHub, keepingUp: (queued: number) => boolean): { [SENDER]: Sender } {
+  // No callback per message (it costs as much as the rest of a delivery): what the socket still
+  // holds, in messages of this size, is what the client has not read yet. A failed write closes the
+  // socket through its 'error' event.
+  const write = (message: string) => {
+    const socket = connection.socket;
+    if (socket.readyState !== OPEN || !keepingUp(Math.ceil(socket.bufferedAmount / message.length))) return;
+    socket.send(message);
+  };
+  const type = JSON.stringify(connection.protocolMessageTypes.GQL_DATA);
+  return {
+    [SENDER]: {
+      hub,
+      data: (id, data) => write(`{"type":${type},"id":${JSON.stringify(id)},"payload":{"data":${data}}}`),
+      result: (id, result) => {
+        const payload = result.errors?.length ? connection.errorFormatter(result, connection.context).response : result;
+        write(JSON.stringify({ type: connection.protocolMessageTypes.GQL_DATA, id, payload }));
+      },
+    },
+  };
+}
+
+/** A condition the subscriber must meet for each event (the module gate adds its own). */
+export type DeliveryCheck = (viewer: Viewer | null) => boolean;
+
+interface DeliveryContext {
+  [SENDER]?: Sender;
+  [CHECKS]?: DeliveryCheck[];
+  /** The subscription's id on its socket (set by mercurius). */
+  id?: string;
+  viewer?: Viewer | null;
+}
+
+/** Adds a condition every event must meet before it reaches this subscription. */
+export function deliverOnlyWhile(context: object, check: DeliveryCheck): void {
+  const delivery = context as DeliveryContext;
+  delivery[CHECKS] ??= [];
+  delivery[CHECKS].push(check);
+}
+
+/** Whether the subscription's added conditions hold for the viewer. */
+export function deliveryChecksPass(context: object, viewer: Viewer | null): boolean {
+  return ((context as DeliveryContext)[CHECKS] ?? []).every((check) => check(viewer));
+}
+
+/** A group's shared resolution of one event: its `data` serialised once (undefined if it failed). */
+interface Resolution {
+  done: Promise<void>;
+  settled: boolean;
+  data?: string;
+}
+
+/** Per published payload, per selection (printed with its variables), per group: the resolution. */
+const resolutions = new WeakMap<object, Map<string, Map<string, Resolution>>>();
+const groupKeys = new WeakMap<Viewer, string>();
+
+/** Who a subscriber is to a shared resolution: company, system role, keys and branches (not which user). */
+function groupOf(viewer: Viewer | null | undefined): string {
+  if (!viewer) return 'anonymous';
+  return entryOf(groupKeys, viewer, () => JSON.stringify([viewer.companyId, viewer.systemRole, [...viewer.keys].sort(), [...viewer.branchIds].sort()]));
+}
+
+function resolutionOf(payload: object, selection: string, group: string, execution: () => ExecutionResult | Promise<ExecutionResult>): Resolution {
+  const bySelection = entryOf(resolutions, payload, () => new Map<string, Map<string, Resolution>>());
+  return entryOf(entryOf(bySelection, selection, () => new Map<string, Resolution>()), group, () => {
+    const resolution: Resolution = { settled: false, done: Promise.resolve() };
+    resolution.done = Promise.resolve()
+      .then(execution)
+      .then(
+        (result) => {
+          if (!result.errors?.length) resolution.data = JSON.stringify(result.data);
+        },
+        () => undefined,
+      )
+      .finally(() => {
+        resolution.settled = true;
+      });
+    return resolution;
+  });
+}
+
+/**
+ * Registers one subscription for direct delivery and answers the stream mercurius waits on: it
+ * yields nothing (messages go straight to the socket) and ends when mercurius returns it (the client
+ * completed, the socket closed). `deliverable` decides per event; the subscription field's selection
+ * is executed with the payload as root value, once per group (see the top of this file). Payload
+ * fields must depend only on the payload and the group, not on which user subscribed. Every step
+ * stays synchronous when its answer is known: at thousands of subscribers an event's cost is
+ * mostly the promises made per subscriber.
+ */
+export async function deliverDirectly<Payload>(
+  context: object,
+  topic: string,
+  info: GraphQLResolveInfo,
+  deliverable: (payload: Payload) => boolean | Promise<boolean>,
+): Promise<AsyncIterable<Payload>> {
+  const subscriberContext = context as DeliveryContext;
+  const sender = subscriberContext[SENDER];
+  const id = subscriberContext.id;
+  if (!sender || id === undefined) throw new Error('Subscriptions are delivered over the WebSocket of /graphql only');
+  const document: DocumentNode = { kind: Kind.DOCUMENT, definitions: [info.operation, ...Object.values(info.fragments)] };
+  const selection = `${print(info.operation as OperationDefinitionNode)}\n${JSON.stringify(info.variableValues)}`;
+  const execution = (payload: unknown) => execute({ schema: info.schema, document, rootValue: payload, contextValue: context, variableValues: info.variableValues });
+  // Alone: a payload that cannot key a shared resolution, or a shared execution that failed (the
+  // subscriber gets its own errors).
+  const alone = async (payload: unknown) => sender.result(id, await execution(payload));
+  const send = (payload: unknown): void | Promise<void> => {
+    if (payload === null || typeof payload !== 'object') return alone(payload);
+    const resolution = resolutionOf(payload, selection, groupOf(subscriberContext.viewer), () => execution(payload));
+    if (!resolution.settled) return resolution.done.then(() => send(payload));
+    return resolution.data === undefined ? alone(payload) : sender.data(id, resolution.data);
+  };
+  const subscriber: Subscriber = {
+    deliver(payload) {
+      const allowed = deliverable(payload as Payload);
+      if (typeof allowed === 'boolean') return allowed ? send(payload) : undefined;
+      return allowed.then((yes) => (yes ? send(payload) : undefined));
+    },
+  };
+
+  let end!: () => void;
+  const ended = new Promise<IteratorResult<Payload>>((resolve) => {
+    end = () => resolve({ done: true, value: undefined });
+  });
+  const stop = () => {
+    sender.hub.remove(topic, subscriber);
+    end();
+  };
+  await sender.hub.add(topic, subscriber);
+  return {
+    [Symbol.asyncIterator]: () => ({
+      next: () => ended,
+      return: () => {
+        stop();
+        return ended;
+      },
+    }),
+  };
+}
