@@ -1,12 +1,12 @@
 import { decimal, referenceLoader, requireViewer, User, type Loaders, type ResolverContext, type Resolvers } from '@atrium/core';
 import { Contact, contactsWhere, Product } from '@atrium/crm';
-import type { AgentAllocation, AgentCartLine, AgentRefund, AgentSale } from '../entities/sales.ts';
-import { AgentTransferLine } from '../entities/transfers.ts';
+import type { AgentCartLine, AgentRefund, AgentSale } from '../entities/sales.ts';
 import { requireAgent } from '../services/access.ts';
 import { addToAgentCart, cartLinesOf, cartTotalsOf, findCart, lineTotal, listOpenCarts, openAgentCart, removeFromAgentCart } from '../services/carts.ts';
 import { checkoutAgentCart } from '../services/checkout.ts';
 import { refundAgentSale } from '../services/refunds.ts';
 import {
+  allocationLayersOf,
   findSale,
   lineAllocationsOf,
   listSales,
@@ -66,7 +66,7 @@ export const saleLoaders: Loaders = {
     refundedQuantity: refundedQuantitiesOf,
   },
   AgentAllocation: {
-    transferLine: referenceLoader(AgentTransferLine, (allocation: AgentAllocation) => allocation.transferLineId),
+    transferLine: allocationLayersOf,
   },
   AgentRefund: {
     createdBy: referenceLoader(User, (refund: AgentRefund) => refund.createdById),

@@ -1,5 +1,6 @@
-import { forbidden, isId, paginate, type AtriumRequestContext, type Connection, type ConnectionArgs, type EntityManager, type FilterQuery, type LoaderQuery, type Viewer, createValidator } from '@atrium/core';
+import { forbidden, isId, paginate, referenceLoader, type AtriumRequestContext, type Connection, type ConnectionArgs, type EntityManager, type FilterQuery, type LoaderQuery, type Viewer, createValidator } from '@atrium/core';
 import { AgentAllocation, AgentRefund, AgentRefundLine, AgentSale, AgentSaleLine } from '../entities/sales.ts';
+import { AgentTransferLine } from '../entities/transfers.ts';
 import { isAgent, isOffice, seesAllAgents } from './access.ts';
 
 /** The sales the viewer may read, as a filter: all for the office and analysts, an agent's own; null: none. */
@@ -42,29 +43,53 @@ export async function saleOfCarts(queries: LoaderQuery<{ id: string }>[], contex
   return queries.map((query) => byCart.get(query.obj.id) ?? null);
 }
 
+/**
+ * The lines and allocations a checkout wrote, by the sale (and line) entities it answers, and the
+ * layer each allocation took from. Lines and allocations never change once written, so the
+ * response's `lines`, `allocations` and `transferLine` are answered from them instead of read back.
+ */
+const linesWritten = new WeakMap<AgentSale, AgentSaleLine[]>();
+const allocationsWritten = new WeakMap<AgentSaleLine, AgentAllocation[]>();
+const layersTaken = new WeakMap<AgentAllocation, AgentTransferLine>();
+
+/** Called by checkout after commit with the sale's lines, each with its allocations in the order taken and their layers. */
+export function rememberSale(sale: AgentSale, lines: { line: AgentSaleLine; allocations: { allocation: AgentAllocation; layer: AgentTransferLine }[] }[]): void {
+  linesWritten.set(sale, lines.map((entry) => entry.line));
+  for (const entry of lines) {
+    allocationsWritten.set(entry.line, entry.allocations.map((taken) => taken.allocation));
+    for (const taken of entry.allocations) layersTaken.set(taken.allocation, taken.layer);
+  }
+}
+
+/** The ids of the parents a checkout did not answer already: those still to read. */
+const unknownIds = <P extends { id: string }>(queries: LoaderQuery<P>[], known: WeakMap<P, unknown>): string[] => [
+  ...new Set(queries.filter((query) => !known.has(query.obj)).map((query) => query.obj.id)),
+];
+
 export async function saleLinesOf(queries: LoaderQuery<AgentSale>[], context: AtriumRequestContext): Promise<AgentSaleLine[][]> {
-  const ids = [...new Set(queries.map((query) => query.obj.id))];
-  const lines = await context.em.find(AgentSaleLine, { saleId: { $in: ids } }, { orderBy: { saleId: 'asc', position: 'asc' } });
+  const ids = unknownIds(queries, linesWritten);
+  const lines = ids.length ? await context.em.find(AgentSaleLine, { saleId: { $in: ids } }, { orderBy: { saleId: 'asc', position: 'asc' } }) : [];
   const bySale = Map.groupBy(lines, (line) => line.saleId);
-  return queries.map((query) => bySale.get(query.obj.id) ?? []);
+  return queries.map((query) => linesWritten.get(query.obj) ?? bySale.get(query.obj.id) ?? []);
 }
 
 /** Every allocation of each sale: by line, then in the order they were taken (FIFO). */
 export async function saleAllocationsOf(queries: LoaderQuery<AgentSale>[], context: AtriumRequestContext): Promise<AgentAllocation[][]> {
-  const ids = [...new Set(queries.map((query) => query.obj.id))];
-  const lines = await context.em.find(AgentSaleLine, { saleId: { $in: ids } }, { orderBy: { position: 'asc' } });
+  const ids = unknownIds(queries, linesWritten);
+  const lines = ids.length ? await context.em.find(AgentSaleLine, { saleId: { $in: ids } }, { orderBy: { position: 'asc' } }) : [];
   const allocations = lines.length ? await context.em.find(AgentAllocation, { saleLineId: { $in: lines.map((line) => line.id) } }, { orderBy: { createdAt: 'asc', id: 'asc' } }) : [];
   const byLine = Map.groupBy(allocations, (allocation) => allocation.saleLineId);
   const bySale = new Map<string, AgentAllocation[]>();
   for (const line of lines) bySale.set(line.saleId, [...(bySale.get(line.saleId) ?? []), ...(byLine.get(line.id) ?? [])]);
-  return queries.map((query) => bySale.get(query.obj.id) ?? []);
+  const written = (sale: AgentSale) => linesWritten.get(sale)?.flatMap((line) => allocationsWritten.get(line) ?? []);
+  return queries.map((query) => written(query.obj) ?? bySale.get(query.obj.id) ?? []);
 }
 
 export async function lineAllocationsOf(queries: LoaderQuery<AgentSaleLine>[], context: AtriumRequestContext): Promise<AgentAllocation[][]> {
-  const ids = [...new Set(queries.map((query) => query.obj.id))];
-  const allocations = await context.em.find(AgentAllocation, { saleLineId: { $in: ids } }, { orderBy: { createdAt: 'asc', id: 'asc' } });
+  const ids = unknownIds(queries, allocationsWritten);
+  const allocations = ids.length ? await context.em.find(AgentAllocation, { saleLineId: { $in: ids } }, { orderBy: { createdAt: 'asc', id: 'asc' } }) : [];
   const byLine = Map.groupBy(allocations, (allocation) => allocation.saleLineId);
-  return queries.map((query) => byLine.get(query.obj.id) ?? []);
+  return queries.map((query) => allocationsWritten.get(query.obj) ?? byLine.get(query.obj.id) ?? []);
 }
 
 /** Units of each sale line refunded so far (one aggregate per response level). */
@@ -90,4 +115,14 @@ export async function refundLinesOf(queries: LoaderQuery<AgentRefund>[], context
   const lines = await context.em.find(AgentRefundLine, { refundId: { $in: ids } }, { orderBy: { id: 'asc' } });
   const byRefund = Map.groupBy(lines, (line) => line.refundId);
   return queries.map((query) => byRefund.get(query.obj.id) ?? []);
+}
+
+const readLayers = referenceLoader(AgentTransferLine, (allocation: AgentAllocation) => allocation.transferLineId);
+
+/** The layer (transfer line) of each allocation: a checkout's own as it left them, the others read. */
+export async function allocationLayersOf(queries: LoaderQuery<AgentAllocation>[], context: AtriumRequestContext): Promise<(AgentTransferLine | null)[]> {
+  const unknown = queries.filter((query) => !layersTaken.has(query.obj));
+  const read = unknown.length ? await readLayers(unknown, context) : [];
+  const byQuery = new Map(unknown.map((query, index) => [query, read[index] ?? null]));
+  return queries.map((query) => layersTaken.get(query.obj) ?? byQuery.get(query) ?? null);
 }

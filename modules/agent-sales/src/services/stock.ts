@@ -41,6 +41,20 @@ export async function agentOnHand(em: EntityManager, viewer: Viewer, agentId: st
   return onHandOf(em, viewer.companyId, agentId);
 }
 
+/** Publishes an agentStockChanged: `stock` holds the agent's new quantities of the products that changed. */
+export const publishStock = (publish: Publish, companyId: string, agentId: string, reason: StockChangeReason, stock: AgentStock[]): Promise<void> =>
+  publish(agentStockTopic(companyId, agentId), { agentId, reason, stock });
+
+/**
+ * The agent's on hand of each product from its layers with stock, as a transaction holding them all
+ * locked leaves them (a layer sold out counts 0): what that transaction publishes without a read.
+ */
+export function onHandOfLayers(layers: readonly { productId: string; remaining: number }[], productIds: readonly string[]): AgentStock[] {
+  const held = new Map<string, number>();
+  for (const layer of layers) held.set(layer.productId, (held.get(layer.productId) ?? 0) + layer.remaining);
+  return [...new Set(productIds)].map((productId) => ({ productId, quantity: held.get(productId) ?? 0 }));
+}
+
 /**
  * Tells agentStockChanged subscribers, after the change committed, the agent's new quantities of
  * the products it touched (read after commit: a product sold out reports 0).
@@ -48,5 +62,5 @@ export async function agentOnHand(em: EntityManager, viewer: Viewer, agentId: st
 export async function publishStockChange(em: EntityManager, publish: Publish, companyId: string, agentId: string, productIds: readonly string[], reason: StockChangeReason): Promise<void> {
   const unique = [...new Set(productIds)];
   const held = new Map((await onHandOf(em, companyId, agentId, unique)).map((row) => [row.productId, row.quantity]));
-  await publish(agentStockTopic(companyId, agentId), { agentId, reason, stock: unique.map((productId) => ({ productId, quantity: held.get(productId) ?? 0 })) });
+  await publishStock(publish, companyId, agentId, reason, unique.map((productId) => ({ productId, quantity: held.get(productId) ?? 0 })));
 }

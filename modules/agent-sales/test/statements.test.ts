@@ -1,0 +1,73 @@
+import t from 'tap';
+import { CHECKOUT, handOver, ledgerMismatches, newCart, newProduct, ok, setup } from './helpers.ts';
+
+/** What scenario 4 of the benchmark asks of each checkout. */
+const BENCH_CHECKOUT = /* GraphQL */ `mutation ($input: CheckoutAgentCartInput!) {
+  checkoutAgentCart(input: $input) { id total allocations { quantity transferLine { id } } }
+}`;
+
+const STOCK = `subscription ($id: ID!) { agentStockChanged(agentId: $id) { agentId reason stock { productId quantity } } }`;
+
+t.test('a checkout is one transaction: no read after commit, for the stock event or the response', async (t) => {
+  const { test, office, agent } = await setup();
+  t.teardown(() => test.close());
+  const soap = await newProduct(test, office, 'Soap', '2.50');
+  const brush = await newProduct(test, office, 'Brush', '4');
+  const first = await handOver(test, office, agent, [
+    { productId: soap, quantity: 5 },
+    { productId: brush, quantity: 2 },
+  ]);
+  const second = await handOver(test, office, agent, [{ productId: soap, quantity: 5 }]);
+  const watching = await test.subscribe(STOCK, { id: agent.id }, { token: office.token });
+  const cartId = await newCart(test, agent, [
+    { productId: soap, quantity: 7 },
+    { productId: brush, quantity: 2 },
+  ]);
+
+  let res: any;
+  const statements = await test.statements(async () => (res = await test.gql(BENCH_CHECKOUT, { input: { cartId, idempotencyKey: 'k' } }, agent)));
+  if (process.env.SHOW_SQL) console.log(statements.join('\n'));
+  t.equal(res.errors, undefined);
+  t.same(
+    res.data.checkoutAgentCart.allocations,
+    [
+      { quantity: 5, transferLine: { id: first.lineIds[0] } },
+      { quantity: 2, transferLine: { id: second.lineIds[0] } },
+      { quantity: 2, transferLine: { id: first.lineIds[1] } },
+    ],
+    'FIFO, answered from what the checkout wrote',
+  );
+  // The row-level security scope once (one transaction); the key, the cart, its lines; the sale, its
+  // lines, the event, the cart's status; the layers' lock, the allocations, the layers' remaining.
+  t.equal(statements.filter((sql) => /^select set_config/.test(sql)).length, 1, 'one transaction');
+  t.equal(statements.length, 11, '11 statements (19 in 5 transactions before)', { statements });
+  t.ok(/for update$/.test(statements[8]!) && /^insert into "agent_allocation"/.test(statements[9]!) && /^update "agent_transfer_line"/.test(statements[10]!), 'the layers are locked for the last two only');
+  t.same((await watching.next()).data?.agentStockChanged, {
+    agentId: agent.id,
+    reason: 'SALE',
+    stock: [
+      { productId: soap, quantity: 3 },
+      { productId: brush, quantity: 0 },
+    ],
+  }, 'the new on hand, a product sold out as 0');
+  await watching.close();
+
+  // The same sale read back: what the checkout answered from memory is what the database holds.
+  const read = (await ok(test.gql(`query ($id: ID!) { agentSale(id: $id) { id total allocations { quantity transferLine { id } } } }`, { id: res.data.checkoutAgentCart.id }, agent))).agentSale;
+  t.same(read, res.data.checkoutAgentCart);
+  t.same(await ledgerMismatches(test), { remaining: [], sales: [], refunds: [] });
+});
+
+t.test('a refused checkout keeps none of what it wrote before the stock check', async (t) => {
+  const { test, office, agent } = await setup();
+  t.teardown(() => test.close());
+  const soap = await newProduct(test, office, 'Soap');
+  await handOver(test, office, agent, [{ productId: soap, quantity: 1 }]);
+  const cartId = await newCart(test, agent, [{ productId: soap, quantity: 2 }]);
+  const refused = await test.gql(CHECKOUT, { input: { cartId, idempotencyKey: 'k' } }, agent);
+  t.equal(refused.errors?.[0]?.extensions?.code, 'INSUFFICIENT_STOCK');
+  t.same(await test.sql('select status, checked_out_at from agent_cart where id = $1', [cartId]), [{ status: 'OPEN', checked_out_at: null }]);
+  t.same(await test.sql(`select count(*)::int as n from agent_sale`), [{ n: 0 }]);
+  t.same(await test.sql(`select count(*)::int as n from agent_sale_line`), [{ n: 0 }]);
+  t.same(await test.sql(`select count(*)::int as n from atrium_event where name = 'agentSales.sale.completed'`), [{ n: 0 }]);
+});
