@@ -67,7 +67,7 @@ async function main(): Promise<void> {
     { name: 'bare fastify + mercurius', runsMs: peer },
   ].map((row) => ({ ...row, medianMs: median(row.runsMs) }));
   const base = rows[2]!.medianMs;
-  const result = { scenario: 'cold-start', date: new Date().toISOString(), quick: isQuick, node: process.version, pinned: canPin, runs: RUNS, results: rows };
+  const result = { runs: RUNS, results: rows };
   const file = writeResult('cold-start', result);
   console.log(`\nCold start, spawn to first GraphQL answer (median of ${RUNS}${canPin ? ', pinned' : ''})\n`);
   console.log(table(['server', 'median ms', '× mercurius'], rows.map((r) => [r.name, r.medianMs.toFixed(0), (r.medianMs / base).toFixed(1)])));

@@ -8,9 +8,8 @@
  * every subscriber got every message, or `graceMs` after the last one was sent. It reports
  * `{ type: 'failed' }` as soon as a socket fails, is closed by the server, or a publish fails.
  */
-import type { Client } from 'graphql-ws';
 import type WebSocket from 'ws';
-import { openAll, openSocket, type SocketOptions } from './sockets.ts';
+import { loadGenerator, openAll, openSocket, type SocketOptions } from './sockets.ts';
 
 /** From the BENCH_FANOUT environment variable (JSON). */
 export interface FanOutJob extends SocketOptions {
@@ -56,21 +55,10 @@ export interface RunResult {
 
 export type FanOutMessage = { type: 'opened'; total: number; ms: number } | RunResult | { type: 'failed'; message: string };
 
-const job = JSON.parse(process.env.BENCH_FANOUT ?? 'null') as FanOutJob | null;
-if (!job) throw new Error('BENCH_FANOUT is not set');
-// The runner going away ends the load too.
-process.on('disconnect', () => process.exit(0));
-
-const report = (message: FanOutMessage) => process.send?.(message);
-let failed = false;
-const fail = (message: string) => {
-  if (failed) return;
-  failed = true;
-  report({ type: 'failed', message });
-};
+const { job, report, fail, failed } = loadGenerator<FanOutJob, FanOutMessage>('BENCH_FANOUT');
 
 /** Kept referenced for as long as the process holds them. */
-const held: (Client | WebSocket)[] = [];
+const held: WebSocket[] = [];
 
 /** The run in progress: messages are told apart by `<run> <k>` in their content. */
 let run: { id: string; count: number; sentAt: Float64Array; arrivals: Float64Array; received: Int32Array; duplicates: number } | undefined;
@@ -103,9 +91,9 @@ async function open(total: number): Promise<void> {
       const token = job!.tokens.length > 0 ? job!.tokens[index % job!.tokens.length] : undefined;
       held.push(await openSocket(index, options, { token, fail, data: (data) => received(index, data) }));
     },
-    () => failed,
+    failed,
   );
-  if (!failed) report({ type: 'opened', total: held.length, ms: performance.now() - began });
+  if (!failed()) report({ type: 'opened', total: held.length, ms: performance.now() - began });
 }
 
 /** How long a run waits, at most, for the server to answer its publishes once receipts stop counting. */
@@ -142,7 +130,7 @@ async function runMessages(request: RunRequest): Promise<void> {
   const answered: number[] = [];
   const began = performance.now();
   const publishing: Promise<void>[] = [];
-  for (let k = 0; k < total && !failed; k++) {
+  for (let k = 0; k < total && !failed(); k++) {
     const due = began + k * request.intervalMs;
     const wait = due - performance.now();
     if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
@@ -156,11 +144,11 @@ async function runMessages(request: RunRequest): Promise<void> {
   }
   // Receipts count until `graceMs` after the last message was sent; later ones are missed.
   const deadline = performance.now() + request.graceMs;
-  while (!failed && current.received.some((n) => n < count) && performance.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
+  while (!failed() && current.received.some((n) => n < count) && performance.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
   run = undefined;
   // A server behind on its publishes would carry them into the next step: let them finish first.
   await Promise.race([Promise.all(publishing), new Promise((resolve) => setTimeout(resolve, BACKLOG_MS))]);
-  if (failed) return;
+  if (failed()) return;
 
   // A missed receipt counts as the grace time it waited at least: the percentiles are then lower bounds.
   const latencies = new Float64Array(request.messages * count);

@@ -10,7 +10,6 @@
  * measurement keeps its server(s) and sockets and grows N step by step (1k → 5k → 10k).
  */
 import { randomBytes } from 'node:crypto';
-import { cpus, totalmem } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 import pg from 'pg';
 import type { FanOutJob, FanOutMessage, RunRequest, RunResult } from './fan-out-load.ts';
@@ -357,12 +356,6 @@ async function main(): Promise<void> {
     redisAddedP99Ms: missedAny('atrium', n) || missedAny('atrium-redis', n) ? Number.NaN : figure('atrium-redis', n, 'p99') - figure('atrium', n, 'p99'),
   }));
   const result = {
-    scenario: 'fan-out',
-    date: new Date().toISOString(),
-    quick: isQuick,
-    node: process.version,
-    pinned: canPin,
-    machine: { cpus: cpus().length, memoryBytes: totalmem() },
     database: 'postgresql',
     clock: 'send and receipt times both from performance.now() of the load-generator process',
     steps: STEPS,

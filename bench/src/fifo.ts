@@ -8,11 +8,10 @@
  * historical sales of the measured agent.
  */
 import { mkdirSync } from 'node:fs';
-import { cpus, totalmem } from 'node:os';
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import type { ChildProcess } from 'node:child_process';
-import type { SqlCountRequest, SqlCounts, SqlCountsMessage } from './servers/sql-count.ts';
+import { medianCounts, type SqlCountRequest, type SqlCounts, type SqlCountsMessage } from './servers/sql-count.ts';
 import { atriumLoad, CHECKOUT, floorLoad, type LoadResult } from './fifo-load.ts';
 import { QTY, QUEUE_DDL, resetRun, seedFixture, seedHistory, seedRun, type Shape } from './fifo-seed.ts';
 import { verifyRun, type RunCheck } from './fifo-verify.ts';
@@ -164,9 +163,9 @@ async function main(): Promise<void> {
     } finally {
       await sqlCounts(atrium.child, 'end');
     }
-    statements = { data: median(counted.map((c) => c.data)), transaction: median(counted.map((c) => c.transaction)), session: median(counted.map((c) => c.session)) };
+    statements = medianCounts(counted);
     statementsOfOneCheckout = counted.at(-1)!.statements;
-    console.log(`atrium: SQL statements per checkout: ${statements.data} data + ${statements.transaction} transaction + ${statements.session} RLS session (the floor: 3 + 2 + 0)`);
+    console.log(`atrium: SQL statements per checkout: ${statements.data} data + ${statements.transaction} transaction + ${statements.session} RLS session in ${statements.roundTrips} round trips (the floor: 3 + 2 + 0 in 5)`);
 
     for (const shape of SHAPES) {
       for (const clients of LEVELS) {
@@ -233,18 +232,12 @@ async function main(): Promise<void> {
     return { sales, atrium: summarise(of('atrium').rounds), sqlFloor: summarise(of('sql-floor').rounds), rounds: { atrium: of('atrium').rounds, sqlFloor: of('sql-floor').rounds } };
   });
   const result = {
-    scenario: 'fifo',
-    date: new Date().toISOString(),
-    quick: isQuick,
-    node: process.version,
-    pinned: canPin,
-    machine: { cpus: cpus().length, memoryBytes: totalmem() },
     postgres,
     load: { rounds: ROUNDS, checkoutsPerRun: CHECKOUTS, unitsPerCart: QTY, historyRounds: HISTORY_ROUNDS, historyCheckoutsPerRun: HISTORY_CHECKOUTS },
     query: CHECKOUT,
     atriumStatementsPerCheckout: statements,
     atriumStatementsOfOneCheckout: statementsOfOneCheckout,
-    floorStatementsPerCheckout: { data: 3, transaction: 2, session: 0 },
+    floorStatementsPerCheckout: { data: 3, transaction: 2, session: 0, roundTrips: 5 },
     contention: contentionRows,
     history: historyRows,
   };
@@ -265,7 +258,7 @@ async function main(): Promise<void> {
       ]),
     ),
   );
-  console.log(`\nSQL statements per checkout (data + transaction + RLS session): atrium ${statements!.data} + ${statements!.transaction} + ${statements!.session}, floor 3 + 2 + 0`);
+  console.log(`\nSQL statements per checkout (data + transaction + RLS session, round trips): atrium ${statements!.data} + ${statements!.transaction} + ${statements!.session}, ${statements!.roundTrips}; floor 3 + 2 + 0, 5`);
   console.log('\nCheckout latency against history (one client, hot product)\n');
   console.log(
     table(

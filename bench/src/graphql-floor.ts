@@ -139,11 +139,6 @@ async function main(): Promise<void> {
   const atrium = summary[0]!;
   const ratios = Object.fromEntries(summary.slice(1).map((peer) => [peer.name, { rps: atrium.rps / peer.rps, p99: atrium.p99Ms / peer.p99Ms }]));
   const result = {
-    scenario: 'graphql-floor',
-    date: new Date().toISOString(),
-    quick: isQuick,
-    node: process.version,
-    pinned: canPin,
     load: { connections: CONNECTIONS, pipelining: PIPELINING, rounds: ROUNDS, durationSeconds: DURATION, warmupSeconds: WARMUP },
     query: QUERY,
     servers: summary,

@@ -4,9 +4,8 @@
  * `{ type: 'opened' }` once every socket is open (graphql-ws: acknowledged, and its subscription
  * sent), or `{ type: 'failed', message }` as soon as a socket fails or is closed by the server.
  */
-import type { Client } from 'graphql-ws';
 import type WebSocket from 'ws';
-import { openAll, openSocket, type SocketOptions } from './sockets.ts';
+import { loadGenerator, openAll, openSocket, type SocketOptions } from './sockets.ts';
 
 /** What to open, from the BENCH_SOCKETS environment variable (JSON). */
 export interface SocketJob extends SocketOptions {
@@ -19,26 +18,15 @@ export interface SocketJob extends SocketOptions {
 
 export type LoadMessage = { type: 'opened'; count: number; ms: number } | { type: 'failed'; message: string };
 
-const job = JSON.parse(process.env.BENCH_SOCKETS ?? 'null') as SocketJob | null;
-if (!job) throw new Error('BENCH_SOCKETS is not set');
-// The runner going away ends the load too.
-process.on('disconnect', () => process.exit(0));
-
-const report = (message: LoadMessage) => process.send?.(message);
-let failed = false;
-const fail = (message: string) => {
-  if (failed) return;
-  failed = true;
-  report({ type: 'failed', message });
-};
+const { job, report, fail, failed } = loadGenerator<SocketJob, LoadMessage>('BENCH_SOCKETS');
 
 /** Kept referenced for as long as the process holds them. */
-const held: (Client | WebSocket)[] = [];
+const held: WebSocket[] = [];
 
 const began = performance.now();
 try {
-  await openAll(job.count, job.concurrency, async (index) => void held.push(await openSocket(index, job, { token: job.token, fail })), () => failed);
-  if (!failed) report({ type: 'opened', count: job.count, ms: performance.now() - began });
+  await openAll(job.count, job.concurrency, async (index) => void held.push(await openSocket(index, job, { token: job.token, fail })), failed);
+  if (!failed()) report({ type: 'opened', count: job.count, ms: performance.now() - began });
 } catch (error) {
   fail((error as Error).message);
 }

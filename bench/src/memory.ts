@@ -7,7 +7,7 @@
  * server that only holds the sockets.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
-import { cpus, tmpdir, totalmem } from 'node:os';
+import { tmpdir } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { createClient } from 'graphql-ws';
 import WebSocket from 'ws';
@@ -210,12 +210,6 @@ async function main(): Promise<void> {
     summary.slice(1).map((peer) => [peer.name, { rssPerSubscriber: atrium.rssBytesPerSubscriber / peer.rssBytesPerSubscriber, heapPerSubscriber: atrium.heapBytesPerSubscriber / peer.heapBytesPerSubscriber }]),
   );
   const result = {
-    scenario: 'memory',
-    date: new Date().toISOString(),
-    quick: isQuick,
-    node: process.version,
-    pinned: canPin,
-    machine: { cpus: cpus().length, memoryBytes: totalmem() },
     database: databaseUrl ? 'postgresql' : 'pglite',
     subscribers: SUBSCRIBERS,
     rounds: ROUNDS,

@@ -6,7 +6,6 @@
  * SQL statements per request are counted in each server (a hook on `pg`, see servers/sql-count.ts).
  */
 import { mkdirSync } from 'node:fs';
-import { cpus, totalmem } from 'node:os';
 import { isDeepStrictEqual } from 'node:util';
 import autocannon from 'autocannon';
 import pg from 'pg';
@@ -14,7 +13,7 @@ import type { ChildProcess } from 'node:child_process';
 import { contactsQuery, type ContactsAnswer } from './nested-data.ts';
 import { seed, type Seeded } from './nested-seed.ts';
 import { benchDir, canPin, isQuick, median, pinSelf, spawnNode, stop, table, writeResult } from './proc.ts';
-import type { SqlCountRequest, SqlCounts, SqlCountsMessage } from './servers/sql-count.ts';
+import { medianCounts, type SqlCountRequest, type SqlCounts, type SqlCountsMessage } from './servers/sql-count.ts';
 
 interface Peer {
   name: string;
@@ -116,7 +115,7 @@ async function countStatements(server: Server, first: number, token: string): Pr
     await sqlCounts(server, 'end');
   }
   server.sample = counted.at(-1)!.statements;
-  return { data: median(counted.map((c) => c.data)), transaction: median(counted.map((c) => c.transaction)), session: median(counted.map((c) => c.session)) };
+  return medianCounts(counted);
 }
 
 /**
@@ -205,7 +204,7 @@ async function main(): Promise<void> {
       for (const first of COUNTED_PAGES) server.statements[first] = await countStatements(server, first, seeded.memberToken);
       const [small, large] = COUNTED_PAGES.map((first) => server.statements[first]!);
       if (!small!.data) throw new Error(`${server.name}: no SQL statement counted (is the pg hook on the server's pg?)`);
-      console.log(`${server.name.padEnd(18)} SQL per request (first: ${COUNTED_PAGES.join(' / ')}): data ${small!.data} / ${large!.data}, transaction ${small!.transaction} / ${large!.transaction}, RLS session ${small!.session} / ${large!.session}`);
+      console.log(`${server.name.padEnd(18)} SQL per request (first: ${COUNTED_PAGES.join(' / ')}): data ${small!.data} / ${large!.data}, transaction ${small!.transaction} / ${large!.transaction}, RLS session ${small!.session} / ${large!.session}, round trips ${small!.roundTrips} / ${large!.roundTrips}`);
     }
 
     console.log(`warming up ${WARMUP} s each`);
@@ -241,12 +240,6 @@ async function main(): Promise<void> {
   const atrium = summary[0]!;
   const ratios = Object.fromEntries(summary.slice(1).map((peer) => [peer.name, { rps: atrium.rps / peer.rps, p99: atrium.p99Ms / peer.p99Ms }]));
   const result = {
-    scenario: 'nested-list',
-    date: new Date().toISOString(),
-    quick: isQuick,
-    node: process.version,
-    pinned: canPin,
-    machine: { cpus: cpus().length, memoryBytes: totalmem() },
     postgres: (await pgVersion(serverUrl)) ?? 'unknown',
     data: { ...SEED, liveContacts, memberSees },
     load: { connections: CONNECTIONS, pipelining: 1, rounds: ROUNDS, durationSeconds: DURATION, warmupSeconds: WARMUP, page: PAGE },
@@ -258,7 +251,7 @@ async function main(): Promise<void> {
   console.log(`\nNested CRM list (${isQuick ? 'quick' : 'full'}: ${ROUNDS} rounds × ${DURATION} s, ${CONNECTIONS} connections, first: ${PAGE}${canPin ? ', pinned' : ''})\n`);
   console.log(
     table(
-      ['server', 'req/s', 'p99 ms', 'atrium/peer req/s', 'atrium/peer p99', ...COUNTED_PAGES.map((first) => `SQL/req first:${first} (data+tx+rls)`)],
+      ['server', 'req/s', 'p99 ms', 'atrium/peer req/s', 'atrium/peer p99', ...COUNTED_PAGES.map((first) => `SQL/req first:${first} (data+tx+rls, round trips)`)],
       summary.map((s) => [
         s.name,
         s.rps.toFixed(0),
@@ -267,7 +260,7 @@ async function main(): Promise<void> {
         s === atrium ? '-' : ratios[s.name]!.p99.toFixed(2),
         ...COUNTED_PAGES.map((first) => {
           const c = s.statementsPerRequest[first]!;
-          return `${c.data}+${c.transaction}+${c.session}`;
+          return `${c.data}+${c.transaction}+${c.session}, ${c.roundTrips}`;
         }),
       ]),
     ),

@@ -1,5 +1,6 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
+import { cpus, totalmem } from 'node:os';
 import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -50,10 +51,12 @@ export const isQuick = process.argv.includes('--quick');
 export const benchDir = dirname(dirname(fileURLToPath(import.meta.url)));
 
 /** Writes `bench/results/<name>.json`. */
-export function writeResult(name: string, result: unknown): string {
+export function writeResult(name: string, result: object): string {
   const file = `${benchDir}/results/${name}.json`;
   mkdirSync(dirname(file), { recursive: true });
-  writeFileSync(file, `${JSON.stringify(result, null, 2)}\n`);
+  // What every scenario records of the run and the machine, first.
+  const run = { scenario: name, date: new Date().toISOString(), quick: isQuick, node: process.version, pinned: canPin, machine: { cpus: cpus().length, memoryBytes: totalmem() } };
+  writeFileSync(file, `${JSON.stringify({ ...run, ...result }, null, 2)}\n`);
   return file;
 }
 

@@ -2,7 +2,6 @@
  * What the load generators of the subscription scenarios (memory-load.ts, fan-out-load.ts) share:
  * many WebSockets to one server, spread over source addresses, opened a few at a time.
  */
-import { createClient, type Client } from 'graphql-ws';
 import WebSocket from 'ws';
 
 /**
@@ -15,26 +14,24 @@ export function sourceAddress(index: number, perAddress: number): string {
   return `127.0.0.${n}`;
 }
 
-/** graphql-ws builds its sockets as `new Impl(url, protocol)`: a subclass binds them to an address. */
-const boundClasses = new Map<string, unknown>();
-function boundWebSocket(localAddress: string): unknown {
-  let bound = boundClasses.get(localAddress);
-  if (!bound) {
-    bound = class extends WebSocket {
-      constructor(address: string, protocols?: string | string[]) {
-        super(address, protocols, { localAddress, perMessageDeflate: false });
-      }
-    };
-    boundClasses.set(localAddress, bound);
-  }
-  return bound;
+/**
+ * A load generator's side of its runner: the job (JSON in the environment variable `variable`),
+ * messages back over IPC, and the first failure reported once (`failed()` holds from then on). The
+ * runner going away ends the load too.
+ */
+export function loadGenerator<Job, Message>(variable: string) {
+  const job = JSON.parse(process.env[variable] ?? 'null') as Job | null;
+  if (!job) throw new Error(`${variable} is not set`);
+  process.on('disconnect', () => process.exit(0));
+  const report = (message: Message | { type: 'failed'; message: string }) => process.send?.(message);
+  let failed = false;
+  const fail = (message: string) => {
+    if (failed) return;
+    failed = true;
+    report({ type: 'failed', message });
+  };
+  return { job, report, fail, failed: () => failed };
 }
-
-/** A close event or an error, as text. */
-const describe = (event: unknown): string => {
-  const { code, reason } = (event ?? {}) as { code?: number; reason?: unknown };
-  return code === undefined ? String((event as Error)?.message ?? event) : `${code}${reason ? ` ${String(reason)}` : ''}`;
-};
 
 /** Opens sockets 0 … count − 1 with `open`, `concurrency` at a time; stops early once `failed()` holds. */
 export async function openAll(count: number, concurrency: number, open: (index: number) => Promise<void>, failed: () => boolean): Promise<void> {
@@ -49,7 +46,7 @@ export async function openAll(count: number, concurrency: number, open: (index: 
 /** How each socket is opened (from a load generator's job). */
 export interface SocketOptions {
   url: string;
-  /** `graphql-ws`: a graphql-ws client with one subscription per socket; `ws`: a bare WebSocket. */
+  /** `graphql-ws`: one subscription per socket over the graphql-transport-ws protocol; `ws`: results only. */
   protocol: 'graphql-ws' | 'ws';
   /** The subscription each graphql-ws socket starts, and its variables. */
   query?: string;
@@ -70,61 +67,54 @@ export interface SocketHandlers {
   data?(data: unknown): void;
 }
 
-/** Opens socket `index`; resolves with it once open (graphql-ws: acknowledged, and its subscription sent). */
-export function openSocket(index: number, options: SocketOptions, handlers: SocketHandlers): Promise<Client | WebSocket> {
-  return options.protocol === 'graphql-ws' ? openGraphqlWs(index, options, handlers) : openWs(index, options, handlers);
-}
-
-function openGraphqlWs(index: number, options: SocketOptions, { token, fail, data }: SocketHandlers): Promise<Client> {
+/**
+ * Opens socket `index`; resolves with it once open (graphql-ws: acknowledged, and its subscription
+ * sent). Every peer's sockets are bare `ws` sockets taking in a message the same way (JSON.parse,
+ * one handler), so that the load generator's own cost per message is the same whichever server it
+ * measures; for `graphql-ws` the socket speaks the protocol (graphql-transport-ws) itself:
+ * connection_init with the token, the subscription once acknowledged, pong to ping.
+ */
+export function openSocket(index: number, options: SocketOptions, { token, fail, data }: SocketHandlers): Promise<WebSocket> {
+  const graphqlWs = options.protocol === 'graphql-ws';
   return new Promise((resolve, reject) => {
-    let acknowledged = false;
-    const client = createClient({
-      url: options.url,
-      webSocketImpl: boundWebSocket(sourceAddress(index, options.perAddress)),
-      retryAttempts: 0,
-      lazy: true,
-      connectionParams: token ? { authorization: `Bearer ${token}` } : {},
-      on: {
-        connected: () => {
-          acknowledged = true;
-          resolve(client);
-        },
-        closed: (event) => {
-          if (acknowledged) fail(`socket ${index} closed by the server: ${describe(event)}`);
-          else reject(new Error(`socket ${index} closed before connection_ack: ${describe(event)}`));
-        },
-      },
+    let ready = false;
+    const socket = new WebSocket(options.url, graphqlWs ? 'graphql-transport-ws' : [], {
+      localAddress: sourceAddress(index, options.perAddress),
+      perMessageDeflate: false,
     });
-    client.subscribe(
-      { query: options.query!, variables: options.variables },
-      {
-        next: (result) => {
-          if (result.errors) fail(`socket ${index}: ${JSON.stringify(result.errors)}`);
-          else data?.(result.data);
-        },
-        error: (error) => fail(`socket ${index}: subscription failed: ${Array.isArray(error) ? JSON.stringify(error) : describe(error)}`),
-        complete: () => fail(`socket ${index}: subscription completed by the server`),
-      },
-    );
-  });
-}
-
-function openWs(index: number, options: SocketOptions, { fail, data }: SocketHandlers): Promise<WebSocket> {
-  return new Promise((resolve, reject) => {
-    let open = false;
-    const socket = new WebSocket(options.url, { localAddress: sourceAddress(index, options.perAddress), perMessageDeflate: false });
-    socket.once('open', () => {
-      open = true;
+    const send = (message: object) => socket.send(JSON.stringify(message));
+    const opened = () => {
+      ready = true;
       resolve(socket);
-    });
+    };
+    socket.once('open', () => (graphqlWs ? send({ type: 'connection_init', payload: token ? { authorization: `Bearer ${token}` } : {} }) : opened()));
     socket.on('message', (raw) => {
-      const message = JSON.parse(raw.toString()) as { payload?: { data?: unknown } };
-      if (message.payload?.data === undefined) fail(`socket ${index}: not a result: ${raw.toString().slice(0, 200)}`);
-      else data?.(message.payload.data);
+      const message = JSON.parse(raw.toString()) as { type?: string; payload?: { data?: unknown; errors?: unknown } };
+      // The bare `ws` peer sends nothing but results.
+      switch (graphqlWs ? message.type : 'next') {
+        case 'connection_ack':
+          send({ id: '1', type: 'subscribe', payload: { query: options.query, variables: options.variables } });
+          return opened();
+        case 'ping':
+          return send({ type: 'pong' });
+        case 'pong':
+          return;
+        case 'next':
+          if (message.payload?.errors) return fail(`socket ${index}: ${JSON.stringify(message.payload.errors)}`);
+          if (message.payload?.data === undefined) return fail(`socket ${index}: not a result: ${raw.toString().slice(0, 200)}`);
+          return data?.(message.payload.data);
+        case 'error':
+          return fail(`socket ${index}: subscription failed: ${JSON.stringify(message.payload)}`);
+        case 'complete':
+          return fail(`socket ${index}: subscription completed by the server`);
+        default:
+          return fail(`socket ${index}: unexpected message: ${raw.toString().slice(0, 200)}`);
+      }
     });
-    socket.on('error', (error) => (open ? fail(`socket ${index}: ${error.message}`) : reject(error)));
+    socket.on('error', (error) => (ready ? fail(`socket ${index}: ${error.message}`) : reject(error)));
     socket.once('close', (code, reason) => {
-      if (open) fail(`socket ${index} closed by the server: ${code} ${reason.toString()}`);
+      if (ready) fail(`socket ${index} closed by the server: ${code} ${reason.toString()}`);
+      else reject(new Error(`socket ${index} closed before it was ready: ${code} ${reason.toString()}`));
     });
   });
 }

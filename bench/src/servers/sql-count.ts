@@ -1,4 +1,5 @@
 import pg from 'pg';
+import { median } from '../proc.ts';
 
 /**
  * Counts the SQL statements a server process sends to PostgreSQL, by hooking `pg.Client#query`:
@@ -14,6 +15,8 @@ export interface SqlCounts {
   data: number;
   transaction: number;
   session: number;
+  /** Messages sent (round trips): one may hold several statements. */
+  roundTrips: number;
 }
 
 /** A request of the runner (see `serveSqlCounts`); every one is answered with a `SqlCountsMessage`. */
@@ -28,17 +31,27 @@ export interface SqlCountsMessage extends SqlCounts {
   statements: string[];
 }
 
-const counts: SqlCounts = { data: 0, transaction: 0, session: 0 };
+const counts: SqlCounts = { data: 0, transaction: 0, session: 0, roundTrips: 0 };
 /** Set while the runner counts: the statements are kept too. */
 let statements: string[] | undefined;
 
 const TRANSACTION = /^\s*(begin|start transaction|commit|end|rollback|savepoint|release)\b/i;
 const SESSION = /^\s*(select set_config\(|set (local )?role\b|reset role\b)/i;
 
-export function kindOf(sql: string): keyof SqlCounts {
+export function kindOf(sql: string): Exclude<keyof SqlCounts, 'roundTrips'> {
   if (TRANSACTION.test(sql)) return 'transaction';
   if (SESSION.test(sql)) return 'session';
   return 'data';
+}
+
+/**
+ * The statements of one message: Atrium sends a statement run outside a transaction behind its
+ * row-level-security context, `select set_config(…); <statement>` (one round trip, two statements).
+ * The context holds no semicolon, so the split at the first one is exact.
+ */
+function statementsOf(text: string): string[] {
+  const split = SESSION.test(text) ? text.indexOf(';') : -1;
+  return split === -1 ? [text] : [text.slice(0, split), text.slice(split + 1)];
 }
 
 type Query = (this: pg.Client, config: unknown, ...rest: unknown[]) => unknown;
@@ -46,7 +59,8 @@ const query = pg.Client.prototype.query as unknown as Query;
 (pg.Client.prototype as unknown as { query: Query }).query = function countedQuery(this: pg.Client, config: unknown, ...rest: unknown[]) {
   const text = typeof config === 'string' ? config : (config as { text?: string } | null)?.text;
   if (text) {
-    counts[kindOf(text)] += 1;
+    counts.roundTrips += 1;
+    for (const statement of statementsOf(text)) counts[kindOf(statement)] += 1;
     statements?.push(text.replace(/\s+/g, ' ').trim());
   }
   return query.call(this, config, ...rest);
@@ -63,10 +77,14 @@ export function serveSqlCounts(background?: { pause(): Promise<void>; resume(): 
     if (message.action === 'begin') await background?.pause();
     if (message.action === 'end') await background?.resume();
     const answer: SqlCountsMessage = { type: 'sql', ...counts, statements: statements ?? [] };
-    counts.data = 0;
-    counts.transaction = 0;
-    counts.session = 0;
+    Object.assign(counts, { data: 0, transaction: 0, session: 0, roundTrips: 0 });
     statements = message.action === 'end' ? undefined : [];
     process.send?.(answer);
   });
+}
+
+/** The median of each count over several requests. */
+export function medianCounts(counted: readonly SqlCounts[]): SqlCounts {
+  const of = (kind: keyof SqlCounts) => median(counted.map((c) => c[kind]));
+  return { data: of('data'), transaction: of('transaction'), session: of('session'), roundTrips: of('roundTrips') };
 }
