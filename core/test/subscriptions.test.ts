@@ -226,6 +226,16 @@ t.test('a field that fails in a live event reaches each subscriber as a formatte
   for (const socket of sockets) t.match(await socket.next(), { data: { noteCreated: { title: 'readable' } } });
 });
 
+t.test('an event whose filter fails is dropped for its subscribers, and the subscription goes on', async (t) => {
+  const test = await createTestApp({ modules: [notes] });
+  t.teardown(() => test.close());
+  const company = await test.createCompany();
+  const sockets = await Promise.all([company.owner, company.owner].map((user) => test.subscribe('subscription { noteCreated { title } }', {}, user)));
+  await test.app.publish(noteCreated(company.id), { id: company.id, title: 'unfilterable', branchId: company.defaultBranchId } as never);
+  await test.gql(CREATE_NOTE, { input: { title: 'filtered', branchId: company.defaultBranchId } }, company.owner);
+  for (const socket of sockets) t.same((await socket.next()).data, { noteCreated: { title: 'filtered' } }, 'the next event, not the failed one');
+});
+
 t.test("a subscription's filter runs once per event and viewer, not once per socket", async (t) => {
   const { filterChecks } = await import('./fixtures/notes.ts');
   const test = await createTestApp({ modules: [notes] });

@@ -39,11 +39,13 @@ export function isPlatformKey(kernel: Kernel, presented: string | undefined): bo
 }
 
 /**
- * Reads `authorization: Bearer <access token>` or `authorization: ApiKey <key>`. The user's (or
- * key's) current state is read on every call — a deactivated user or revoked key stops at once —
- * and the built ability is reused while the access stamp (user and company versions) is unchanged.
+ * Reads `authorization: Bearer <access token>` or `authorization: ApiKey <key>`. A user's access stamp
+ * (user and company versions) is re-read at most every `auth.accessRecheckMs` (at once after an access
+ * change on this instance), and the built ability is reused while it is unchanged; an API key's state
+ * is read on every call. Answers without a promise when the user's cached viewer is fresh (it runs per
+ * request, and per live event for each subscriber); throws UNAUTHENTICATED.
  */
-export async function authenticate(kernel: Kernel, authorization: string | undefined): Promise<Viewer | null> {
+export function authenticate(kernel: Kernel, authorization: string | undefined): Viewer | null | Promise<Viewer | null> {
   if (!authorization) return null;
   const [scheme, credential] = authorization.trim().split(/\s+/, 2);
   if (!credential) throw unauthenticated('Malformed authorization header');

@@ -9,7 +9,7 @@ import type { Viewer } from './viewer.ts';
 export interface GateContext {
   viewer: Viewer | null;
   authError?: AtriumError;
-  refreshViewer?: () => Viewer | null | Promise<Viewer | null>;
+  refreshViewer?: () => Viewer | null | Promise<unknown>;
 }
 
 type FieldResolver = (root: unknown, args: unknown, context: GateContext, info: unknown) => unknown;
@@ -42,7 +42,11 @@ function whileEnabled<T>(stream: AsyncIterable<T>, context: GateContext, module:
         for (;;) {
           const event = await events.next();
           if (event.done || context.viewer === null) return event;
-          const viewer = await (context.refreshViewer?.() ?? context.viewer);
+          let viewer: Viewer | null | Promise<unknown> = context.refreshViewer?.() ?? context.viewer;
+          while (viewer instanceof Promise) {
+            await viewer.catch(() => undefined);
+            viewer = context.refreshViewer!();
+          }
           if (viewer?.modules.has(module)) return event;
         }
       },

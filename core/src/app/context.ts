@@ -30,10 +30,11 @@ export interface AtriumRequestContext {
   subscriptionStarted(): void;
   /**
    * Re-reads the caller's access (a subscription does, before delivering each event): a user who
-   * lost a key or was deactivated stops receiving. Answers the current viewer (at once when no
-   * re-read is due).
+   * lost a key or was deactivated stops receiving. Answers the current viewer — at once, unless the
+   * user's access is being read from the database: then a promise to wait for before asking again
+   * (one read shared by all the user's sockets; the next call answers).
    */
-  refreshViewer(): Viewer | null | Promise<Viewer | null>;
+  refreshViewer(): Viewer | null | Promise<unknown>;
   /**
    * Subscriptions only: whether a socket that still buffers this many messages (its unsent bytes, in
    * messages of the size about to be sent) may take one more; past `subscriptionMaxQueuedEvents` it

@@ -166,6 +166,12 @@ export function createApp(options: CreateAppOptions = {}): AtriumApp {
     let em: EntityManager | undefined;
     const scope = viewer?.companyId;
     let checkedAt = Date.now();
+    let awaitedRead = false;
+    const adoptViewer = (current: Viewer | null): Viewer | null => {
+      context.viewer = current;
+      if (!current) socket?.close(4403, 'Access revoked');
+      return current;
+    };
     const context: Omit<AtriumRequestContext, 'em'> = {
       config,
       publish,
@@ -176,17 +182,29 @@ export function createApp(options: CreateAppOptions = {}): AtriumApp {
       ip,
       emit: eventRegistry.emit,
       subscriptionStarted: () => lifecycle.emit('subscription'),
-      // Synchronous between re-reads: it runs per subscriber per event.
+      // It runs per subscriber per event: synchronous unless the user's access is being read.
       refreshViewer() {
         if (!context.viewer || Date.now() - checkedAt < config.auth.subscriptionRecheckMs) return context.viewer;
+        let current: Viewer | null | Promise<Viewer | null>;
+        try {
+          current = authenticate(kernel!, authorization);
+        } catch {
+          current = null;
+        }
+        if (!(current instanceof Promise)) {
+          checkedAt = Date.now();
+          awaitedRead = false;
+          return adoptViewer(current);
+        }
+        // First the read the user's sockets share (after it, the kernel's cache answers at once); only
+        // if the answer is still not there (the read was refused) does this socket follow a read of its own.
+        if (!awaitedRead) {
+          awaitedRead = true;
+          return current;
+        }
         checkedAt = Date.now();
-        return authenticate(kernel!, authorization)
-          .catch(() => null)
-          .then((viewer) => {
-            context.viewer = viewer;
-            if (!viewer) socket?.close(4403, 'Access revoked');
-            return viewer;
-          });
+        awaitedRead = false;
+        return current.then(adoptViewer, () => adoptViewer(null));
       },
       keepingUp(queued: number) {
         if (!socket || queued < config.subscriptionMaxQueuedEvents) return true;

@@ -19,9 +19,18 @@ export interface Emitter {
   emit(message: { topic: string; payload: unknown }, callback?: (error?: Error) => void): unknown;
 }
 
+/** One published message as the hub hands it to each subscriber: the key of what they share about it. */
+export interface DeliveryEvent {
+  readonly payload: unknown;
+}
+
 interface Subscriber {
-  /** A promise only when the delivery had to wait (an access re-read, a filter, the shared execution). */
-  deliver(payload: unknown): void | Promise<void>;
+  /**
+   * Delivers the event (or drops it) and answers nothing, or answers what it must wait for first (an
+   * access re-read, a filter's answer, the group's execution — mostly shared by many subscribers):
+   * the hub calls it again once that settled.
+   */
+  deliver(event: DeliveryEvent): undefined | Promise<unknown>;
 }
 
 interface TopicListeners {
@@ -51,7 +60,7 @@ export class SubscriptionHub {
         listening: Promise.resolve(),
         delivering: Promise.resolve(),
         listener: ({ payload }, done) => {
-          created.delivering = created.delivering.then(() => this.#deliver(created.subscribers, payload));
+          created.delivering = created.delivering.then(() => this.#deliver(created.subscribers, { payload }));
           done();
         },
       };
@@ -69,17 +78,32 @@ export class SubscriptionHub {
     this.#emitter.removeListener(topic, entry.listener);
   }
 
-  async #deliver(subscribers: Set<Subscriber>, payload: unknown): Promise<void> {
-    const waiting: Promise<void>[] = [];
-    for (const subscriber of subscribers) {
-      try {
-        const delivery = subscriber.deliver(payload);
-        if (delivery) waiting.push(delivery.catch(this.#log));
-      } catch (error) {
-        this.#log(error);
+  /**
+   * Offers the event to every subscriber; those that must wait are offered it again once what they
+   * wait for settled. What they wait for is mostly shared (a filter's answer per viewer, a group's
+   * execution): an event costs a few promises, not several per subscriber.
+   */
+  async #deliver(subscribers: Iterable<Subscriber>, event: DeliveryEvent): Promise<void> {
+    let round = subscribers;
+    for (;;) {
+      const waits = new Set<Promise<unknown>>();
+      const again: Subscriber[] = [];
+      for (const subscriber of round) {
+        try {
+          const wait = subscriber.deliver(event);
+          if (wait) {
+            waits.add(wait);
+            again.push(subscriber);
+          }
+        } catch (error) {
+          this.#log(error);
+        }
       }
+      if (!again.length) return;
+      // A rejection is its maker's to report (a filter logs its own failure): here it only means "settled".
+      await Promise.allSettled(waits);
+      round = again;
     }
-    if (waiting.length) await Promise.all(waiting);
   }
 }
 
@@ -153,15 +177,24 @@ export function deliveryChecksPass(context: object, viewer: Viewer | null): bool
   return ((context as DeliveryContext)[CHECKS] ?? []).every((check) => check(viewer));
 }
 
-/** A group's shared resolution of one event: its `data` serialised once (undefined if it failed). */
+/**
+ * A resolution of one event: its `data` serialised once when it succeeded; otherwise the result with
+ * its errors, or the exception the execution threw.
+ */
 interface Resolution {
   done: Promise<void>;
   settled: boolean;
   data?: string;
+  result?: ExecutionResult;
+  failed?: boolean;
+  failure?: unknown;
 }
 
-/** Per published payload, per selection (printed with its variables), per group: the resolution. */
-const resolutions = new WeakMap<object, Map<string, Map<string, Resolution>>>();
+/**
+ * Per event, per selection (printed with its variables), per group: the resolution. A subscriber
+ * whose group's execution failed is its own group (keyed by its subscriber object).
+ */
+const resolutions = new WeakMap<DeliveryEvent, Map<string, Map<string | object, Resolution>>>();
 const groupKeys = new WeakMap<Viewer, string>();
 
 /** Who a subscriber is to a shared resolution: company, system role, keys and branches (not which user). */
@@ -170,17 +203,21 @@ function groupOf(viewer: Viewer | null | undefined): string {
   return entryOf(groupKeys, viewer, () => JSON.stringify([viewer.companyId, viewer.systemRole, [...viewer.keys].sort(), [...viewer.branchIds].sort()]));
 }
 
-function resolutionOf(payload: object, selection: string, group: string, execution: () => ExecutionResult | Promise<ExecutionResult>): Resolution {
-  const bySelection = entryOf(resolutions, payload, () => new Map<string, Map<string, Resolution>>());
-  return entryOf(entryOf(bySelection, selection, () => new Map<string, Resolution>()), group, () => {
+function resolutionOf(event: DeliveryEvent, selection: string, group: string | object, execution: (event: DeliveryEvent) => ExecutionResult | Promise<ExecutionResult>): Resolution {
+  const bySelection = entryOf(resolutions, event, () => new Map<string, Map<string | object, Resolution>>());
+  return entryOf(entryOf(bySelection, selection, () => new Map<string | object, Resolution>()), group, () => {
     const resolution: Resolution = { settled: false, done: Promise.resolve() };
-    resolution.done = Promise.resolve()
+    resolution.done = Promise.resolve(event)
       .then(execution)
       .then(
         (result) => {
-          if (!result.errors?.length) resolution.data = JSON.stringify(result.data);
+          if (result.errors?.length) resolution.result = result;
+          else resolution.data = JSON.stringify(result.data);
         },
-        () => undefined,
+        (error: unknown) => {
+          resolution.failed = true;
+          resolution.failure = error;
+        },
       )
       .finally(() => {
         resolution.settled = true;
@@ -192,17 +229,17 @@ function resolutionOf(payload: object, selection: string, group: string, executi
 /**
  * Registers one subscription for direct delivery and answers the stream mercurius waits on: it
  * yields nothing (messages go straight to the socket) and ends when mercurius returns it (the client
- * completed, the socket closed). `deliverable` decides per event; the subscription field's selection
- * is executed with the payload as root value, once per group (see the top of this file). Payload
- * fields must depend only on the payload and the group, not on which user subscribed. Every step
- * stays synchronous when its answer is known: at thousands of subscribers an event's cost is
- * mostly the promises made per subscriber.
+ * completed, the socket closed). `deliverable` decides per event, or answers what it must wait for
+ * first (it is asked again then); the subscription field's selection is executed with the payload as
+ * root value, once per group (see the top of this file). Payload fields must depend only on the
+ * payload and the group, not on which user subscribed. Every step stays synchronous when its answer
+ * is known: at thousands of subscribers an event's cost is mostly what is made per subscriber.
  */
 export async function deliverDirectly<Payload>(
   context: object,
   topic: string,
   info: GraphQLResolveInfo,
-  deliverable: (payload: Payload) => boolean | Promise<boolean>,
+  deliverable: (payload: Payload, event: DeliveryEvent) => boolean | Promise<unknown>,
 ): Promise<AsyncIterable<Payload>> {
   const subscriberContext = context as DeliveryContext;
   const sender = subscriberContext[SENDER];
@@ -210,21 +247,26 @@ export async function deliverDirectly<Payload>(
   if (!sender || id === undefined) throw new Error('Subscriptions are delivered over the WebSocket of /graphql only');
   const document: DocumentNode = { kind: Kind.DOCUMENT, definitions: [info.operation, ...Object.values(info.fragments)] };
   const selection = `${print(info.operation as OperationDefinitionNode)}\n${JSON.stringify(info.variableValues)}`;
-  const execution = (payload: unknown) => execute({ schema: info.schema, document, rootValue: payload, contextValue: context, variableValues: info.variableValues });
-  // Alone: a payload that cannot key a shared resolution, or a shared execution that failed (the
-  // subscriber gets its own errors).
-  const alone = async (payload: unknown) => sender.result(id, await execution(payload));
-  const send = (payload: unknown): void | Promise<void> => {
-    if (payload === null || typeof payload !== 'object') return alone(payload);
-    const resolution = resolutionOf(payload, selection, groupOf(subscriberContext.viewer), () => execution(payload));
-    if (!resolution.settled) return resolution.done.then(() => send(payload));
-    return resolution.data === undefined ? alone(payload) : sender.data(id, resolution.data);
-  };
+  const execution = (event: DeliveryEvent) =>
+    execute({ schema: info.schema, document, rootValue: event.payload, contextValue: context, variableValues: info.variableValues });
   const subscriber: Subscriber = {
-    deliver(payload) {
-      const allowed = deliverable(payload as Payload);
-      if (typeof allowed === 'boolean') return allowed ? send(payload) : undefined;
-      return allowed.then((yes) => (yes ? send(payload) : undefined));
+    deliver(event) {
+      const allowed = deliverable(event.payload as Payload, event);
+      if (allowed === false) return undefined;
+      if (allowed !== true) return allowed;
+      const shared = resolutionOf(event, selection, groupOf(subscriberContext.viewer), execution);
+      if (!shared.settled) return shared.done;
+      if (shared.data !== undefined) {
+        sender.data(id, shared.data);
+        return undefined;
+      }
+      // The group's execution failed: this subscriber's own, whose errors it gets formatted.
+      const own = resolutionOf(event, selection, subscriber, execution);
+      if (!own.settled) return own.done;
+      if (own.failed) throw own.failure;
+      if (own.data !== undefined) sender.data(id, own.data);
+      else sender.result(id, own.result!);
+      return undefined;
     },
   };
 

@@ -1,6 +1,6 @@
 import type { MercuriusContext } from 'mercurius';
 import type { GraphQLResolveInfo } from 'graphql';
-import { deliverDirectly, deliveryChecksPass } from './delivery.ts';
+import { deliverDirectly, deliveryChecksPass, type DeliveryEvent } from './delivery.ts';
 import { entryOf } from '../shared/entry.ts';
 import { AtriumError } from './errors.ts';
 import type { Viewer } from '../access/viewer.ts';
@@ -55,7 +55,7 @@ export interface SubscriptionOptions<Args, Payload> {
   filter?: (payload: Payload, args: Args, context: MercuriusContext) => boolean | Promise<boolean>;
 }
 
-/** A filter's answer for one event and viewer: the promise, and the value once it is known. */
+/** A filter's answer for one event and viewer: the promise, and the value once it is settled. */
 interface FilterAnswer {
   answer: Promise<boolean>;
   known?: boolean;
@@ -73,37 +73,47 @@ export function subscription<Args, Payload>(
   options: SubscriptionOptions<Args, Payload> = {},
 ): SubscriptionResolver<Args, Payload> {
   // Filter answers per event, per viewer (the kernel hands out one Viewer object per user and access
-  // state), per arguments; read synchronously once known.
-  const answers = new WeakMap<object, Map<Viewer, Map<string, FilterAnswer>>>();
-  const filtered = (filter: NonNullable<typeof options.filter>, payload: Payload, args: Args, argsKey: string, context: MercuriusContext, viewer: Viewer | null) => {
-    if (!viewer || typeof payload !== 'object' || payload === null) return filter(payload, args, context);
-    const byArgs = entryOf(entryOf(answers, payload, () => new Map<Viewer, Map<string, FilterAnswer>>()), viewer, () => new Map<string, FilterAnswer>());
-    const entry = entryOf(byArgs, argsKey, () => {
-      const created: FilterAnswer = { answer: Promise.resolve(filter(payload, args, context)) };
-      created.answer.then(
-        (answer) => {
-          created.known = answer;
-        },
-        () => undefined,
-      );
+  // state), per arguments: a subscriber whose answer is not known yet waits on the shared promise,
+  // then reads the answer synchronously. A filter that fails drops the event (and is logged once).
+  const answers = new WeakMap<DeliveryEvent, Map<Viewer | null, Map<string, FilterAnswer>>>();
+  const filtered = (filter: NonNullable<typeof options.filter>, event: DeliveryEvent, args: Args, argsKey: string, context: MercuriusContext, viewer: Viewer | null) => {
+    const byArgs = entryOf(entryOf(answers, event, () => new Map<Viewer | null, Map<string, FilterAnswer>>()), viewer, () => new Map<string, FilterAnswer>());
+    // Anonymous subscribers share nothing: each is its own key.
+    const entry = entryOf(byArgs, viewer ? argsKey : context, () => {
+      const dropped = (error: unknown) => {
+        context.app?.log?.error({ err: error }, 'a subscription filter failed; the event was dropped');
+        return false;
+      };
+      let answer: boolean | Promise<boolean>;
+      try {
+        answer = filter(event.payload as Payload, args, context);
+      } catch (error) {
+        answer = dropped(error);
+      }
+      if (typeof answer === 'boolean') return { answer: Promise.resolve(answer), known: answer };
+      const created: FilterAnswer = { answer: answer.catch(dropped) };
+      created.answer.then((known) => {
+        created.known = known;
+      });
       return created;
     });
     return entry.known ?? entry.answer;
   };
   const subscribe = refusingPublicly(async (_root: unknown, args: Args, context: MercuriusContext, info: GraphQLResolveInfo): Promise<AsyncIterable<Payload>> => {
     const argsKey = JSON.stringify(args);
-    const decide = (payload: Payload, viewer: Viewer | null): boolean | Promise<boolean> => {
+    const decide = (event: DeliveryEvent, viewer: Viewer | null): boolean | Promise<unknown> => {
       if (context.viewer !== null && !viewer) return false;
       if (options.permission && !viewer?.keys.has(options.permission)) return false;
       if (!deliveryChecksPass(context, viewer)) return false;
       // mercurius hands each subscription a copy of its socket's context: the filter (and the
       // fields resolved after it) must see the viewer as it is now, not as it was when the socket opened.
       if (viewer) context.viewer = viewer;
-      return options.filter ? filtered(options.filter, payload, args, argsKey, context, viewer) : true;
+      return options.filter ? filtered(options.filter, event, args, argsKey, context, viewer) : true;
     };
-    const stream = await deliverDirectly<Payload>(context, await topicOf(args, context), info, (payload) => {
+    const stream = await deliverDirectly<Payload>(context, await topicOf(args, context), info, (_payload, event) => {
+      // A re-read of access to wait for: asked again once it is done (then answered at once).
       const viewer = context.refreshViewer();
-      return viewer instanceof Promise ? viewer.then((current) => decide(payload, current)) : decide(payload, viewer);
+      return viewer instanceof Promise ? viewer : decide(event, viewer);
     });
     context.subscriptionStarted();
     return stream;
