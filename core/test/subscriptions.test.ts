@@ -4,6 +4,7 @@ import { createTestApp } from '@atrium/core/testing';
 import { eventTopic } from '@atrium/core';
 import { noteCreated, notes } from './fixtures/notes.ts';
 import { audit } from './fixtures/audit.ts';
+import { ACCESS_STAMP_SQL } from '../src/access/authenticate.ts';
 
 const SUBSCRIBE = 'subscription { noteCreated { id title } }';
 const CREATE_NOTE = 'mutation ($input: CreateNoteInput!) { createNote(input: $input) { id } }';
@@ -234,6 +235,34 @@ t.test('an event whose filter fails is dropped for its subscribers, and the subs
   await test.app.publish(noteCreated(company.id), { id: company.id, title: 'unfilterable', branchId: company.defaultBranchId } as never);
   await test.gql(CREATE_NOTE, { input: { title: 'filtered', branchId: company.defaultBranchId } }, company.owner);
   for (const socket of sockets) t.same((await socket.next()).data, { noteCreated: { title: 'filtered' } }, 'the next event, not the failed one');
+});
+
+t.test("sockets of one authorization share their access re-read and their decision; another user's sockets keep their own", async (t) => {
+  // Every event re-reads access: nothing answers from the kernel's cache.
+  const test = await createTestApp({ modules: [notes], config: { auth: { accessRecheckMs: 0 } } });
+  t.teardown(() => test.close());
+  const company = await test.createCompany();
+  const role = (await test.gql('mutation { createRole(input: { name: "Readers", permissions: ["notes.note.read"] }) { id } }', {}, company.owner)).data.createRole.id;
+  const [first, second] = [await test.createUser({ company }), await test.createUser({ company })];
+  for (const user of [first, second]) await test.gql('mutation ($id: ID!, $roles: [ID!]) { updateUser(id: $id, input: { roleIds: $roles }) { id } }', { id: user.id, roles: [role] }, company.owner);
+  const tabs = await Promise.all([first, first, first].map((user) => test.subscribe('subscription { noteCreated { title } }', {}, user)));
+  const other = await test.subscribe('subscription { noteCreated { title } }', {}, second);
+
+  const reads: string[] = [];
+  const previous = test.app.orm.config.get('onQuery');
+  test.app.orm.config.set('onQuery', (sql: string, params: readonly unknown[]) => {
+    if (sql === ACCESS_STAMP_SQL) reads.push(String(params[0]));
+    return previous(sql, params);
+  });
+  t.teardown(() => test.app.orm.config.set('onQuery', previous));
+  await test.app.publish(noteCreated(company.id), { id: company.id, title: 'shared', branchId: company.defaultBranchId } as never);
+  for (const socket of [...tabs, other]) t.same((await socket.next()).data, { noteCreated: { title: 'shared' } });
+  t.same(reads.sort(), [first.id, second.id].sort(), 'one re-read per authorization, not one per socket');
+
+  await test.gql('mutation ($id: ID!) { deactivateUser(id: $id) { id } }', { id: first.id }, company.owner);
+  await test.app.publish(noteCreated(company.id), { id: company.id, title: 'after', branchId: company.defaultBranchId } as never);
+  for (const tab of tabs) t.match(await tab.closed, { code: 4403, reason: 'Access revoked' }, 'every socket of the deactivated user is closed');
+  t.same((await other.next()).data, { noteCreated: { title: 'after' } }, 'the other user still receives');
 });
 
 t.test("a subscription's filter runs once per event and viewer, not once per socket", async (t) => {

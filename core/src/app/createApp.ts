@@ -48,6 +48,8 @@ import { AtriumError } from '../graphql/errors.ts';
 import { OutboxEvent } from '../events/entities.ts';
 import { EventRegistry } from '../events/outbox.ts';
 import { EventDispatcher } from '../events/dispatcher.ts';
+import { LiveAccess } from '../access/live-access.ts';
+import { entryOf } from '../shared/entry.ts';
 
 /** Options of `createApp`: the modules, and configuration that overrides the environment. */
 export interface CreateAppOptions extends AtriumConfigInput {
@@ -142,6 +144,8 @@ export function createApp(options: CreateAppOptions = {}): AtriumApp {
     });
 
   const lifecycle = new EventEmitter();
+  /** This instance's live sockets' access, by the authorization they presented. */
+  const liveAccess = new Map<string, LiveAccess>();
   const eventRegistry = new EventRegistry(modules);
   let dispatcher: EventDispatcher | undefined;
   let jobRunner: JobRunner | undefined;
@@ -165,13 +169,6 @@ export function createApp(options: CreateAppOptions = {}): AtriumApp {
     // one) never touch the database.
     let em: EntityManager | undefined;
     const scope = viewer?.companyId;
-    let checkedAt = Date.now();
-    let awaitedRead = false;
-    const adoptViewer = (current: Viewer | null): Viewer | null => {
-      context.viewer = current;
-      if (!current) socket?.close(4403, 'Access revoked');
-      return current;
-    };
     const context: Omit<AtriumRequestContext, 'em'> = {
       config,
       publish,
@@ -182,30 +179,8 @@ export function createApp(options: CreateAppOptions = {}): AtriumApp {
       ip,
       emit: eventRegistry.emit,
       subscriptionStarted: () => lifecycle.emit('subscription'),
-      // It runs per subscriber per event: synchronous unless the user's access is being read.
-      refreshViewer() {
-        if (!context.viewer || Date.now() - checkedAt < config.auth.subscriptionRecheckMs) return context.viewer;
-        let current: Viewer | null | Promise<Viewer | null>;
-        try {
-          current = authenticate(kernel!, authorization);
-        } catch {
-          current = null;
-        }
-        if (!(current instanceof Promise)) {
-          checkedAt = Date.now();
-          awaitedRead = false;
-          return adoptViewer(current);
-        }
-        // First the read the user's sockets share (after it, the kernel's cache answers at once); only
-        // if the answer is still not there (the read was refused) does this socket follow a read of its own.
-        if (!awaitedRead) {
-          awaitedRead = true;
-          return current;
-        }
-        checkedAt = Date.now();
-        awaitedRead = false;
-        return current.then(adoptViewer, () => adoptViewer(null));
-      },
+      // A socket's context gets its shared LiveAccess' refresh (onConnect); a request has nothing to re-read.
+      refreshViewer: () => context.viewer,
       keepingUp(queued: number) {
         if (!socket || queued < config.subscriptionMaxQueuedEvents) return true;
         socket.close(1013, 'Too slow: the client does not keep up with its subscriptions');
@@ -363,6 +338,14 @@ export function createApp(options: CreateAppOptions = {}): AtriumApp {
               timer.unref();
               socket.once('close', () => clearTimeout(timer));
             }
+            // Sockets of the same authorization share their access re-reads (and so their deliveries' decisions).
+            const live = entryOf(liveAccess, authorization, () => new LiveAccess(() => authenticate(kernel!, authorization), context.viewer!, config.auth.subscriptionRecheckMs));
+            const member = { context, close: (code: number, reason: string) => socket.close(code, reason) };
+            live.join(member);
+            context.refreshViewer = live.refresh;
+            socket.once('close', () => {
+              if (live.leave(member) && liveAccess.get(authorization) === live) liveAccess.delete(authorization);
+            });
             return Object.assign(context, socketSender(this, hub, context.keepingUp));
           },
           keepAlive: config.subscriptionKeepAliveMs,

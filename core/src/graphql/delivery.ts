@@ -24,13 +24,21 @@ export interface DeliveryEvent {
   readonly payload: unknown;
 }
 
+/**
+ * What a subscriber decides about an event: not for it (false), the serialised `data` to send, to
+ * deliver it on its own (null: its group's execution failed), or first to wait for something.
+ */
+type Decision = false | string | null | Promise<unknown>;
+
 interface Subscriber {
-  /**
-   * Delivers the event (or drops it) and answers nothing, or answers what it must wait for first (an
-   * access re-read, a filter's answer, the group's execution — mostly shared by many subscribers):
-   * the hub calls it again once that settled.
-   */
-  deliver(event: DeliveryEvent): undefined | Promise<unknown>;
+  /** Subscribers with the same `share` decide the same about every event: the hub asks one of them. */
+  readonly share: object | undefined;
+  /** Decides about the event; a promise: what it waits for (mostly shared: an access re-read, a filter's answer, a group's execution). */
+  decide(event: DeliveryEvent): Decision;
+  /** Sends the decided `data`. */
+  send(data: string): void;
+  /** Delivers the event on its own (its own execution, its own errors); a promise: wait, then call again. */
+  alone(event: DeliveryEvent): undefined | Promise<unknown>;
 }
 
 interface TopicListeners {
@@ -79,18 +87,30 @@ export class SubscriptionHub {
   }
 
   /**
-   * Offers the event to every subscriber; those that must wait are offered it again once what they
-   * wait for settled. What they wait for is mostly shared (a filter's answer per viewer, a group's
-   * execution): an event costs a few promises, not several per subscriber.
+   * Offers the event to every subscriber, asking one subscriber of each share for the decision;
+   * those that must wait are offered it again once what they wait for settled. An event costs a few
+   * promises and a decision per share, then a write per subscriber.
    */
   async #deliver(subscribers: Iterable<Subscriber>, event: DeliveryEvent): Promise<void> {
     let round = subscribers;
     for (;;) {
       const waits = new Set<Promise<unknown>>();
       const again: Subscriber[] = [];
+      const decided = new Map<object, Decision>();
       for (const subscriber of round) {
         try {
-          const wait = subscriber.deliver(event);
+          const share = subscriber.share;
+          let decision = share === undefined ? undefined : decided.get(share);
+          if (decision === undefined) {
+            decision = subscriber.decide(event);
+            if (share !== undefined) decided.set(share, decision);
+          }
+          if (decision === false) continue;
+          if (typeof decision === 'string') {
+            subscriber.send(decision);
+            continue;
+          }
+          const wait = decision === null ? subscriber.alone(event) : decision;
           if (wait) {
             waits.add(wait);
             again.push(subscriber);
@@ -232,14 +252,17 @@ function resolutionOf(event: DeliveryEvent, selection: string, group: string | o
  * completed, the socket closed). `deliverable` decides per event, or answers what it must wait for
  * first (it is asked again then); the subscription field's selection is executed with the payload as
  * root value, once per group (see the top of this file). Payload fields must depend only on the
- * payload and the group, not on which user subscribed. Every step stays synchronous when its answer
- * is known: at thousands of subscribers an event's cost is mostly what is made per subscriber.
+ * payload and the group, not on which user subscribed. `shareOf` (given the selection) names what
+ * makes subscribers decide alike — e.g. one access, field and arguments — so that one decides for
+ * all. Every step stays synchronous when its answer is known: at thousands of subscribers an
+ * event's cost is mostly what is done per subscriber.
  */
 export async function deliverDirectly<Payload>(
   context: object,
   topic: string,
   info: GraphQLResolveInfo,
   deliverable: (payload: Payload, event: DeliveryEvent) => boolean | Promise<unknown>,
+  shareOf?: (selection: string) => object,
 ): Promise<AsyncIterable<Payload>> {
   const subscriberContext = context as DeliveryContext;
   const sender = subscriberContext[SENDER];
@@ -250,17 +273,20 @@ export async function deliverDirectly<Payload>(
   const execution = (event: DeliveryEvent) =>
     execute({ schema: info.schema, document, rootValue: event.payload, contextValue: context, variableValues: info.variableValues });
   const subscriber: Subscriber = {
-    deliver(event) {
+    share: shareOf?.(selection),
+    decide(event) {
       const allowed = deliverable(event.payload as Payload, event);
-      if (allowed === false) return undefined;
+      if (allowed === false) return false;
       if (allowed !== true) return allowed;
       const shared = resolutionOf(event, selection, groupOf(subscriberContext.viewer), execution);
       if (!shared.settled) return shared.done;
-      if (shared.data !== undefined) {
-        sender.data(id, shared.data);
-        return undefined;
-      }
-      // The group's execution failed: this subscriber's own, whose errors it gets formatted.
+      return shared.data ?? null;
+    },
+    send: (data) => sender.data(id, data),
+    alone(event) {
+      const allowed = deliverable(event.payload as Payload, event);
+      if (allowed === false) return undefined;
+      if (allowed !== true) return allowed;
       const own = resolutionOf(event, selection, subscriber, execution);
       if (!own.settled) return own.done;
       if (own.failed) throw own.failure;

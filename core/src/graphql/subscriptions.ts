@@ -99,8 +99,13 @@ export function subscription<Args, Payload>(
     });
     return entry.known ?? entry.answer;
   };
+  // Subscribers of this field with the same access (a socket's, shared by the sockets of one
+  // authorization), arguments and selection decide alike about every event: by access, by the rest.
+  const shares = new WeakMap<object, Map<string, object>>();
   const subscribe = refusingPublicly(async (_root: unknown, args: Args, context: MercuriusContext, info: GraphQLResolveInfo): Promise<AsyncIterable<Payload>> => {
     const argsKey = JSON.stringify(args);
+    const access = context.refreshViewer;
+    const shareOf = context.viewer ? (selection: string) => entryOf(entryOf(shares, access, () => new Map<string, object>()), `${argsKey}\n${selection}`, () => ({})) : undefined;
     const decide = (event: DeliveryEvent, viewer: Viewer | null): boolean | Promise<unknown> => {
       if (context.viewer !== null && !viewer) return false;
       if (options.permission && !viewer?.keys.has(options.permission)) return false;
@@ -110,11 +115,21 @@ export function subscription<Args, Payload>(
       if (viewer) context.viewer = viewer;
       return options.filter ? filtered(options.filter, event, args, argsKey, context, viewer) : true;
     };
-    const stream = await deliverDirectly<Payload>(context, await topicOf(args, context), info, (_payload, event) => {
-      // A re-read of access to wait for: asked again once it is done (then answered at once).
-      const viewer = context.refreshViewer();
-      return viewer instanceof Promise ? viewer : decide(event, viewer);
-    });
+    // Access is checked once per event: a decision asked again (after waiting for a filter or the
+    // execution) keeps the viewer it was checked with.
+    let checkedFor: DeliveryEvent | undefined;
+    let checkedViewer: Viewer | null = null;
+    const deliverable = (_payload: Payload, event: DeliveryEvent) => {
+      if (event !== checkedFor) {
+        // A re-read of access to wait for: asked again once it is done (then answered at once).
+        const viewer = context.refreshViewer();
+        if (viewer instanceof Promise) return viewer;
+        checkedFor = event;
+        checkedViewer = viewer;
+      }
+      return decide(event, checkedViewer);
+    };
+    const stream = await deliverDirectly<Payload>(context, await topicOf(args, context), info, deliverable, shareOf);
     context.subscriptionStarted();
     return stream;
   });
