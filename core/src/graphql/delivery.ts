@@ -6,10 +6,11 @@ import { entryOf } from '../shared/entry.ts';
  * Live delivery without mercurius' per-subscriber pipeline. mercurius gives every subscription an
  * emitter listener, a stream, and a GraphQL execution per event, then serialises the message: at
  * thousands of sockets on one conversation that is most of the cost of an event. Here an instance
- * listens once per topic; per event it checks each subscriber (access, filters — their answers
- * shared per viewer), executes the selection once per group of subscribers who see the same thing
- * (same selection, variables, company and permission set), serialises that once, and writes it to
- * each socket of the group. mercurius still runs the protocol: subscribe, complete, close.
+ * listens once per topic; per event it decides once for subscribers who decide alike (one access,
+ * field, arguments and selection: access, plan gate, permission, filter — filter answers shared per
+ * viewer), executes the selection once per group of subscribers who see the same thing (same
+ * selection, variables, company and permission set), serialises that once, and writes it to each
+ * socket of the group. mercurius still runs the protocol: subscribe, complete, close.
  */
 
 /** The mqemitter interface (the in-memory one, or mqemitter-redis between instances). */
