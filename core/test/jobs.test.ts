@@ -1,6 +1,8 @@
 import t from 'tap';
 import { createTestApp, createTestDatabase } from '@atrium/core/testing';
 import { chores, committedRuns, failuresLeft, heldRuns } from './fixtures/chores.ts';
+import { notes } from './fixtures/notes.ts';
+import { audit } from './fixtures/audit.ts';
 
 const runsOf = (test: { sql: (q: string) => Promise<any[]> }, job: string) =>
   test.sql(`select slot, payload from chore_run where job = '${job}' order by slot`);
@@ -63,4 +65,23 @@ t.test('a tick asked for while a pass is under way waits for a pass that looks a
   release();
   await asked;
   t.equal((await runsOf(test, 'chores.sweep')).length, before + 1, 'the periodic job that became due during the held pass ran');
+});
+
+t.test('a commit wakes the worker of what it wrote: an event wakes the dispatcher, not the job runner', async (t) => {
+  // The polls stay out of the way: only wakes run the workers here.
+  const test = await createTestApp({ modules: [notes, audit, chores], config: { events: { pollMs: 60_000 } } });
+  t.teardown(() => test.close());
+  const company = await test.createCompany();
+  const issued: string[] = [];
+  const previous = test.app.orm.config.get('onQuery');
+  test.app.orm.config.set('onQuery', (sql: string, params: readonly unknown[]) => {
+    issued.push(sql);
+    return previous(sql, params);
+  });
+  t.teardown(() => test.app.orm.config.set('onQuery', previous));
+  const created = await test.gql('mutation ($input: CreateNoteInput!) { createNote(input: $input) { id } }', { input: { title: 'woken', branchId: company.defaultBranchId } }, company.owner);
+  t.ok(created.data?.createNote.id);
+  await until(async () => (await test.sql(`select 1 from audit_entry where title = 'woken'`)).length > 0);
+  t.ok(issued.some((sql) => /atrium_event/.test(sql)), 'the dispatcher took the event up at once');
+  t.notOk(issued.some((sql) => /atrium_schedule|atrium_job/.test(sql)), 'the job runner was not woken');
 });

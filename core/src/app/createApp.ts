@@ -405,25 +405,35 @@ export function createApp(options: CreateAppOptions = {}): AtriumApp {
       const runner = new JobRunner(orm, jobs, moduleContexts, eventOptions, app.log);
       jobRunner = runner;
       // Committed events and jobs are taken up at once; the polls catch the rest (other instances,
-      // restarts). Only flushes that wrote some wake them (the dispatcher's own commits must not).
-      let workFlushed = false;
+      // restarts). A commit wakes the worker of what it wrote — the dispatcher for events, the runner
+      // for jobs — and nothing else (the dispatcher's own commits write neither).
       // Bound to the start-up async context: woken from inside a request's transaction, the workers
       // must not inherit that transaction (MikroORM finds transactions through AsyncLocalStorage).
-      const wake = AsyncResource.bind(() => {
-        outbox.wake();
-        void runner.tick();
+      const wake = AsyncResource.bind((work: FlushedWork) => {
+        if (work.events) outbox.wake();
+        if (work.jobs) void runner.tick();
       });
+      // Inside a transaction the work is visible only after its commit: kept by its unit of work.
+      const flushedWork = new WeakMap<object, FlushedWork>();
       orm.em.getEventManager().registerSubscriber({
         afterFlush: ({ em, uow }) => {
-          if (!uow.getChangeSets().some((change) => change.meta.className === 'OutboxEvent' || change.meta.className === 'Job')) return;
-          // Inside an explicit transaction the work is visible only after its commit.
-          if (em.isInTransaction()) workFlushed = true;
-          else setImmediate(wake);
+          const changes = uow.getChangeSets();
+          const events = changes.some((change) => change.meta.className === 'OutboxEvent');
+          const jobs = changes.some((change) => change.meta.className === 'Job');
+          if (!events && !jobs) return;
+          if (!em.isInTransaction()) {
+            setImmediate(wake, { events, jobs });
+            return;
+          }
+          const work = entryOf(flushedWork, uow, () => ({ events: false, jobs: false }));
+          work.events ||= events;
+          work.jobs ||= jobs;
         },
-        afterTransactionCommit: () => {
-          if (!workFlushed) return;
-          workFlushed = false;
-          wake();
+        afterTransactionCommit: ({ uow }) => {
+          const work = uow && flushedWork.get(uow);
+          if (!work) return;
+          flushedWork.delete(uow);
+          wake(work);
         },
       });
 
@@ -501,6 +511,12 @@ export function createApp(options: CreateAppOptions = {}): AtriumApp {
 function started<T>(part: T | undefined): T {
   if (part === undefined) throw new Error('The app is not started');
   return part;
+}
+
+/** What a flush wrote that a background worker takes up. */
+interface FlushedWork {
+  events: boolean;
+  jobs: boolean;
 }
 
 const randomPassword = (): string => Math.random().toString(36).repeat(3);
