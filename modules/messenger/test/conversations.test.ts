@@ -221,6 +221,8 @@ t.test('conversations: who reads what; labels, priority and the list filters', a
   t.equal(codeOf(await test.gql('mutation ($input: SendMessageInput!) { sendMessage(input: $input) { id } }', { input: { conversationId: inSupport.conversationId, content: 'x' } }, alice)), 'NOT_FOUND');
   const readOnly = await test.gql('mutation ($input: SendMessageInput!) { sendMessage(input: $input) { id } }', { input: { conversationId: inSales.conversationId, content: 'x' } }, reader);
   t.equal(codeOf(readOnly), 'FORBIDDEN', 'reading is not replying');
+  const written = await test.statements(() => test.gql('mutation ($input: SendMessageInput!) { sendMessage(input: $input) { id } }', { input: { conversationId: inSales.conversationId, content: 'y' } }, alice));
+  t.equal(written.filter((sql) => sql.includes('messenger_inbox_member')).length, 1, 'a reply reads the membership once (reading it decided writing too)');
 
   const updated = data(await test.gql(UPDATE, { id: inSales.conversationId, input: { priority: 'HIGH', labels: ['vip', ' vip ', 'billing'], customAttributes: { plan: 'pro' } } }, alice), 'update').updateConversation;
   t.same(updated, { id: inSales.conversationId, priority: 'HIGH', labels: ['vip', 'billing'], customAttributes: { plan: 'pro' } });

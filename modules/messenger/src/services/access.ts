@@ -51,11 +51,13 @@ async function canUse(ctx: Pick<MessengerContext, 'em' | 'viewer'>, conversation
 export const canReadConversation = (ctx: Pick<MessengerContext, 'em' | 'viewer'>, conversation: ConversationAccessFacts): Promise<boolean> =>
   canUse(ctx, conversation, 'messenger.conversation.read');
 
-/** As `canReadConversation`, with messenger.conversation.reply (and membership) for inbox conversations. */
-export async function canWriteConversation(ctx: Pick<MessengerContext, 'em' | 'viewer'>, conversation: ConversationAccessFacts): Promise<boolean> {
-  if (conversation.kind === 'INBOX' && !isAdmin(ctx.viewer) && !ctx.viewer?.keys.has('messenger.conversation.read')) return false;
-  return canUse(ctx, conversation, 'messenger.conversation.reply');
-}
+/**
+ * Writing to a conversation the viewer can read (found by `findReadableConversation`): for an inbox
+ * conversation it also takes messenger.conversation.reply; the rest (membership, a room's key,
+ * participation) is what reading took already, so nothing is read again.
+ */
+export const canWriteReadableConversation = (viewer: Viewer | null, conversation: ConversationAccessFacts): boolean =>
+  conversation.kind !== 'INBOX' || isAdmin(viewer) || !!viewer?.keys.has('messenger.conversation.reply');
 
 /** The conversations the viewer may read, as a SQL filter (never loading then filtering); null: none. */
 export function readableConversationsWhere(ctx: Pick<MessengerContext, 'viewer'>): FilterQuery<Conversation> | null {

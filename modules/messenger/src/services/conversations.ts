@@ -25,7 +25,7 @@ import {
 } from '../entities/conversations.ts';
 import { Team } from '../entities/inboxes.ts';
 import { MAX_CONTENT_LENGTH } from '../entities/messages.ts';
-import { canWriteConversation, findReadableConversation, isAdmin, isInboxMember, readableConversationsWhere, findReadableInbox } from './access.ts';
+import { canWriteReadableConversation, findReadableConversation, isAdmin, isInboxMember, readableConversationsWhere, findReadableInbox } from './access.ts';
 import { contactInboxFor } from './inboxes.ts';
 import { postMessage } from './messages.ts';
 import { autoAssign } from './assignment.ts';
@@ -185,7 +185,7 @@ const requireKey = (ctx: MessengerContext, key: string): Viewer => {
 export async function conversationToWrite(tx: EntityManager, ctx: MessengerContext, id: string): Promise<Conversation> {
   const conversation = await findReadableConversation({ em: tx, viewer: ctx.viewer }, id, { lock: true });
   if (!conversation) throw notFound('Conversation');
-  if (!(await canWriteConversation({ em: tx, viewer: ctx.viewer }, conversation))) throw forbidden('You may not write to this conversation');
+  if (!canWriteReadableConversation(ctx.viewer, conversation)) throw forbidden('You may not write to this conversation');
   return conversation;
 }
 

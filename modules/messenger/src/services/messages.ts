@@ -16,7 +16,7 @@ import {
 import { Conversation } from '../entities/conversations.ts';
 import { ContactInbox, Inbox } from '../entities/inboxes.ts';
 import { Attachment, MAX_ATTACHMENTS, MAX_CONTENT_LENGTH, Message, MessageChange, type MessageType, type SenderType } from '../entities/messages.ts';
-import { canWriteConversation, findReadableConversation } from './access.ts';
+import { canWriteReadableConversation, findReadableConversation } from './access.ts';
 import { attachmentsSchema, decodeAttachments, forgetAttachmentFiles, storeAttachments, type AttachmentInput } from './attachments.ts';
 import { transact, type MessengerContext } from './context.ts';
 import { changeStatus, conversationToWrite, isContactBlocked, openConversation } from './conversations.ts';
@@ -270,7 +270,7 @@ export async function sendMessage(ctx: MessengerContext, input: unknown): Promis
   });
 }
 
-/** A signed-in user: the conversation's access rules decide the rest (canWriteConversation). */
+/** A signed-in user: the conversation's access rules decide the rest (canWriteReadableConversation). */
 function requireUser(ctx: MessengerContext): Viewer {
   const viewer = ctx.viewer;
   if (!viewer) throw new AtriumError('UNAUTHENTICATED', 'Sign in first');
@@ -285,7 +285,7 @@ async function ownMessage(tx: EntityManager, ctx: MessengerContext, id: string):
   const conversation = message && (await findReadableConversation({ em: tx, viewer }, message.conversationId));
   if (!message || !conversation) throw notFound('Message');
   if (message.senderType !== 'USER' || message.senderUserId !== viewer.id) throw forbidden('Only its author changes a message');
-  if (!(await canWriteConversation({ em: tx, viewer }, conversation))) throw forbidden('You may not write to this conversation');
+  if (!canWriteReadableConversation(viewer, conversation)) throw forbidden('You may not write to this conversation');
   if (message.deletedAt) throw new BadUserInputError({ id: 'is a deleted message' });
   return message;
 }

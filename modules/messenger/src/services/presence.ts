@@ -1,5 +1,5 @@
 import { createValidator, forbidden, isId, notFound, User, type EntityManager, type Kernel } from '@atrium/core';
-import { canWriteConversation, findReadableConversation } from './access.ts';
+import { canWriteReadableConversation, findReadableConversation } from './access.ts';
 import type { MessengerContext } from './context.ts';
 import { publishNow } from './realtime.ts';
 
@@ -71,7 +71,7 @@ export async function setTyping(ctx: MessengerContext, input: unknown): Promise<
   if (ctx.viewer?.kind !== 'user') throw forbidden('Only users type');
   const conversation = await findReadableConversation(ctx, conversationId);
   if (!conversation) throw notFound('Conversation');
-  if (!(await canWriteConversation(ctx, conversation))) throw forbidden('You may not write in this conversation');
+  if (!canWriteReadableConversation(ctx.viewer, conversation)) throw forbidden('You may not write in this conversation');
   await publishNow(ctx, {
     type: 'TYPING',
     conversationId: conversation.id,
