@@ -48,6 +48,7 @@ export { newId, isId } from './db/ids.ts';
 export { cents, createdAt, decimal, MAX_CENTS, money, MONEY_PATTERN, primaryId } from './db/columns.ts';
 export { flushOrConflict } from './db/unique.ts';
 export { MAX_TRANSACTION_ATTEMPTS, transactionWithRetry } from './db/retry.ts';
+export { afterCommit } from './db/after-commit.ts';
 export { referenceLoader, type LoaderQuery } from './graphql/loaders.ts';
 export { accessibleWhere, accessibleFieldWhere, assertReadableFields, buildAbility, type AbilityInput, type AppAbility, type WhereClause } from './access/ability.ts';
 export { requirePermission, requireViewer, enabledModules, type Viewer } from './access/viewer.ts';

@@ -49,6 +49,7 @@ import { OutboxEvent } from '../events/entities.ts';
 import { EventRegistry } from '../events/outbox.ts';
 import { EventDispatcher } from '../events/dispatcher.ts';
 import { LiveAccess } from '../access/live-access.ts';
+import { afterCommitSubscriber } from '../db/after-commit.ts';
 import { entryOf } from '../shared/entry.ts';
 
 /** Options of `createApp`: the modules, and configuration that overrides the environment. */
@@ -217,6 +218,7 @@ export function createApp(options: CreateAppOptions = {}): AtriumApp {
       forceCloseConnections: 'idle',
     });
     fastify = app;
+    orm.em.getEventManager().registerSubscriber(afterCommitSubscriber((error) => app.log.error({ err: error }, 'a step after a commit failed')));
     try {
       if (config.migrate) {
         await runMigrations(orm, [{ name: CORE_MODULE, migrations: new URL('../../migrations/', import.meta.url) }, ...modules.map((m) => m.plugin)], {

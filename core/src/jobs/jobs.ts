@@ -4,6 +4,7 @@ import { nextAttempt, type BackoffOptions } from '../events/backoff.ts';
 import { createdAt, primaryId } from '../db/columns.ts';
 import type { TenantFilterParams } from '../db/orm.ts';
 import type { ModuleContext } from '../plugin/manifest.ts';
+import { afterCommit } from '../db/after-commit.ts';
 
 /** A job a module declares in its manifest (`jobs: { '<module>.<name>': { … } }`). */
 export interface JobDefinition {
@@ -207,15 +208,16 @@ export class JobRunner {
     const em = this.#orm.em.fork({ disableContextResolution: true }) as EntityManager;
     if (run.companyId) em.setFilterParams('tenant', { companyId: run.companyId });
     const context = this.#contexts.get(registered.module)!;
-    const committed: (() => Promise<void> | void)[] = [];
-    await em.transactional((tx) => registered.definition.run(run, { ...context, em: tx as EntityManager, afterCommit: (step) => committed.push(step) }));
-    for (const step of committed) {
+    // The job's work is committed before its follow-ups run: a failing one is logged, not retried with the job.
+    const followUp = (step: () => Promise<void> | void) => async () => {
       try {
         await step();
       } catch (error) {
-        // The job's work is committed: a failing follow-up is logged, not retried with the job.
         this.#log.error({ err: error, job: run.name }, 'a step after a job committed failed');
       }
-    }
+    };
+    await em.transactional((tx) =>
+      registered.definition.run(run, { ...context, em: tx as EntityManager, afterCommit: (step) => void afterCommit(tx as EntityManager, followUp(step)) }),
+    );
   }
 }

@@ -8,6 +8,7 @@ import type { RateLimiter } from '../shared/rate-limit.ts';
 import type { PresenceStore } from '../shared/presence.ts';
 import type { SharedQueues } from '../shared/queue.ts';
 import type { AccessTokenSigner } from '../auth/tokens.ts';
+import { afterCommit } from '../db/after-commit.ts';
 import type { AtriumError } from '../graphql/errors.ts';
 import type { EventRegistry } from '../events/outbox.ts';
 
@@ -53,8 +54,7 @@ export function forgetViewers(kernel: Kernel, change: { userId?: string; company
  */
 export function forgetViewersOnCommit(em: EntityManager, kernel: Kernel, change: { userId?: string; companyIds?: string[] }): void {
   forgetViewers(kernel, change);
-  // A transaction's EntityManager has an event manager of its own: the subscriber goes with it.
-  if (em.isInTransaction()) em.getEventManager().registerSubscriber({ afterTransactionCommit: () => forgetViewers(kernel, change) });
+  if (em.isInTransaction()) void afterCommit(em, () => forgetViewers(kernel, change));
 }
 
 /**

@@ -18,6 +18,8 @@ const workOrders = definePlugin({
       extend type Mutation {
         openWorkOrder(customerId: ID!, executorId: ID!, branchId: ID): Conversation!
         replaceExecutor(workOrderId: ID!, customerId: ID!, executorId: ID!): Conversation!
+        "Replaces the executor inside the module's own transaction, which then fails."
+        replaceExecutorThenFail(workOrderId: ID!, customerId: ID!, executorId: ID!): Conversation
       }
     `,
     resolvers: {
@@ -43,6 +45,17 @@ const workOrders = definePlugin({
           const viewer = requireViewer(context);
           if (viewer.systemRole === 'MEMBER') throw forbidden('Dispatchers only');
           return setRecordChatParticipants(context, { subjectType: 'workOrders.workOrder', subjectId: args.workOrderId, participantIds: [args.customerId, args.executorId] });
+        },
+        replaceExecutorThenFail: async (_root: unknown, args: { workOrderId: string; customerId: string; executorId: string }, context: ResolverContext) => {
+          requireViewer(context);
+          await context.em.transactional(async (tx) => {
+            await setRecordChatParticipants(
+              { em: tx, kernel: context.kernel, publish: context.publish, viewer: context.viewer },
+              { subjectType: 'workOrders.workOrder', subjectId: args.workOrderId, participantIds: [args.customerId, args.executorId] },
+            );
+            throw forbidden('The work order refuses the change');
+          });
+          return null;
         },
       },
     },
@@ -126,6 +139,29 @@ t.test('record chats: only the participants (and admins) read and write; a repla
   t.match(await leaving.next(), { data: { conversationEvents: { type: 'UPDATED' } } }, 'nothing of the time away was delivered');
   await send(test, customer, chat.id, 'welcome back');
   t.match(await leaving.next(), { data: { conversationEvents: { message: { content: 'welcome back' } } } });
+});
+
+t.test("record chats: a change made in the caller's transaction is live only once the caller commits", async (t) => {
+  const { test, company } = await recordsApp();
+  t.teardown(() => test.close());
+  const customer = await test.createUser({ company, displayName: 'Customer' });
+  const first = await test.createUser({ company, displayName: 'First executor' });
+  const second = await test.createUser({ company, displayName: 'Second executor' });
+  const chat = (await test.gql(OPEN, { customerId: customer.id, executorId: first.id }, company.owner)).data.openWorkOrder;
+  const live = await test.subscribe(EVENTS, { id: chat.id }, customer);
+
+  const failed = await test.gql(
+    'mutation ($workOrderId: ID!, $customerId: ID!, $executorId: ID!) { replaceExecutorThenFail(workOrderId: $workOrderId, customerId: $customerId, executorId: $executorId) { id } }',
+    { workOrderId: chat.subjectId, customerId: customer.id, executorId: second.id },
+    company.owner,
+  );
+  t.equal(codeOf(failed), 'FORBIDDEN');
+  t.same(ids((await test.gql(CONVERSATION, { id: chat.id }, customer)).data.conversation.participants), ids([customer, first]), 'the change was rolled back with the caller');
+  await send(test, customer, chat.id, 'after the failed change');
+  t.match(await live.next(), { data: { conversationEvents: { type: 'MESSAGE_CREATED', message: { content: 'after the failed change' } } } }, 'the rolled-back change was never live');
+
+  await test.gql(REPLACE, { workOrderId: chat.subjectId, customerId: customer.id, executorId: second.id }, company.owner);
+  t.match(await live.next(), { data: { conversationEvents: { type: 'UPDATED' } } }, 'a committed change is');
 });
 
 t.test('record chats: one per record; opening again replaces the participants', async (t) => {

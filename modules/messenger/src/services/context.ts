@@ -1,4 +1,4 @@
-import type { Emit, EntityManager, Kernel, Publish, ResolverContext, TenantFilterParams, Viewer } from '@atrium/core';
+import { afterCommit, type Emit, type EntityManager, type Kernel, type Publish, type ResolverContext, type TenantFilterParams, type Viewer } from '@atrium/core';
 import type { AttachmentStorage } from './attachments.ts';
 import { publishNow, type ConversationEvent } from './realtime.ts';
 import type { RoomDeclaration } from '../permissions.ts';
@@ -63,13 +63,23 @@ export function companyIdOf(em: EntityManager): string {
 
 /**
  * Runs `work` in a transaction; once it commits, publishes the live events it queued (so that a
- * rolled-back change is never seen live) and runs its after-commit steps. When it fails, undoes
- * what it did outside the database.
+ * rolled-back change is never seen live) and runs its after-commit steps — once the caller's
+ * transaction commits, when this one runs inside it (a record chat opened with its record). When it
+ * fails, undoes what it did outside the database.
  */
 export async function transact<T>(ctx: MessengerContext, work: (tx: EntityManager) => Promise<T>): Promise<T> {
   let result: T;
   try {
-    result = await ctx.em.transactional((tx) => work(tx as EntityManager));
+    result = await ctx.em.transactional(async (tx) => {
+      const done = await work(tx as EntityManager);
+      const live = ctx.live.splice(0);
+      const steps = ctx.afterCommit.splice(0);
+      await afterCommit(tx as EntityManager, async () => {
+        await publishAll(ctx, live);
+        for (const step of steps) await step().catch(() => {});
+      });
+      return done;
+    });
   } catch (error) {
     ctx.live.length = 0;
     ctx.afterCommit.length = 0;
@@ -77,12 +87,14 @@ export async function transact<T>(ctx: MessengerContext, work: (tx: EntityManage
     throw error;
   }
   ctx.undo.length = 0;
-  await flushLive(ctx);
-  for (const step of ctx.afterCommit.splice(0)) await step().catch(() => {});
   return result;
 }
 
+async function publishAll(ctx: MessengerContext, events: ConversationEvent[]): Promise<void> {
+  for (const event of events) await publishNow(ctx, event);
+}
+
 /** Publishes the queued live events (in the order they were queued). */
-export async function flushLive(ctx: MessengerContext): Promise<void> {
-  for (const event of ctx.live.splice(0)) await publishNow(ctx, event);
+export function flushLive(ctx: MessengerContext): Promise<void> {
+  return publishAll(ctx, ctx.live.splice(0));
 }

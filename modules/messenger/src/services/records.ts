@@ -8,7 +8,7 @@ import { lockKey } from './rooms.ts';
 /**
  * Who opens or changes a record chat: another module's resolver context will do (or a listener's
  * pieces). `em` is scoped to the company. Given the caller's transaction, the chat commits with the
- * caller's record (its live notices then go out when the call returns, before the caller commits).
+ * caller's record, and its live notices go out once the caller commits (none if it rolls back).
  */
 export interface RecordChatCaller {
   em: EntityManager;
