@@ -69,6 +69,19 @@ t.test('messages: the 21st message in a minute is RATE_LIMITED and writes nothin
   t.equal(codeOf(await test.gql(RECEIVE, { input: { contactInboxId, content: 'flood' } }, owner)), 'RATE_LIMITED', 'a contact flooding is limited too');
 });
 
+t.test('messages: a client resending one message (same sourceId) does not use up its sender’s flood limit', async (t) => {
+  const { test, company } = await messengerApp();
+  t.teardown(() => test.close());
+  const owner = company.owner;
+  const alice = await agent(test, company, 'Alice');
+  const inboxId = await createInbox(test, owner, {}, [alice]);
+  const { conversationId } = await incomingConversation(test, owner, inboxId);
+  const first = await send(test, alice, conversationId, 'once', { sourceId: 'client-1' });
+  for (let i = 0; i < 25; i++) t.equal((await send(test, alice, conversationId, 'once', { sourceId: 'client-1' })).id, first.id, 'the same message');
+  t.ok(await send(test, alice, conversationId, 'a new one', { sourceId: 'client-2' }), 'the next new message is accepted');
+  t.equal(await countRows(test, 'messenger_message', "source_id like 'client-%'"), 2);
+});
+
 t.test('messages: replies, length and attachment limits; refused input writes nothing', async (t) => {
   const { test, company, storageDir } = await messengerApp({ maxAttachmentBytes: 1000 });
   t.teardown(() => test.close());

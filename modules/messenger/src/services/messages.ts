@@ -49,7 +49,7 @@ export interface PostedMessage {
   duplicate: boolean;
 }
 
-/** Refuses a message past the sender's flood limit (RATE_LIMITED), before anything is written. */
+/** Refuses a new message past the sender's flood limit (RATE_LIMITED); the caller's transaction rolls back. */
 async function checkFlood(ctx: MessengerContext, companyId: string, input: PostMessageInput): Promise<void> {
   const sender = input.senderType === 'USER' ? input.senderUserId : input.senderType === 'CONTACT' ? input.senderContactId : null;
   if (!sender) return;
@@ -94,8 +94,6 @@ export async function postMessage(tx: EntityManager, ctx: MessengerContext, conv
     if (!parent) throw new BadUserInputError({ [`${field}.replyToId`]: 'is not a message of this conversation' });
   }
   const companyId = conversation.companyId;
-  await checkFlood(ctx, companyId, input);
-
   const dedupScope = conversation.inboxId ?? conversation.id;
   const sourceId = input.sourceId ?? null;
   const message = await insertMessage(tx, {
@@ -116,6 +114,8 @@ export async function postMessage(tx: EntityManager, ctx: MessengerContext, conv
     created_at: new Date(),
   });
   if (!message) return { message: await tx.findOneOrFail(Message, { dedupScope, sourceId }), duplicate: true };
+  // A redelivery (above) is not a new message: only new ones count. A refusal rolls the insert back.
+  await checkFlood(ctx, companyId, input);
 
   await storeAttachments(tx, ctx, message.id, companyId, attachments);
   ctx.emit(tx, 'messenger.message.created', {
