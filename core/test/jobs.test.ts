@@ -73,12 +73,11 @@ t.test('a commit wakes the worker of what it wrote: an event wakes the dispatche
   t.teardown(() => test.close());
   const company = await test.createCompany();
   const issued: string[] = [];
-  const previous = test.app.orm.config.get('onQuery');
-  test.app.orm.config.set('onQuery', (sql: string, params: readonly unknown[]) => {
-    issued.push(sql);
-    return previous(sql, params);
-  });
-  t.teardown(() => test.app.orm.config.set('onQuery', previous));
+  t.teardown(
+    test.onQuery((sql) => {
+      issued.push(sql);
+    }),
+  );
   const created = await test.gql('mutation ($input: CreateNoteInput!) { createNote(input: $input) { id } }', { input: { title: 'woken', branchId: company.defaultBranchId } }, company.owner);
   t.ok(created.data?.createNote.id);
   await until(async () => (await test.sql(`select 1 from audit_entry where title = 'woken'`)).length > 0);

@@ -18,11 +18,11 @@ t.test("the test kit's statements() counts what the operation asks for, not the 
   t.teardown(() => test.close());
   const company = await test.createCompany();
   const issued: string[] = [];
-  const previous = test.app.orm.config.get('onQuery');
-  test.app.orm.config.set('onQuery', (sql: string, params: readonly unknown[]) => {
-    issued.push(sql);
-    return previous(sql, params);
-  });
+  t.teardown(
+    test.onQuery((sql) => {
+      issued.push(sql);
+    }),
+  );
   const counted = await test.statements(() => test.gql('{ me { id } }', {}, company.owner));
   const stamp = (sql: string) => sql.includes('access_version as uv');
   t.equal(issued.filter(stamp).length, 1, 'the stamp was read');

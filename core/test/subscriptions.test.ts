@@ -249,12 +249,11 @@ t.test("sockets of one authorization share their access re-read and their decisi
   const other = await test.subscribe('subscription { noteCreated { title } }', {}, second);
 
   const reads: string[] = [];
-  const previous = test.app.orm.config.get('onQuery');
-  test.app.orm.config.set('onQuery', (sql: string, params: readonly unknown[]) => {
-    if (sql === ACCESS_STAMP_SQL) reads.push(String(params[0]));
-    return previous(sql, params);
-  });
-  t.teardown(() => test.app.orm.config.set('onQuery', previous));
+  t.teardown(
+    test.onQuery((sql, params) => {
+      if (sql === ACCESS_STAMP_SQL) reads.push(String(params[0]));
+    }),
+  );
   await test.app.publish(noteCreated(company.id), { id: company.id, title: 'shared', branchId: company.defaultBranchId } as never);
   for (const socket of [...tabs, other]) t.same((await socket.next()).data, { noteCreated: { title: 'shared' } });
   t.same(reads.sort(), [first.id, second.id].sort(), 'one re-read per authorization, not one per socket');

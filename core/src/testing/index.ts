@@ -93,6 +93,11 @@ export interface TestApp {
    * whatever the page size.
    */
   statements(fn: () => Promise<unknown>): Promise<string[]>;
+  /**
+   * Calls `listener` with every SQL statement the app issues from now on (background work included),
+   * until the returned function is called (hand it to `t.teardown`).
+   */
+  onQuery(listener: (sql: string, params: readonly unknown[]) => void): () => void;
   /** Runs SQL straight against the test database, bypassing the app. */
   sql<Row = Record<string, unknown>>(text: string, params?: unknown[]): Promise<Row[]>;
   /** Signs up a company (its OWNER signed in), optionally on a given plan or a plan made for it. */
@@ -158,6 +163,12 @@ export async function createTestApp(options: TestAppOptions = {}): Promise<TestA
   let startedSubscriptions = 0;
   app.lifecycle.on('subscription', () => (startedSubscriptions += 1));
 
+  const queryListeners = new Set<(sql: string, params: readonly unknown[]) => void>();
+  const formatQuery = app.orm.config.get('onQuery');
+  app.orm.config.set('onQuery', (sql, params) => {
+    for (const listener of queryListeners) listener(sql, params);
+    return formatQuery(sql, params);
+  });
   const test: TestApp = {
     app,
     url: app.url,
@@ -200,21 +211,25 @@ export async function createTestApp(options: TestAppOptions = {}): Promise<TestA
       await app.dispatcher.stop();
       await app.jobs.stop();
       const issued: string[] = [];
-      const previous = app.orm.config.get('onQuery');
-      app.orm.config.set('onQuery', (sql, params) => {
+      const stop = test.onQuery((sql) => {
         // The kernel's re-read of a caller's access stamp depends on the clock (at most once per
         // `auth.accessRecheckMs`), not on what `fn` asks for.
         if (sql !== ACCESS_STAMP_SQL) issued.push(sql);
-        return previous(sql, params);
       });
       try {
         await fn();
       } finally {
-        app.orm.config.set('onQuery', previous);
+        stop();
         app.dispatcher.start();
         await app.jobs.start();
       }
       return issued;
+    },
+    onQuery(listener) {
+      queryListeners.add(listener);
+      return () => {
+        queryListeners.delete(listener);
+      };
     },
     sql: database.sql,
     async close() {
