@@ -49,7 +49,7 @@ import { OutboxEvent } from '../events/entities.ts';
 import { EventRegistry } from '../events/outbox.ts';
 import { EventDispatcher } from '../events/dispatcher.ts';
 import { LiveAccess } from '../access/live-access.ts';
-import { afterCommitSubscriber } from '../db/after-commit.ts';
+import { afterCommit, afterCommitSubscriber } from '../db/after-commit.ts';
 import { entryOf } from '../shared/entry.ts';
 
 /** Options of `createApp`: the modules, and configuration that overrides the environment. */
@@ -408,34 +408,20 @@ export function createApp(options: CreateAppOptions = {}): AtriumApp {
       jobRunner = runner;
       // Committed events and jobs are taken up at once; the polls catch the rest (other instances,
       // restarts). A commit wakes the worker of what it wrote — the dispatcher for events, the runner
-      // for jobs — and nothing else (the dispatcher's own commits write neither).
+      // for jobs — and nothing else (the dispatcher's own commits write neither); work written inside
+      // a transaction is visible only once the outermost one commits (afterCommit).
       // Bound to the start-up async context: woken from inside a request's transaction, the workers
       // must not inherit that transaction (MikroORM finds transactions through AsyncLocalStorage).
-      const wake = AsyncResource.bind((work: FlushedWork) => {
-        if (work.events) outbox.wake();
-        if (work.jobs) void runner.tick();
+      const wake = AsyncResource.bind((events: boolean, jobs: boolean) => {
+        if (events) outbox.wake();
+        if (jobs) void runner.tick();
       });
-      // Inside a transaction the work is visible only after its commit: kept by its unit of work.
-      const flushedWork = new WeakMap<object, FlushedWork>();
       orm.em.getEventManager().registerSubscriber({
         afterFlush: ({ em, uow }) => {
           const changes = uow.getChangeSets();
           const events = changes.some((change) => change.meta.className === 'OutboxEvent');
           const jobs = changes.some((change) => change.meta.className === 'Job');
-          if (!events && !jobs) return;
-          if (!em.isInTransaction()) {
-            setImmediate(wake, { events, jobs });
-            return;
-          }
-          const work = entryOf(flushedWork, uow, () => ({ events: false, jobs: false }));
-          work.events ||= events;
-          work.jobs ||= jobs;
-        },
-        afterTransactionCommit: ({ uow }) => {
-          const work = uow && flushedWork.get(uow);
-          if (!work) return;
-          flushedWork.delete(uow);
-          wake(work);
+          if (events || jobs) void afterCommit(em as EntityManager, () => setImmediate(wake, events, jobs));
         },
       });
 
@@ -513,12 +499,6 @@ export function createApp(options: CreateAppOptions = {}): AtriumApp {
 function started<T>(part: T | undefined): T {
   if (part === undefined) throw new Error('The app is not started');
   return part;
-}
-
-/** What a flush wrote that a background worker takes up. */
-interface FlushedWork {
-  events: boolean;
-  jobs: boolean;
 }
 
 const randomPassword = (): string => Math.random().toString(36).repeat(3);

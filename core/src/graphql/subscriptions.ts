@@ -75,9 +75,9 @@ export function subscription<Args, Payload>(
   // Filter answers per event, per viewer (the kernel hands out one Viewer object per user and access
   // state), per arguments: a subscriber whose answer is not known yet waits on the shared promise,
   // then reads the answer synchronously. A filter that fails drops the event (and is logged once).
-  const answers = new WeakMap<DeliveryEvent, Map<Viewer | null, Map<string, FilterAnswer>>>();
+  const answers = new WeakMap<DeliveryEvent, Map<Viewer | null, Map<string | object, FilterAnswer>>>();
   const filtered = (filter: NonNullable<typeof options.filter>, event: DeliveryEvent, args: Args, argsKey: string, context: MercuriusContext, viewer: Viewer | null) => {
-    const byArgs = entryOf(entryOf(answers, event, () => new Map<Viewer | null, Map<string, FilterAnswer>>()), viewer, () => new Map<string, FilterAnswer>());
+    const byArgs = entryOf(entryOf(answers, event, () => new Map<Viewer | null, Map<string | object, FilterAnswer>>()), viewer, () => new Map<string | object, FilterAnswer>());
     // Anonymous subscribers share nothing: each is its own key.
     const entry = entryOf(byArgs, viewer ? argsKey : context, () => {
       const dropped = (error: unknown) => {
