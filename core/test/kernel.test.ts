@@ -1,6 +1,6 @@
 import t from 'tap';
 import { createTestApp } from '@atrium/core/testing';
-import { CORE_VERSION } from '@atrium/core';
+import { Branch, companyEm, CORE_VERSION } from '@atrium/core';
 
 t.test('the kernel answers its info query', async (t) => {
   const started = Date.now();
@@ -28,4 +28,18 @@ t.test("the test kit's statements() counts what the operation asks for, not the 
   t.equal(issued.filter(stamp).length, 1, 'the stamp was read');
   t.same(counted.filter(stamp), [], 'and left out');
   t.ok(counted.some((sql) => sql.includes('from "app_user"')), "the operation's own read is counted");
+});
+
+t.test('loaded entities keep their fields as plain data, and changes to them are still flushed', async (t) => {
+  const test = await createTestApp();
+  t.teardown(() => test.close());
+  const company = await test.createCompany({ name: 'Plain' });
+  const em = companyEm(test.app.kernel, company.id);
+  const [loaded] = await em.find(Branch, { id: company.defaultBranchId });
+  // MikroORM's propagationOnPrototype would define a getter and setter on every loaded row per field
+  // (the largest cost of reading a list); our relations are one-way and need none.
+  t.ok('value' in Object.getOwnPropertyDescriptor(loaded!, 'name')!, 'a field is an own data property');
+  loaded!.name = 'Renamed';
+  await em.flush();
+  t.same(await test.sql('select name from branch where id = $1', [company.defaultBranchId]), [{ name: 'Renamed' }], 'a change is found by the unit of work');
 });
