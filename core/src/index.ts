@@ -51,7 +51,7 @@ export { MAX_TRANSACTION_ATTEMPTS, transactionWithRetry } from './db/retry.ts';
 export { afterCommit } from './db/after-commit.ts';
 export { referenceLoader, type LoaderQuery } from './graphql/loaders.ts';
 export { accessibleWhere, accessibleFieldWhere, assertReadableFields, buildAbility, type AbilityInput, type AppAbility, type WhereClause } from './access/ability.ts';
-export { requirePermission, requireViewer, enabledModules, type Viewer } from './access/viewer.ts';
+export { requirePermission, requireViewer, enabledModules, viewerFact, type Viewer } from './access/viewer.ts';
 export { assertModuleEnabled, type GateContext } from './access/gate.ts';
 export { corePermissions, PermissionRegistry, type PermissionDefinition } from './access/permissions.ts';
 export { MemoryRateLimiter, type RateLimiter, type RateLimitResult } from './shared/rate-limit.ts';
@@ -59,7 +59,7 @@ export { MemoryPresenceStore, type PresenceStore } from './shared/presence.ts';
 export { MemorySharedQueues, type SharedQueues } from './shared/queue.ts';
 export type { Infrastructure } from './shared/infrastructure.ts';
 export { hashPassword, verifyPassword, OWASP_SCRYPT_COST } from './auth/passwords.ts';
-export { companyEm, scopeToCompany, systemEm, type Kernel, type ServiceContext } from './tenancy/kernel.ts';
+export { accessChanged, companyEm, scopeToCompany, systemEm, type Kernel, type ServiceContext } from './tenancy/kernel.ts';
 export type { AccessClaims, AccessTokenSigner } from './auth/tokens.ts';
 export {
   Plan,

@@ -1,8 +1,9 @@
 import t from 'tap';
-import { accessibleWhere, buildAbility, type PermissionDefinition } from '@atrium/core';
+import { accessChanged, accessibleWhere, buildAbility, companyEm, viewerFact, type PermissionDefinition } from '@atrium/core';
 import type { EntityManager } from '@mikro-orm/sql';
 import { assertTenantIsolation, createTestApp, postgresOnly, TEST_PASSWORD } from '@atrium/core/testing';
 import { authenticate } from '../src/access/authenticate.ts';
+import { forgetViewers } from '../src/tenancy/kernel.ts';
 import { bumpCompanyAccess } from '../src/tenancy/services/companies.ts';
 import { notes } from './fixtures/notes.ts';
 
@@ -232,4 +233,65 @@ t.test('a re-read of access while a change is being written does not keep the ol
     t.ok(await canRead(), 'before the commit: the access as committed');
   });
   t.notOk(await canRead(), 'after the commit: the key is gone at once, not after accessRecheckMs');
+});
+
+t.test('a re-read of access that began before a change committed answers its own callers only: it is neither cached nor shared', async (t) => {
+  const test = await createTestApp({ modules: [notes] });
+  t.teardown(() => test.close());
+  const company = await test.createCompany();
+  const reader = await test.createUser({ company, permissions: ['notes.note.read'] });
+  const { kernel } = test.app;
+  const bearer = `Bearer ${reader.token}`;
+  // The change is forgotten (as at its commit) while a read that began before it is under way.
+  const readAcrossAChange = () => {
+    forgetViewers(kernel, { userId: reader.id });
+    const begun = authenticate(kernel, bearer);
+    forgetViewers(kernel, { userId: reader.id });
+    return begun;
+  };
+
+  const begun = readAcrossAChange();
+  t.ok(begun instanceof Promise, 'nothing was cached: the stamp is read');
+  t.ok(await begun, 'its caller gets the viewer');
+  t.notOk(kernel.viewerCache.has(reader.id), 'but it is not cached');
+
+  const earlier = readAcrossAChange();
+  const later = authenticate(kernel, bearer);
+  t.not(later, earlier, 'a caller after the change does not share the read begun before it');
+  await Promise.all([earlier, later]);
+  t.equal(kernel.viewerCache.get(reader.id)?.viewer, await later, 'the read begun after the change is cached');
+});
+
+t.test("a module's access fact is read once per built viewer, and again once accessChanged commits", async (t) => {
+  const test = await createTestApp({ modules: [notes] });
+  t.teardown(() => test.close());
+  const company = await test.createCompany();
+  const member = await test.createUser({ company, permissions: ['notes.note.read'] });
+  const { kernel } = test.app;
+  const viewerNow = async () => (await authenticate(kernel, `Bearer ${member.token}`))!;
+  const stamp = async () => (await test.sql<{ v: number }>('select access_version as v from app_user where id = $1', [member.id]))[0]!.v;
+  let reads = 0;
+  const fact = async () => viewerFact(await viewerNow(), 'test.fact', async () => ++reads);
+
+  t.equal(await fact(), 1);
+  t.equal(await fact(), 1, 'answered from memory for the same viewer');
+  const failing = await viewerNow();
+  await t.rejects(viewerFact(failing, 'test.failing', () => Promise.reject(new Error('down'))), /down/);
+  t.equal(await viewerFact(failing, 'test.failing', async () => 'read again'), 'read again', 'a failed read is not kept');
+  for (let i = 0; i < 1000; i++) await viewerFact(failing, `test.many.${i}`, async () => i);
+  t.equal(await viewerFact(failing, 'test.failing', async () => 'read once more'), 'read once more', 'a viewer keeps at most 1000 facts');
+
+  const before = await stamp();
+  await t.rejects(
+    companyEm(kernel, company.id).transactional(async (em) => {
+      await accessChanged(em, kernel, [member.id]);
+      throw new Error('rolled back');
+    }),
+  );
+  t.equal(await stamp(), before, 'a rollback leaves the stamp');
+  const first = await viewerNow();
+  await companyEm(kernel, company.id).transactional((em) => accessChanged(em, kernel, [member.id]));
+  t.equal(await stamp(), before + 1, 'a commit moves it (other instances rebuild the viewer)');
+  t.not(await viewerNow(), first, 'this instance builds the viewer again at once');
+  t.equal(await fact(), 2, 'so the fact is read again');
 });

@@ -60,9 +60,12 @@ t.test('delivery follows the subscriber’s current access', async (t) => {
   t.match(await live.next(), { data: { noteCreated: { title: 'seen' } } });
   await test.gql('mutation ($id: ID!) { updateRole(id: $id, input: { permissions: [] }) { id } }', { id: role }, company.owner);
   await note('hidden after the key was removed');
+  // Access is decided when an event is delivered: restoring it before that would let the event through.
+  await test.app.liveIdle();
   await test.gql('mutation ($id: ID!) { updateRole(id: $id, input: { permissions: ["notes.note.read"] }) { id } }', { id: role }, company.owner);
   await test.gql('mutation ($id: ID!) { setCompanyModule(companyId: $id, module: "notes", enabled: false) { id } }', { id: company.id }, platform);
   await test.app.publish(noteCreated(company.id), { id: company.id, title: 'never: the module is off', branchId: company.defaultBranchId } as never);
+  await test.app.liveIdle();
   await test.gql('mutation ($id: ID!) { setCompanyModule(companyId: $id, module: "notes", enabled: null) { id } }', { id: company.id }, platform);
   await note('seen again');
   t.match(await live.next(), { data: { noteCreated: { title: 'seen again' } } }, 'the events in between were not delivered');
@@ -70,6 +73,27 @@ t.test('delivery follows the subscriber’s current access', async (t) => {
   await test.gql('mutation ($id: ID!) { deactivateUser(id: $id) { id } }', { id: reader.id }, company.owner);
   await note('after deactivation');
   t.match(await live.closed, { code: 4403, reason: 'Access revoked' }, 'a deactivated user’s socket is closed');
+});
+
+t.test('an access change made on this instance reaches its live sockets before their next event, whatever the recheck interval', async (t) => {
+  const test = await createTestApp({ modules: [notes], config: { auth: { subscriptionRecheckMs: 3_600_000, accessRecheckMs: 3_600_000 } } });
+  t.teardown(() => test.close());
+  const company = await test.createCompany();
+  const role = (await test.gql('mutation { createRole(input: { name: "Readers", permissions: ["notes.note.read"] }) { id } }', {}, company.owner)).data.createRole.id;
+  const reader = await test.createUser({ company });
+  await test.gql('mutation ($id: ID!, $roles: [ID!]) { updateUser(id: $id, input: { roleIds: $roles }) { id } }', { id: reader.id, roles: [role] }, company.owner);
+  const live = await test.subscribe(SUBSCRIBE, {}, reader);
+  const note = (title: string) => test.gql(CREATE_NOTE, { input: { title, branchId: company.defaultBranchId } }, company.owner);
+  const setPermissions = (permissions: string[]) => test.gql('mutation ($id: ID!, $p: [String!]!) { updateRole(id: $id, input: { permissions: $p }) { id } }', { id: role, p: permissions }, company.owner);
+
+  await note('seen');
+  t.match(await live.next(), { data: { noteCreated: { title: 'seen' } } });
+  await setPermissions([]);
+  await note('hidden: the key is gone');
+  await test.app.liveIdle();
+  await setPermissions(['notes.note.read']);
+  await note('seen again');
+  t.match(await live.next(), { data: { noteCreated: { title: 'seen again' } } }, 'the event in between was not delivered, and the key came back at once');
 });
 
 t.test('a subscription stops delivering while its module is off for the company', async (t) => {

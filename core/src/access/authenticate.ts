@@ -70,7 +70,7 @@ function userViewer(kernel: Kernel, token: string): Viewer | Promise<Viewer> {
   }
   // One re-read per user at a time: a user's many sockets re-checking at once share it.
   const reading = entryOf(inFlight, kernel, () => new Map<string, Promise<Viewer>>());
-  const key = `${claims.sub}:${claims.cid}`;
+  const key = `${claims.sub}:${claims.cid}:${kernel.viewerEpoch}`;
   return entryOf(reading, key, () => readViewer(kernel, connectionOf(kernel), claims).finally(() => reading.delete(key)));
 }
 
@@ -78,6 +78,7 @@ const inFlight = new WeakMap<Kernel, Map<string, Promise<Viewer>>>();
 
 /** Reads the user's access stamp; rebuilds the viewer only when it changed. */
 async function readViewer(kernel: Kernel, connection: Connection, claims: AccessClaims): Promise<Viewer> {
+  const epoch = kernel.viewerEpoch;
   const cachedEntry = kernel.viewerCache.get(claims.sub);
   const [state] = await rows<{ company_id: string; active: boolean; system_role: SystemRole; uv: number; cv: number }>(
     connection,
@@ -86,8 +87,11 @@ async function readViewer(kernel: Kernel, connection: Connection, claims: Access
   );
   if (!state?.active || state.company_id !== claims.cid) throw unauthenticated('Invalid or expired access token');
   const stamp = `${state.uv}:${state.cv}`;
+  // An access change on this instance since the read began may have been committed after it: the
+  // answer is good for those who asked before, not to be trusted for `accessRecheckMs`.
+  const current = () => kernel.viewerEpoch === epoch;
   if (cachedEntry?.stamp === stamp) {
-    cachedEntry.checkedAt = Date.now();
+    if (current()) cachedEntry.checkedAt = Date.now();
     return cachedEntry.viewer;
   }
 
@@ -109,6 +113,7 @@ async function readViewer(kernel: Kernel, connection: Connection, claims: Access
     kernel.modules,
     kernel.permissions,
   );
+  if (!current()) return viewer;
   if (kernel.viewerCache.size >= MAX_CACHED_VIEWERS) kernel.viewerCache.clear();
   kernel.viewerCache.set(claims.sub, { stamp, checkedAt: Date.now(), viewer });
   return viewer;

@@ -9,12 +9,16 @@ interface LiveSocket {
 /**
  * The access of the sockets that presented the same authorization to this instance (one user's tabs
  * and devices): re-read at most every `recheckMs`, once for all of them, before an event is
- * delivered. A user who lost access has every such socket closed (4403). Sockets that share it reach
- * the same decision about an event, which live delivery then makes once (see `deliverDirectly`).
+ * delivered — and before the next event after an access change on this instance (`epoch` moved). A
+ * user who lost access has every such socket closed (4403). Sockets that share it reach the same
+ * decision about an event, which live delivery then makes once (see `deliverDirectly`).
  */
 export class LiveAccess {
   readonly #read: () => Viewer | null | Promise<Viewer | null>;
   readonly #recheckMs: number;
+  readonly #epoch: () => number;
+  /** The epoch the viewer was read in. */
+  #readIn: number;
   readonly #sockets = new Map<object, LiveSocket>();
   #viewer: Viewer | null;
   #checkedAt = Date.now();
@@ -23,10 +27,12 @@ export class LiveAccess {
   /** A read just ended: the next call takes its answer rather than reading again (even with a recheck of 0 ms). */
   #justRead = false;
 
-  constructor(read: () => Viewer | null | Promise<Viewer | null>, viewer: Viewer, recheckMs: number) {
+  constructor(read: () => Viewer | null | Promise<Viewer | null>, viewer: Viewer, recheckMs: number, epoch: () => number) {
     this.#read = read;
     this.#viewer = viewer;
     this.#recheckMs = recheckMs;
+    this.#epoch = epoch;
+    this.#readIn = epoch();
   }
 
   /** A socket that just authenticated joins; the viewer it was given is the freshest. */
@@ -47,11 +53,13 @@ export class LiveAccess {
    */
   readonly refresh = (): Viewer | null | Promise<unknown> => {
     if (this.#reading) return this.#reading;
-    if (!this.#viewer || this.#justRead || Date.now() - this.#checkedAt < this.#recheckMs) {
+    const epoch = this.#epoch();
+    if (!this.#viewer || (this.#readIn === epoch && (this.#justRead || Date.now() - this.#checkedAt < this.#recheckMs))) {
       this.#justRead = false;
       return this.#viewer;
     }
     this.#checkedAt = Date.now();
+    this.#readIn = epoch;
     let current: Viewer | null | Promise<Viewer | null>;
     try {
       current = this.#read();

@@ -5,6 +5,7 @@ import type { PermissionDefinition, PermissionRegistry } from './permissions.ts'
 import { CompanyModule, type SystemRole } from '../tenancy/entities.ts';
 import type { ResolvedPlugin } from '../plugin/registry.ts';
 import { parseDependency } from '../plugin/registry.ts';
+import { entryOf } from '../shared/entry.ts';
 
 /** Who is calling, inside which company, allowed to do what. */
 export interface Viewer {
@@ -91,4 +92,26 @@ export function requirePermission(context: { viewer: Viewer | null; authError?: 
   const viewer = requireViewer(context);
   if (!viewer.keys.has(key)) throw new AtriumError('FORBIDDEN', `This needs the permission ${key}`);
   return viewer;
+}
+
+const viewerFacts = new WeakMap<Viewer, Map<string, Promise<unknown>>>();
+/** Facts kept per viewer (one per inbox or record chat it was asked about): a long-lived viewer starts over past it. */
+const MAX_FACTS_PER_VIEWER = 1000;
+
+/**
+ * A fact a module grants access by and keeps in its own tables (membership of an inbox, say), read
+ * once per built viewer: a viewer is built again whenever its user's access stamp moves, so whoever
+ * changes such a fact calls `accessChanged` for the users it concerns. Every request and live event
+ * of the viewer then answers it from memory; a failed read is not kept.
+ */
+export function viewerFact<T>(viewer: Viewer, key: string, read: () => Promise<T>): Promise<T> {
+  const facts = entryOf(viewerFacts, viewer, () => new Map<string, Promise<unknown>>());
+  let fact = facts.get(key) as Promise<T> | undefined;
+  if (!fact) {
+    if (facts.size >= MAX_FACTS_PER_VIEWER) facts.clear();
+    fact = read();
+    facts.set(key, fact);
+    fact.catch(() => facts.delete(key));
+  }
+  return fact;
 }

@@ -90,6 +90,12 @@ export interface AtriumApp {
   readonly dispatcher: EventDispatcher;
   /** The background job runner (after `start()`): `tick()` runs what is due now. */
   readonly jobs: JobRunner;
+  /**
+   * Resolves once every live event this instance has received has been offered to its subscribers
+   * and decided for each (after `start()`): a test's proof that a socket that has not received an
+   * event never will.
+   */
+  liveIdle(): Promise<void>;
   /** Opens the database, runs pending migrations, sets up modules and listens. */
   start(): Promise<void>;
   /**
@@ -149,6 +155,7 @@ export function createApp(options: CreateAppOptions = {}): AtriumApp {
   const liveAccess = new Map<string, LiveAccess>();
   const eventRegistry = new EventRegistry(modules);
   let dispatcher: EventDispatcher | undefined;
+  let subscriptionHub: SubscriptionHub | undefined;
   let jobRunner: JobRunner | undefined;
 
   /** A request's context: its caller (or why its credentials were refused) and an EntityManager scoped to the caller's company. */
@@ -284,6 +291,7 @@ export function createApp(options: CreateAppOptions = {}): AtriumApp {
         events: eventRegistry,
         decoyPasswordHash: hashPassword(randomPassword(), config.auth.passwordCost),
         viewerCache: new Map(),
+        viewerEpoch: 0,
       };
 
       await app.register(fastifyWebsocket, {
@@ -297,6 +305,7 @@ export function createApp(options: CreateAppOptions = {}): AtriumApp {
       // One emitter for mercurius and the kernel's direct delivery, which listens once per topic.
       const emitter = (infrastructure.emitter ?? mqemitter()) as Emitter;
       const hub = new SubscriptionHub(emitter, (error) => app.log.error({ err: error }, 'subscription delivery failed'));
+      subscriptionHub = hub;
       const validationRules = [costLimitRule(config.graphql), ...(config.introspection ? [] : [NoSchemaIntrospectionCustomRule])];
       await app.register(mercurius, {
         schema: schema.schema,
@@ -341,7 +350,7 @@ export function createApp(options: CreateAppOptions = {}): AtriumApp {
               socket.once('close', () => clearTimeout(timer));
             }
             // Sockets of the same authorization share their access re-reads (and so their deliveries' decisions).
-            const live = entryOf(liveAccess, authorization, () => new LiveAccess(() => authenticate(kernel!, authorization), context.viewer!, config.auth.subscriptionRecheckMs));
+            const live = entryOf(liveAccess, authorization, () => new LiveAccess(() => authenticate(kernel!, authorization), context.viewer!, config.auth.subscriptionRecheckMs, () => kernel!.viewerEpoch));
             const member = { context, close: (code: number, reason: string) => socket.close(code, reason) };
             live.join(member);
             context.refreshViewer = live.refresh;
@@ -440,6 +449,7 @@ export function createApp(options: CreateAppOptions = {}): AtriumApp {
       kernel = undefined;
       dispatcher = undefined;
       jobRunner = undefined;
+      subscriptionHub = undefined;
       throw error;
     }
   }
@@ -490,6 +500,7 @@ export function createApp(options: CreateAppOptions = {}): AtriumApp {
     get jobs() {
       return started(jobRunner);
     },
+    liveIdle: () => started(subscriptionHub).idle(),
     start,
     stop,
   };

@@ -55,6 +55,8 @@ export class SubscriptionHub {
   readonly #topics = new Map<string, TopicListeners>();
   readonly #emitter: Emitter;
   readonly #log: (error: unknown) => void;
+  /** The deliveries of received events not yet offered to every subscriber. */
+  readonly #delivering = new Set<Promise<void>>();
 
   constructor(emitter: Emitter, log: (error: unknown) => void) {
     this.#emitter = emitter;
@@ -69,7 +71,10 @@ export class SubscriptionHub {
         listening: Promise.resolve(),
         delivering: Promise.resolve(),
         listener: ({ payload }, done) => {
-          created.delivering = created.delivering.then(() => this.#deliver(created.subscribers, { payload }));
+          const delivery = created.delivering.then(() => this.#deliver(created.subscribers, { payload }));
+          created.delivering = delivery;
+          this.#delivering.add(delivery);
+          void delivery.then(() => this.#delivering.delete(delivery));
           done();
         },
       };
@@ -78,6 +83,14 @@ export class SubscriptionHub {
     });
     entry.subscribers.add(subscriber);
     return entry.listening;
+  }
+
+  /**
+   * Resolves once every event received so far has been offered to every subscriber and decided for
+   * each (for tests: after it, what a socket has not received, it will not).
+   */
+  async idle(): Promise<void> {
+    while (this.#delivering.size) await Promise.all(this.#delivering);
   }
 
   remove(topic: string, subscriber: Subscriber): void {

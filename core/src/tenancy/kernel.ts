@@ -36,10 +36,16 @@ export interface Kernel {
    * (`forgetViewers`); other instances notice within that interval.
    */
   viewerCache: Map<string, { stamp: string; checkedAt: number; viewer: Viewer }>;
+  /**
+   * Moves with every `forgetViewers`: a viewer read begun before it is neither cached nor shared with
+   * later callers, and live sockets read their access again before their next event.
+   */
+  viewerEpoch: number;
 }
 
 /** Drops cached viewers after an access change: one user's, or every user's of the given companies. */
 export function forgetViewers(kernel: Kernel, change: { userId?: string; companyIds?: string[] }): void {
+  kernel.viewerEpoch++;
   if (change.userId) kernel.viewerCache.delete(change.userId);
   if (change.companyIds?.length) {
     const companies = new Set(change.companyIds);
@@ -55,6 +61,18 @@ export function forgetViewers(kernel: Kernel, change: { userId?: string; company
 export function forgetViewersOnCommit(em: EntityManager, kernel: Kernel, change: { userId?: string; companyIds?: string[] }): void {
   forgetViewers(kernel, change);
   if (em.isInTransaction()) void afterCommit(em, () => forgetViewers(kernel, change));
+}
+
+/**
+ * Records, in `em`'s transaction, that something deciding these users' access changed (a fact a
+ * module grants access by, read with `viewerFact`): their access stamps move, so every instance
+ * builds their viewers again — this one at once and when the transaction commits, the others within
+ * `auth.accessRecheckMs`. A rollback leaves the stamps as they were.
+ */
+export async function accessChanged(em: EntityManager, kernel: Kernel, userIds: readonly string[]): Promise<void> {
+  if (!userIds.length) return;
+  await em.execute(`update app_user set access_version = access_version + 1 where id in (${userIds.map(() => '?').join(', ')})`, [...userIds]);
+  for (const userId of userIds) forgetViewersOnCommit(em, kernel, { userId });
 }
 
 /**
