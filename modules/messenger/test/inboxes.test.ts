@@ -37,8 +37,12 @@ t.test('inboxes: the contract end to end', async (t) => {
   const updated = data(await test.gql(UPDATE, { id: inboxId, input: { workingHours: hours, timezone: 'Asia/Tashkent', outOfOfficeMessage: 'Back at 9', maxOpenPerAgent: 5 } }, owner), 'update').updateInbox;
   t.match(updated, { name: 'Support', workingHours: hours, timezone: 'Asia/Tashkent', outOfOfficeMessage: 'Back at 9', maxOpenPerAgent: 5 });
 
+  const stampOf = async (userId: string) => (await test.sql<{ v: number }>('select access_version as v from app_user where id = $1', [userId]))[0]!.v;
+  const before = await stampOf(alice.id);
   t.same(data(await test.gql(ADD, { i: inboxId, u: alice.id }, owner), 'add').addInboxMember.members, [{ user: { id: alice.id } }]);
+  t.equal(await stampOf(alice.id), before + 1, "a membership change moves the member's access stamp (other instances rebuild her viewer)");
   t.same(data(await test.gql(ADD, { i: inboxId, u: alice.id }, owner), 'again').addInboxMember.members, [{ user: { id: alice.id } }], 'adding twice is adding once');
+  t.equal(await stampOf(alice.id), before + 1, 'and leaves her access stamp alone');
   const asAlice = data(await test.gql(INBOX, { id: inboxId }, alice), 'as alice').inbox;
   t.equal(asAlice.token, null, "an agent does not see the widget's key");
   t.same(data(await test.gql(INBOXES, {}, alice), 'inboxes').inboxes.map((i: any) => i.id), [inboxId], 'an agent lists the inboxes they answer');
@@ -48,11 +52,16 @@ t.test('inboxes: the contract end to end', async (t) => {
 
   const other = await test.createCompany({ name: 'Other' });
   const beforeMembers = await countRows(test, 'messenger_inbox_member');
+  const foreignStamp = await stampOf(other.owner.id);
   const foreignUser = await test.gql(ADD, { i: inboxId, u: other.owner.id }, owner);
   t.equal(codeOf(foreignUser), 'BAD_USER_INPUT', "another company's user is not a user here");
   t.same(fieldsOf(foreignUser), ['userId']);
   t.equal(await countRows(test, 'messenger_inbox_member'), beforeMembers, 'nothing was written');
+  t.equal(await stampOf(other.owner.id), foreignStamp, 'nor any access stamp');
   t.same(data(await test.gql(REMOVE, { i: inboxId, u: alice.id }, owner), 'remove').removeInboxMember.members, []);
+  t.equal(await stampOf(alice.id), before + 2, 'removing her moves it again');
+  data(await test.gql(REMOVE, { i: inboxId, u: alice.id }, owner), 'remove again');
+  t.equal(await stampOf(alice.id), before + 2, 'removing a non-member changes nothing');
   t.same(data(await test.gql(INBOXES, {}, alice), 'inboxes').inboxes, [], 'a former member no longer sees it');
 
   const contactId = await createContact(test, owner, 'Carol');

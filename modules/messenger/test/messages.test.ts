@@ -144,6 +144,11 @@ t.test('messages: attachments go to the storage; edit and delete by the author o
   t.equal(await filesIn(storageDir), 0, "the deleted message's files are removed");
   t.equal(codeOf(await test.gql(EDIT, { id: message.id, content: 'back' }, alice)), 'BAD_USER_INPUT', 'a deleted message stays deleted');
   t.equal(await countRows(test, 'messenger_message', 'id = $1', [message.id]), 1, 'the message stays in the history');
+
+  await send(test, alice, conversationId, 'one more', { attachments: files.slice(0, 2) });
+  t.equal(await filesIn(storageDir), 2);
+  data(await test.gql('mutation ($id: ID!) { deleteConversation(id: $id) }', { id: conversationId }, owner), 'delete conversation');
+  t.equal(await filesIn(storageDir), 0, "a deleted conversation's files are removed too");
 });
 
 t.test('messages: history pages backwards, newest first', async (t) => {

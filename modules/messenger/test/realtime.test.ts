@@ -7,6 +7,37 @@ const INBOX_EVENTS = `subscription ($id: ID!) { inboxEvents(inboxId: $id) { ${EV
 const REMOVE_MEMBER = 'mutation ($i: ID!, $u: ID!) { removeInboxMember(inboxId: $i, userId: $u) { id } }';
 const ADD_MEMBER = 'mutation ($i: ID!, $u: ID!) { addInboxMember(inboxId: $i, userId: $u) { id } }';
 
+t.test("realtime: an agent's inbox membership is read once for all live events, and again after it changes", async (t) => {
+  const { test, company } = await messengerApp();
+  t.teardown(() => test.close());
+  const owner = company.owner;
+  const alice = await agent(test, company, 'Alice');
+  const sales = await createInbox(test, owner, { name: 'Sales' }, [alice]);
+  const chat = await incomingConversation(test, owner, sales);
+  const aliceConversation = await test.subscribe(CONVERSATION_EVENTS, { id: chat.conversationId }, alice);
+  const aliceInbox = await test.subscribe(INBOX_EVENTS, { id: sales }, alice);
+  const membershipReads: string[] = [];
+  t.teardown(test.onQuery((sql) => void (/messenger_inbox_member/.test(sql) && !/^insert|^delete/.test(sql) && membershipReads.push(sql))));
+
+  for (const content of ['one', 'two', 'three']) {
+    const message = await send(test, owner, chat.conversationId, content);
+    t.match(await aliceConversation.next(), { data: { conversationEvents: { message: { id: message.id } } } });
+    t.match(await aliceInbox.next(), { data: { inboxEvents: { message: { id: message.id } } } });
+  }
+  t.ok(membershipReads.length <= 2, `three events to two subscriptions read it at most once per subscription (${membershipReads.length})`);
+
+  membershipReads.length = 0;
+  data(await test.gql(REMOVE_MEMBER, { i: sales, u: alice.id }, owner), 'remove');
+  const unseen = await send(test, owner, chat.conversationId, 'after Alice left');
+  // Access is decided when an event is delivered: adding her back before that would let it through.
+  await test.app.liveIdle();
+  data(await test.gql(ADD_MEMBER, { i: sales, u: alice.id }, owner), 'add');
+  const seen = await send(test, owner, chat.conversationId, 'Alice is back');
+  t.match(await aliceConversation.next(), { data: { conversationEvents: { message: { id: seen.id } } } }, `the message sent while she was out (${unseen.id}) never reached her`);
+  t.match(await aliceInbox.next(), { data: { inboxEvents: { message: { id: seen.id } } } });
+  t.ok(membershipReads.length >= 2, 'each change made it read again');
+});
+
 t.test('realtime: events reach exactly the sockets allowed to see them', async (t) => {
   const { test, company } = await messengerApp();
   t.teardown(() => test.close());
@@ -64,6 +95,7 @@ t.test('realtime: events reach exactly the sockets allowed to see them', async (
     const unseen = await send(test, owner, chat.conversationId, 'after Alice left');
     t.match(await ownerConversation.next(), { data: { conversationEvents: { message: { id: unseen.id } } } });
     t.match(await ownerInbox.next(), { data: { inboxEvents: { message: { id: unseen.id } } } });
+    await test.app.liveIdle();
     data(await test.gql(ADD_MEMBER, { i: sales, u: alice.id }, owner), 'add');
     const seen = await send(test, owner, chat.conversationId, 'Alice is back');
     t.match(await aliceConversation.next(), { data: { conversationEvents: { message: { id: seen.id } } } }, 'the message sent meanwhile never reached her');

@@ -141,6 +141,22 @@ t.test('record chats: only the participants (and admins) read and write; a repla
   t.match(await leaving.next(), { data: { conversationEvents: { message: { content: 'welcome back' } } } });
 });
 
+t.test('record chats: participation is read once for all live events of a participant', async (t) => {
+  const { test, company } = await recordsApp();
+  t.teardown(() => test.close());
+  const customer = await test.createUser({ company, displayName: 'Customer' });
+  const executor = await test.createUser({ company, displayName: 'Executor' });
+  const chat = (await test.gql(OPEN, { customerId: customer.id, executorId: executor.id }, company.owner)).data.openWorkOrder;
+  const live = await test.subscribe(EVENTS, { id: chat.id }, executor);
+  const participationReads: string[] = [];
+  t.teardown(test.onQuery((sql) => void (/from messenger_participant where conversation_id = \? and user_id/.test(sql) && participationReads.push(sql))));
+  for (const content of ['one', 'two', 'three']) {
+    await send(test, customer, chat.id, content);
+    t.match(await live.next(), { data: { conversationEvents: { message: { content } } } });
+  }
+  t.ok(participationReads.length <= 1, `three events, three sends by another participant: at most one read of the executor's participation (${participationReads.length})`);
+});
+
 t.test("record chats: a change made in the caller's transaction is live only once the caller commits", async (t) => {
   const { test, company } = await recordsApp();
   t.teardown(() => test.close());

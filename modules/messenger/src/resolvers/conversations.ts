@@ -75,7 +75,7 @@ async function canReadInbox(context: ResolverContext, inboxId: string): Promise<
   const viewer = context.viewer;
   if (!viewer?.modules.has('messenger')) return false;
   if (isAdmin(viewer)) return true;
-  return viewer.kind === 'user' && viewer.keys.has('messenger.conversation.read') && isInboxMember({ em: context.em }, inboxId, viewer.id);
+  return viewer.kind === 'user' && viewer.keys.has('messenger.conversation.read') && isInboxMember(context, viewer, inboxId);
 }
 
 export const conversationLoaders: Loaders = {

@@ -1,4 +1,4 @@
-import { isId, LockMode, raw, type FilterQuery, type Viewer } from '@atrium/core';
+import { isId, LockMode, raw, viewerFact, type FilterQuery, type Viewer } from '@atrium/core';
 import { Conversation } from '../entities/conversations.ts';
 import { Inbox, InboxMember } from '../entities/inboxes.ts';
 import { roomKey } from '../permissions.ts';
@@ -15,17 +15,24 @@ const ROOM_PREFIX = 'messenger.room.';
 /** The rooms whose key the viewer holds. */
 export const heldRooms = (viewer: Viewer): string[] => [...viewer.keys].filter((key) => key.startsWith(ROOM_PREFIX)).map((key) => key.slice(ROOM_PREFIX.length));
 
-export async function isInboxMember(ctx: Pick<MessengerContext, 'em'>, inboxId: string, userId: string): Promise<boolean> {
-  return (await ctx.em.count(InboxMember, { inboxId, userId })) > 0;
+/**
+ * Whether the viewer (a user) is an agent of the inbox: read once per built viewer (every live event
+ * asks it for every subscriber), since a membership change moves the member's access stamp.
+ */
+export function isInboxMember(ctx: Pick<MessengerContext, 'em'>, viewer: Viewer, inboxId: string): Promise<boolean> {
+  return viewerFact(viewer, `messenger.inboxMember:${inboxId}`, async () => (await ctx.em.count(InboxMember, { inboxId, userId: viewer.id })) > 0);
 }
 
-async function isParticipant(ctx: Pick<MessengerContext, 'em'>, conversationId: string, userId: string): Promise<boolean> {
-  return (await ctx.em.getConnection().execute<{ n: number }[]>(
-    'select count(*)::int as n from messenger_participant where conversation_id = ? and user_id = ?',
-    [conversationId, userId],
-    'all',
-    ctx.em.getTransactionContext(),
-  ))[0]!.n > 0;
+/** Whether the viewer takes part in the record chat: read once per built viewer, as inbox membership is. */
+function isParticipant(ctx: Pick<MessengerContext, 'em'>, viewer: Viewer, conversationId: string): Promise<boolean> {
+  return viewerFact(viewer, `messenger.participant:${conversationId}`, async () =>
+    (await ctx.em.getConnection().execute<{ n: number }[]>(
+      'select count(*)::int as n from messenger_participant where conversation_id = ? and user_id = ?',
+      [conversationId, viewer.id],
+      'all',
+      ctx.em.getTransactionContext(),
+    ))[0]!.n > 0,
+  );
 }
 
 async function canUse(ctx: Pick<MessengerContext, 'em' | 'viewer'>, conversation: ConversationAccessFacts, inboxKey: string): Promise<boolean> {
@@ -34,11 +41,11 @@ async function canUse(ctx: Pick<MessengerContext, 'em' | 'viewer'>, conversation
   if (isAdmin(viewer)) return true;
   switch (conversation.kind) {
     case 'INBOX':
-      return viewer.kind === 'user' && viewer.keys.has(inboxKey) && !!conversation.inboxId && isInboxMember(ctx, conversation.inboxId, viewer.id);
+      return viewer.kind === 'user' && viewer.keys.has(inboxKey) && !!conversation.inboxId && isInboxMember(ctx, viewer, conversation.inboxId);
     case 'ROOM':
       return !!conversation.roomName && viewer.keys.has(roomKey(conversation.roomName));
     case 'RECORD':
-      return viewer.kind === 'user' && isParticipant(ctx, conversation.id, viewer.id);
+      return viewer.kind === 'user' && isParticipant(ctx, viewer, conversation.id);
     default:
       return false;
   }

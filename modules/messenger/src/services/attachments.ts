@@ -1,6 +1,6 @@
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve, sep } from 'node:path';
-import { BadUserInputError, newId, type EntityManager } from '@atrium/core';
+import { afterCommit, BadUserInputError, newId, type EntityManager } from '@atrium/core';
 import { Attachment, MAX_ATTACHMENTS } from '../entities/messages.ts';
 import type { MessengerContext } from './context.ts';
 
@@ -114,9 +114,10 @@ export async function storeAttachments(tx: EntityManager, ctx: MessengerContext,
   return stored;
 }
 
-/** Deletes the stored bytes of attachments once the transaction that removed their rows commits. */
-export function forgetAttachmentFiles(ctx: MessengerContext, storageKeys: string[]): void {
-  if (storageKeys.length) ctx.afterCommit.push(async () => {
+/** Deletes the stored bytes of attachments once the transaction `tx` that removed their rows commits. */
+export async function forgetAttachmentFiles(tx: EntityManager, ctx: MessengerContext, storageKeys: string[]): Promise<void> {
+  if (!storageKeys.length) return;
+  await afterCommit(tx, async () => {
     for (const key of storageKeys) await ctx.options.storage.delete(key);
   });
 }

@@ -27,7 +27,7 @@ export function messengerOptions(kernel: Kernel): MessengerOptions {
   return options;
 }
 
-/** What a messenger service works with: the request's parts, and what to do once its transaction commits. */
+/** What a messenger service works with: the request's parts, and the live events to publish once its transaction commits. */
 export interface MessengerContext {
   em: EntityManager;
   /** Null for the public widget (it acts for a contact) and for jobs. */
@@ -40,8 +40,6 @@ export interface MessengerContext {
   live: ConversationEvent[];
   /** Undoes side effects outside the database (stored attachment files) if the transaction fails. */
   undo: (() => Promise<void>)[];
-  /** Runs after commit (e.g. deleting the files of removed attachments). */
-  afterCommit: (() => Promise<void>)[];
 }
 
 /** The messenger context of a GraphQL request (or subscription). */
@@ -51,7 +49,7 @@ export function messengerContext(context: ResolverContext): MessengerContext {
 
 /** A messenger context without a GraphQL request: a job, a listener, another module's call. */
 export function serviceContext(kernel: Kernel, em: EntityManager, viewer: Viewer | null, publish: Publish, emit: Emit = kernel.events.emit): MessengerContext {
-  return { em, viewer, kernel, emit, publish, options: messengerOptions(kernel), live: [], undo: [], afterCommit: [] };
+  return { em, viewer, kernel, emit, publish, options: messengerOptions(kernel), live: [], undo: [] };
 }
 
 /** The company an EntityManager is scoped to. */
@@ -63,9 +61,9 @@ export function companyIdOf(em: EntityManager): string {
 
 /**
  * Runs `work` in a transaction; once it commits, publishes the live events it queued (so that a
- * rolled-back change is never seen live) and runs its after-commit steps — once the caller's
- * transaction commits, when this one runs inside it (a record chat opened with its record). When it
- * fails, undoes what it did outside the database.
+ * rolled-back change is never seen live) — once the caller's transaction commits, when this one runs
+ * inside it (a record chat opened with its record). When it fails, undoes what it did outside the
+ * database.
  */
 export async function transact<T>(ctx: MessengerContext, work: (tx: EntityManager) => Promise<T>): Promise<T> {
   let result: T;
@@ -73,16 +71,11 @@ export async function transact<T>(ctx: MessengerContext, work: (tx: EntityManage
     result = await ctx.em.transactional(async (tx) => {
       const done = await work(tx as EntityManager);
       const live = ctx.live.splice(0);
-      const steps = ctx.afterCommit.splice(0);
-      await afterCommit(tx as EntityManager, async () => {
-        await publishAll(ctx, live);
-        for (const step of steps) await step().catch(() => {});
-      });
+      await afterCommit(tx as EntityManager, () => publishAll(ctx, live));
       return done;
     });
   } catch (error) {
     ctx.live.length = 0;
-    ctx.afterCommit.length = 0;
     for (const undo of ctx.undo.splice(0)) await undo().catch(() => {});
     throw error;
   }

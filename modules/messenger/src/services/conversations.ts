@@ -152,7 +152,7 @@ export async function deleteConversation(tx: EntityManager, ctx: MessengerContex
   // Messages, attachments, participants and read states go by their foreign keys' cascades.
   await tx.execute('delete from messenger_conversation where id = ?', [conversation.id]);
   tx.getUnitOfWork().unsetIdentity(conversation);
-  forgetAttachmentFiles(ctx, files.map((file) => file.storage_key));
+  await forgetAttachmentFiles(tx, ctx, files.map((file) => file.storage_key));
   publishConversationEvent(ctx, { type: 'DELETED', conversationId: conversation.id, inboxId: conversation.inboxId ?? null, companyId: conversation.companyId, conversation: snapshot });
 }
 
@@ -254,7 +254,7 @@ export async function createConversation(ctx: MessengerContext, input: unknown):
   return transact(ctx, async (tx) => {
     const inbox = await findReadableInbox({ em: tx, viewer }, data.inboxId);
     if (!inbox) throw new BadUserInputError({ 'input.inboxId': 'is not an inbox you answer' });
-    if (!isAdmin(viewer) && !(await isInboxMember({ em: tx }, inbox.id, viewer.id))) throw new BadUserInputError({ 'input.inboxId': 'is not an inbox you answer' });
+    if (!isAdmin(viewer) && !(await isInboxMember({ em: tx }, viewer, inbox.id))) throw new BadUserInputError({ 'input.inboxId': 'is not an inbox you answer' });
     const contactInbox = await contactInboxFor(tx, inbox, data.contactId, data.sourceId ?? null);
     let conversation = inbox.lockToSingleConversation
       ? await tx.findOne(Conversation, { inboxId: inbox.id, contactId: data.contactId, status: { $ne: 'RESOLVED' } }, { orderBy: { createdAt: 'desc', id: 'desc' }, lockMode: LockMode.PESSIMISTIC_WRITE })

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import {
+  accessChanged,
   type AtriumError,
   BadUserInputError,
   Branch,
@@ -130,10 +131,12 @@ export async function addInboxMember(ctx: MessengerContext, inboxId: string, use
     const inbox = await inboxToManage(tx, inboxId);
     const user = await tx.findOne(User, { id: userId, active: true } as FilterQuery<User>);
     if (!user) throw new BadUserInputError({ userId: 'is not an active user of your company' });
-    await tx.execute(
-      'insert into messenger_inbox_member (inbox_id, user_id, company_id, created_at) values (?, ?, ?, ?) on conflict do nothing',
+    const added = await tx.execute(
+      'insert into messenger_inbox_member (inbox_id, user_id, company_id, created_at) values (?, ?, ?, ?) on conflict do nothing returning user_id',
       [inbox.id, user.id, inbox.companyId, new Date()],
     );
+    // Membership grants access to the inbox's conversations (see isInboxMember).
+    if (added.length) await accessChanged(tx, ctx.kernel, [user.id]);
     await rebuildAssignmentQueue(tx, ctx, inbox.id);
     return inbox;
   });
@@ -142,7 +145,7 @@ export async function addInboxMember(ctx: MessengerContext, inboxId: string, use
 export async function removeInboxMember(ctx: MessengerContext, inboxId: string, userId: string): Promise<Inbox> {
   return transact(ctx, async (tx) => {
     const inbox = await inboxToManage(tx, inboxId);
-    await tx.nativeDelete(InboxMember, { inboxId: inbox.id, userId });
+    if (await tx.nativeDelete(InboxMember, { inboxId: inbox.id, userId })) await accessChanged(tx, ctx.kernel, [userId]);
     await rebuildAssignmentQueue(tx, ctx, inbox.id);
     return inbox;
   });

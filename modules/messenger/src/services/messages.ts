@@ -332,7 +332,7 @@ export async function deleteMessage(ctx: MessengerContext, id: string): Promise<
     const message = await ownMessage(tx, ctx, id);
     tx.create(MessageChange, { companyId: message.companyId, messageId: message.id, kind: 'DELETED', previousContent: message.content ?? null, changedById: ctx.viewer!.id });
     const attachments = await tx.find(Attachment, { messageId: message.id });
-    forgetAttachmentFiles(ctx, attachments.map((attachment) => attachment.storageKey));
+    await forgetAttachmentFiles(tx, ctx, attachments.map((attachment) => attachment.storageKey));
     for (const attachment of attachments) tx.remove(attachment);
     message.content = null;
     message.deletedAt = new Date();

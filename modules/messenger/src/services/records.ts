@@ -1,4 +1,4 @@
-import { BadUserInputError, Branch, createValidator, notFound, User, type Emit, type EntityManager, type Kernel, type Publish, type Viewer } from '@atrium/core';
+import { accessChanged, BadUserInputError, Branch, createValidator, notFound, User, type Emit, type EntityManager, type Kernel, type Publish, type Viewer } from '@atrium/core';
 import { Conversation } from '../entities/conversations.ts';
 import { companyIdOf, serviceContext, transact, type MessengerContext } from './context.ts';
 import { openConversation } from './conversations.ts';
@@ -69,8 +69,11 @@ async function checkParticipants(tx: EntityManager, ids: string[]): Promise<stri
   return unique;
 }
 
-/** Makes the chat's participants exactly `userIds`: leavers lose access with this commit. */
-async function replaceParticipants(tx: EntityManager, conversation: Conversation, userIds: string[]): Promise<boolean> {
+/**
+ * Makes the chat's participants exactly `userIds`: leavers lose access with this commit (participation
+ * is an access fact, see `isParticipant`, so the users who joined or left have their access stamps moved).
+ */
+async function replaceParticipants(tx: EntityManager, kernel: Kernel, conversation: Conversation, userIds: string[]): Promise<boolean> {
   const removed = await tx.execute<{ user_id: string }[]>(
     `delete from messenger_participant where conversation_id = ? and not (user_id = any(?::uuid[])) returning user_id`,
     [conversation.id, `{${userIds.join(',')}}`],
@@ -82,6 +85,7 @@ async function replaceParticipants(tx: EntityManager, conversation: Conversation
         [conversation.id, conversation.companyId, `{${userIds.join(',')}}`],
       )
     : [];
+  await accessChanged(tx, kernel, [...removed, ...added].map((row) => row.user_id));
   return removed.length + added.length > 0;
 }
 
@@ -106,7 +110,7 @@ export async function openRecordChat(caller: RecordChatCaller, input: unknown): 
       conversation.title = title?.trim() || null;
       await tx.flush();
     }
-    if (await replaceParticipants(tx, conversation, participants)) queueUpdated(ctx, conversation);
+    if (await replaceParticipants(tx, ctx.kernel, conversation, participants)) queueUpdated(ctx, conversation);
     return conversation;
   });
 }
@@ -125,7 +129,7 @@ export async function setRecordChatParticipants(caller: RecordChatCaller, input:
     await lockKey(tx, recordKey(companyIdOf(tx), subjectType, subjectId));
     const conversation = await tx.findOne(Conversation, { kind: 'RECORD', subjectType, subjectId });
     if (!conversation) throw notFound('Record chat');
-    if (await replaceParticipants(tx, conversation, participants)) queueUpdated(ctx, conversation);
+    if (await replaceParticipants(tx, ctx.kernel, conversation, participants)) queueUpdated(ctx, conversation);
     return conversation;
   });
 }
