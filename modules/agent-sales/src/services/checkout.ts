@@ -1,4 +1,4 @@
-import { AtriumError, BadUserInputError, conflict, createValidator, decimal, LockMode, MAX_CENTS, type EntityManager, type Viewer, transactionWithRetry } from '@atrium/core';
+import { afterCommit, AtriumError, BadUserInputError, conflict, createValidator, decimal, LockMode, MAX_CENTS, type EntityManager, type Viewer, transactionWithRetry } from '@atrium/core';
 import { findContact } from '@atrium/crm';
 import { AgentAllocation, AgentCartLine, AgentSale, AgentSaleLine } from '../entities/sales.ts';
 import { AgentTransferLine } from '../entities/transfers.ts';
@@ -73,9 +73,9 @@ export const insufficientStock = (shortfalls: Shortfall[]): AtriumError =>
  * 5. each line takes min(needed, remaining) per layer in FIFO order, writing an allocation per layer.
  *
  * A serialisation failure or deadlock reruns the transaction; a concurrent repeat of the key loses on
- * the unique index and reruns into step 1. `agentStockChanged` is published after commit, with the
- * on hand the locked layers were left with (no read back); the response's lines and allocations are
- * answered from what was written (`rememberSale`).
+ * the unique index and reruns into step 1. `agentStockChanged` is published after commit (the
+ * caller's, when called inside a transaction), with the on hand the locked layers were left with (no
+ * read back); the response's lines and allocations are answered from what was written (`rememberSale`).
  */
 export async function checkoutAgentCart({ em, viewer, emit, publish }: AgentSalesContext, input: unknown): Promise<AgentSale> {
   const data = checkCheckout(input);
@@ -163,6 +163,7 @@ export async function checkoutAgentCart({ em, viewer, emit, publish }: AgentSale
     lostKeyRace,
   );
   if (result.written) rememberSale(result.sale, result.written);
-  if (result.stock) await publishStock(publish, viewer.companyId, viewer.id, 'SALE', result.stock);
+  const stock = result.stock;
+  if (stock) await afterCommit(em, () => publishStock(publish, viewer.companyId, viewer.id, 'SALE', stock));
   return result.sale;
 }
