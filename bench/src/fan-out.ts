@@ -16,7 +16,8 @@ import type { FanOutJob, FanOutMessage, RunRequest, RunResult } from './fan-out-
 import { benchDir, canPin, isQuick, median, pinSelf, spawnNode, stop, table, writeResult } from './proc.ts';
 import { startServer, until, type Server } from './subscriber-server.ts';
 
-const STEPS = isQuick ? [200, 1000] : [1000, 5000, 10_000];
+/** Subscriber counts measured, growing (`--steps=1000,5000`: only these). */
+const STEPS = process.argv.find((arg) => arg.startsWith('--steps='))?.slice('--steps='.length).split(',').map(Number) ?? (isQuick ? [200, 1000] : [1000, 5000, 10_000]);
 /** Rounds over all peers, interleaved (`--rounds=2`: twice). */
 const ROUNDS = Number(process.argv.find((arg) => arg.startsWith('--rounds='))?.slice('--rounds='.length) ?? 1);
 const RUN: Omit<RunRequest, 'type'> = isQuick ? { warmup: 1, messages: 3, intervalMs: 1000, graceMs: 30_000 } : { warmup: 2, messages: 15, intervalMs: 1000, graceMs: 10_000 };
