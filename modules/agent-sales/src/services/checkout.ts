@@ -1,8 +1,8 @@
-import { afterCommit, AtriumError, BadUserInputError, conflict, createValidator, decimal, LockMode, MAX_CENTS, type EntityManager, type Viewer, transactionWithRetry } from '@atrium/core';
+import { afterCommit, AtriumError, BadUserInputError, conflict, createValidator, decimal, MAX_CENTS, newId, notFound, type EntityManager, type Viewer, transactionWithRetry } from '@atrium/core';
 import { findContact } from '@atrium/crm';
-import { AgentAllocation, AgentCartLine, AgentSale, AgentSaleLine } from '../entities/sales.ts';
+import { AgentAllocation, AgentSale, AgentSaleLine } from '../entities/sales.ts';
 import { AgentTransferLine } from '../entities/transfers.ts';
-import { lineTotal, lockCart, lockDefaultCart } from './carts.ts';
+import { lineTotal } from './carts.ts';
 import type { AgentSalesContext } from './context.ts';
 import { rememberSale } from './sales.ts';
 import { onHandOfLayers, publishStock } from './stock.ts';
@@ -58,34 +58,80 @@ function answerRepeat(sale: AgentSale, input: CheckoutInput): AgentSale {
 export const insufficientStock = (shortfalls: Shortfall[]): AtriumError =>
   new AtriumError('INSUFFICIENT_STOCK', `Not enough stock for ${shortfalls.length} product(s) of the cart`, { shortfalls });
 
+/** A cart line as checkout reads it. */
+interface CartLineRow {
+  product_id: string;
+  quantity: number;
+  unit_price: string;
+  discount: string;
+}
+
+/** A FIFO layer as checkout locks it. */
+interface LayerRow {
+  id: string;
+  transfer_id: string;
+  product_id: string;
+  position: number;
+  qty_sent: number;
+  qty_accepted: number | null;
+  accepted_at: Date;
+  remaining: number;
+}
+
+/** A PostgreSQL array literal of uuids, numbers or decimal strings (bound as one parameter). */
+const array = (values: readonly (string | number)[]): string => `{${values.join(',')}}`;
+
+/**
+ * The sale already made with this key, and the cart (the given one, or the agent's oldest open one)
+ * locked: one statement. The sale is looked up in the statement's snapshot, taken before any wait
+ * for the cart's lock (see the raced case in `checkoutAgentCart`).
+ */
+async function lockCartForCheckout(tx: EntityManager, viewer: Viewer, data: CheckoutInput): Promise<{ previous: boolean; cart: { id: string; status: string } | null }> {
+  const [row] = await tx.execute<{ previous: string | null; id: string | null; status: string | null }[]>(
+    `select s.id as previous, c.id, c.status
+       from (values (1)) as one (x)
+       left join agent_sale s on s.company_id = ? and s.agent_id = ? and s.idempotency_key = ?
+       left join lateral (
+         select id, status from agent_cart
+          where company_id = ? and agent_id = ? and ${data.cartId ? 'id = ?' : "status = 'OPEN'"}
+          order by created_at, id limit 1
+            for update
+       ) c on true`,
+    [viewer.companyId, viewer.id, data.idempotencyKey, viewer.companyId, viewer.id, ...(data.cartId ? [data.cartId] : [])],
+  );
+  return { previous: !!row?.previous, cart: row?.id ? { id: row.id, status: row.status! } : null };
+}
+
 /**
  * Sells a cart of the calling agent from the agent's own stock, in one transaction:
  *
  * 1. a sale already made with this idempotency key is answered (CONFLICT if it was another cart or customer);
- * 2. the cart is locked (a cart sells once; adds wait) and read with its lines; the sale, its
- *    lines, the cart's new status and the event are written (rolled back by a failure below);
+ * 2. the cart is locked (a cart sells once; adds wait) and its lines read; the event is written
+ *    (rolled back by a failure below);
  * 3. the agent's layers of the cart's products that have stock are locked `FOR UPDATE` oldest first
  *    (acceptance time, then id) — every checkout locks in that one order, and waits rather than skips,
  *    so FIFO holds and no two checkouts deadlock over layers; PostgreSQL re-reads a row whose lock it
  *    waited for, so the quantities used are those committed by the checkouts before;
  * 4. the products' totals (lines of one product summed) are checked against those layers: any
  *    shortfall fails the whole checkout with INSUFFICIENT_STOCK and nothing is kept;
- * 5. each line takes min(needed, remaining) per layer in FIFO order, writing an allocation per layer.
+ * 5. each line takes min(needed, remaining) per layer in FIFO order; the sale, its lines, their
+ *    allocations, the layers' new remaining and the cart's status are written in one statement.
  *
- * A serialisation failure or deadlock reruns the transaction; a concurrent repeat of the key loses on
- * the unique index and reruns into step 1. `agentStockChanged` is published after commit (the
- * caller's, when called inside a transaction), with the on hand the locked layers were left with (no
- * read back); the response's lines and allocations are answered from what was written (`rememberSale`).
+ * Six statements in all (the row-level security scope, 2, 3 and 5), plain SQL but for the event and
+ * the customer check: the layers stay locked for the last write and the commit only. A serialisation
+ * failure or deadlock reruns the transaction; a concurrent repeat of the key loses on the unique index
+ * and reruns into step 1. `agentStockChanged` is published after commit (the caller's, when called
+ * inside a transaction), with the on hand the locked layers were left with (no read back); the
+ * response's lines and allocations are answered from what was written (`rememberSale`).
  */
 export async function checkoutAgentCart({ em, viewer, emit, publish }: AgentSalesContext, input: unknown): Promise<AgentSale> {
   const data = checkCheckout(input);
   const result = await transactionWithRetry(
     em,
     async (tx) => {
-      const previous = await findByKey(tx, viewer, data.idempotencyKey);
-      if (previous) return { sale: answerRepeat(previous, data), written: null, stock: null };
-      const cart = data.cartId ? await lockCart(tx, viewer, data.cartId) : await lockDefaultCart(tx, viewer, false);
-      if (!cart) throw new BadUserInputError({ 'input.cartId': 'is needed: you have no open cart' });
+      const { previous, cart } = await lockCartForCheckout(tx, viewer, data);
+      if (previous) return { sale: answerRepeat((await findByKey(tx, viewer, data.idempotencyKey))!, data), written: null, stock: null };
+      if (!cart) throw data.cartId ? notFound('Cart') : new BadUserInputError({ 'input.cartId': 'is needed: you have no open cart' });
       if (cart.status !== 'OPEN') {
         // Checked out while this waited for its lock: by a repeat of this key, or by another checkout.
         const raced = await findByKey(tx, viewer, data.idempotencyKey);
@@ -96,44 +142,45 @@ export async function checkoutAgentCart({ em, viewer, emit, publish }: AgentSale
         const customer = await findContact(tx, viewer, data.customerId);
         if (!customer || customer.deletedAt) throw new BadUserInputError({ 'input.customerId': 'is not a contact you can see' });
       }
-      const lines = await tx.find(AgentCartLine, { cartId: cart.id }, { orderBy: { createdAt: 'asc', id: 'asc' }, refresh: true });
+      const lines = await tx.execute<CartLineRow[]>(
+        'select product_id, quantity, unit_price, discount from agent_cart_line where company_id = ? and cart_id = ? order by created_at, id',
+        [viewer.companyId, cart.id],
+      );
       if (!lines.length) throw new BadUserInputError({ 'input.cartId': 'is an empty cart' });
-
-      const total = lines.reduce((sum, line) => sum + lineTotal(line), 0n);
+      const priced = lines.map((line) => ({ productId: line.product_id, quantity: line.quantity, unitPrice: line.unit_price, discount: line.discount }));
+      const total = priced.reduce((sum, line) => sum + lineTotal(line), 0n);
       if (total > MAX_CENTS) throw new BadUserInputError({ 'input.cartId': 'is worth more than 999999999999.99' });
 
-      // The sale, its lines, the cart and the event are written before the layers are locked, so that
-      // the lock is held for the allocations only; a shortfall found under it rolls them back.
-      const sale = tx.create(AgentSale, {
-        agentId: viewer.id,
-        cartId: cart.id,
-        customerId: data.customerId ?? null,
-        idempotencyKey: data.idempotencyKey,
-        total: decimal(total),
-        status: 'COMPLETED',
-      } as AgentSale);
-      const saleLines = lines.map((line, position) =>
-        tx.create(AgentSaleLine, {
-          saleId: sale.id,
-          productId: line.productId,
-          position,
-          quantity: line.quantity,
-          unitPrice: line.unitPrice,
-          discount: line.discount,
-          total: decimal(lineTotal(line)),
-        } as AgentSaleLine),
+      // The answer, built as written (not persisted through the unit of work: the statement below writes it).
+      const now = new Date();
+      const sale = tx.create(
+        AgentSale,
+        { id: newId(), companyId: viewer.companyId, agentId: viewer.id, cartId: cart.id, customerId: data.customerId ?? null, idempotencyKey: data.idempotencyKey, total: decimal(total), status: 'COMPLETED', createdAt: now },
+        { persist: false },
       );
-      cart.status = 'CHECKED_OUT';
-      cart.checkedOutAt = new Date();
+      const saleLines = priced.map((line, position) =>
+        tx.create(AgentSaleLine, { id: newId(), companyId: viewer.companyId, saleId: sale.id, position, ...line, total: decimal(lineTotal(line)) }, { persist: false }),
+      );
+      // Written before the layers are locked, so that the lock is held for the allocations only.
       emit(tx, 'agentSales.sale.completed', { saleId: sale.id, agentId: viewer.id, customerId: sale.customerId, total: sale.total });
       await tx.flush();
 
       const needed = new Map<string, number>();
-      for (const line of lines) needed.set(line.productId, (needed.get(line.productId) ?? 0) + line.quantity);
-      const layers = await tx.find(
-        AgentTransferLine,
-        { agentId: viewer.id, productId: { $in: [...needed.keys()] }, remaining: { $gt: 0 }, acceptedAt: { $ne: null } },
-        { orderBy: { acceptedAt: 'asc', id: 'asc' }, lockMode: LockMode.PESSIMISTIC_WRITE, refresh: true },
+      for (const line of priced) needed.set(line.productId, (needed.get(line.productId) ?? 0) + line.quantity);
+      const layers = (
+        await tx.execute<LayerRow[]>(
+          `select id, transfer_id, product_id, position, qty_sent, qty_accepted, accepted_at, remaining from agent_transfer_line
+            where company_id = ? and agent_id = ? and product_id = any(?::uuid[]) and remaining > 0 and accepted_at is not null
+            order by accepted_at, id
+              for update`,
+          [viewer.companyId, viewer.id, array([...needed.keys()])],
+        )
+      ).map((row) =>
+        tx.create(
+          AgentTransferLine,
+          { id: row.id, companyId: viewer.companyId, transferId: row.transfer_id, agentId: viewer.id, productId: row.product_id, position: row.position, qtySent: row.qty_sent, qtyAccepted: row.qty_accepted, acceptedAt: row.accepted_at, remaining: row.remaining },
+          { persist: false },
+        ),
       );
       const byProduct = Map.groupBy(layers, (layer) => layer.productId);
       const shortfalls: Shortfall[] = [];
@@ -143,7 +190,8 @@ export async function checkoutAgentCart({ em, viewer, emit, publish }: AgentSale
       }
       if (shortfalls.length) throw insufficientStock(shortfalls);
 
-      const written = lines.map((line, index) => {
+      const taken = new Map<AgentTransferLine, number>();
+      const written = saleLines.map((line) => {
         const allocations: { allocation: AgentAllocation; layer: AgentTransferLine }[] = [];
         let left = line.quantity;
         for (const layer of byProduct.get(line.productId)!) {
@@ -152,11 +200,45 @@ export async function checkoutAgentCart({ em, viewer, emit, publish }: AgentSale
           if (take === 0) continue;
           layer.remaining -= take;
           left -= take;
-          allocations.push({ allocation: tx.create(AgentAllocation, { saleLineId: saleLines[index]!.id, transferLineId: layer.id, quantity: take } as AgentAllocation), layer });
+          taken.set(layer, (taken.get(layer) ?? 0) + take);
+          allocations.push({ allocation: tx.create(AgentAllocation, { id: newId(), companyId: viewer.companyId, saleLineId: line.id, transferLineId: layer.id, quantity: take }, { persist: false }), layer });
         }
-        return { line: saleLines[index]!, allocations };
+        return { line, allocations };
       });
-      await tx.flush();
+      const allocations = written.flatMap((entry) => entry.allocations.map((taken) => taken.allocation));
+      await tx.execute(
+        `with sale as (
+           insert into agent_sale (id, company_id, agent_id, cart_id, customer_id, idempotency_key, total, status, created_at)
+           values (?, ?, ?, ?, ?, ?, ?, 'COMPLETED', ?)
+         ), lines as (
+           insert into agent_sale_line (id, company_id, sale_id, product_id, position, quantity, unit_price, discount, total)
+           select id, ?, ?, product_id, position, quantity, unit_price, discount, total
+             from unnest(?::uuid[], ?::uuid[], ?::int[], ?::int[], ?::numeric[], ?::numeric[], ?::numeric[])
+               as line (id, product_id, position, quantity, unit_price, discount, total)
+         ), allocations as (
+           -- In the order taken: their clock_timestamp() creation times sort them FIFO.
+           insert into agent_allocation (id, company_id, sale_line_id, transfer_line_id, quantity)
+           select id, ?, sale_line_id, transfer_line_id, quantity
+             from unnest(?::uuid[], ?::uuid[], ?::uuid[], ?::int[]) with ordinality as taken (id, sale_line_id, transfer_line_id, quantity, n)
+            order by n
+         ), layers as (
+           update agent_transfer_line layer set remaining = layer.remaining - taken.quantity
+             from unnest(?::uuid[], ?::int[]) as taken (id, quantity)
+            where layer.id = taken.id
+         )
+         update agent_cart set status = 'CHECKED_OUT', checked_out_at = ? where id = ?`,
+        [
+          sale.id, viewer.companyId, viewer.id, cart.id, sale.customerId, data.idempotencyKey, sale.total, now,
+          viewer.companyId, sale.id,
+          array(saleLines.map((line) => line.id)), array(saleLines.map((line) => line.productId)), array(saleLines.map((line) => line.position)),
+          array(saleLines.map((line) => line.quantity)), array(saleLines.map((line) => line.unitPrice)), array(saleLines.map((line) => line.discount)), array(saleLines.map((line) => line.total)),
+          viewer.companyId,
+          array(allocations.map((allocation) => allocation.id)), array(allocations.map((allocation) => allocation.saleLineId)),
+          array(allocations.map((allocation) => allocation.transferLineId)), array(allocations.map((allocation) => allocation.quantity)),
+          array([...taken.keys()].map((layer) => layer.id)), array([...taken.values()]),
+          now, cart.id,
+        ],
+      );
       // Every layer of these products with stock is locked here: their remaining is the new on hand.
       return { sale, written, stock: onHandOfLayers(layers, [...needed.keys()]) };
     },
