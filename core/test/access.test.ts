@@ -11,6 +11,15 @@ const NOTES = 'query ($secret: String) { notes(first: 50, secret: $secret) { tot
 const CREATE_NOTE = 'mutation ($input: CreateNoteInput!) { createNote(input: $input) { id title } }';
 const titles = (res: { data?: any }) => res.data.notes.edges.map((e: any) => e.node.title).sort();
 
+/** An app of the notes module with a company and one of its users who may read notes. */
+async function appWithReader(t: { teardown(fn: () => unknown): void }) {
+  const test = await createTestApp({ modules: [notes] });
+  t.teardown(() => test.close());
+  const company = await test.createCompany();
+  const reader = await test.createUser({ company, permissions: ['notes.note.read'] });
+  return { test, company, reader, kernel: test.app.kernel };
+}
+
 t.test('roles, branches and permission keys', async (t) => {
   const test = await createTestApp({ modules: [notes] });
   t.teardown(() => test.close());
@@ -218,11 +227,7 @@ t.test('accessibleWhere agrees with ability.can row by row', async (t) => {
 });
 
 t.test('a re-read of access while a change is being written does not keep the old access cached', { skip: postgresOnly }, async (t) => {
-  const test = await createTestApp({ modules: [notes] });
-  t.teardown(() => test.close());
-  const company = await test.createCompany();
-  const reader = await test.createUser({ company, permissions: ['notes.note.read'] });
-  const { kernel } = test.app;
+  const { test, company, reader, kernel } = await appWithReader(t);
   const bearer = `Bearer ${reader.token}`;
   const canRead = async () => (await authenticate(kernel, bearer))!.keys.has('notes.note.read');
   t.ok(await canRead());
@@ -236,11 +241,7 @@ t.test('a re-read of access while a change is being written does not keep the ol
 });
 
 t.test('a re-read of access that began before a change committed answers its own callers only: it is neither cached nor shared', async (t) => {
-  const test = await createTestApp({ modules: [notes] });
-  t.teardown(() => test.close());
-  const company = await test.createCompany();
-  const reader = await test.createUser({ company, permissions: ['notes.note.read'] });
-  const { kernel } = test.app;
+  const { reader, kernel } = await appWithReader(t);
   const bearer = `Bearer ${reader.token}`;
   // The change is forgotten (as at its commit) while a read that began before it is under way.
   const readAcrossAChange = () => {
@@ -263,11 +264,7 @@ t.test('a re-read of access that began before a change committed answers its own
 });
 
 t.test("a module's access fact is read once per built viewer, and again once accessChanged commits", async (t) => {
-  const test = await createTestApp({ modules: [notes] });
-  t.teardown(() => test.close());
-  const company = await test.createCompany();
-  const member = await test.createUser({ company, permissions: ['notes.note.read'] });
-  const { kernel } = test.app;
+  const { test, company, reader: member, kernel } = await appWithReader(t);
   const viewerNow = async () => (await authenticate(kernel, `Bearer ${member.token}`))!;
   const stamp = async () => (await test.sql<{ v: number }>('select access_version as v from app_user where id = $1', [member.id]))[0]!.v;
   let reads = 0;
