@@ -117,8 +117,9 @@ async function lockCartForCheckout(tx: EntityManager, viewer: Viewer, data: Chec
  * 5. each line takes min(needed, remaining) per layer in FIFO order; the sale, its lines, their
  *    allocations, the layers' new remaining and the cart's status are written in one statement.
  *
- * Six statements in all (the row-level security scope, 2, 3 and 5), plain SQL but for the event and
- * the customer check: the layers stay locked for the last write and the commit only. A serialisation
+ * Six statements in all — the row-level security scope, the key with the cart's lock, the lines, the
+ * event, the layers' lock, the one write — plain SQL but for the event and a customer's check; the
+ * layers stay locked for the last write and the commit only. A serialisation
  * failure or deadlock reruns the transaction; a concurrent repeat of the key loses on the unique index
  * and reruns into step 1. `agentStockChanged` is published after commit (the caller's, when called
  * inside a transaction), with the on hand the locked layers were left with (no read back); the
