@@ -85,6 +85,20 @@ t.test('webhooks', async (t) => {
     t.equal(hook.received.length, 3, 'a disabled webhook receives nothing');
   });
 
+  t.test("a webhook hears its own company's events only", async (t) => {
+    const hook = await receiver([200]);
+    t.teardown(hook.close);
+    const created = await test.gql(CREATE_WEBHOOK, { input: { url: hook.url, events: ['*'], secret: SECRET } }, owner);
+    const other = await test.createCompany();
+    await test.gql(CREATE_NOTE, { input: { title: 'elsewhere', branchId: other.defaultBranchId } }, { token: other.owner.token });
+    await note('here');
+    await test.app.dispatcher.idle();
+    t.same(hook.received.map((r) => JSON.parse(r.body)).map((event) => [event.companyId, event.payload.title]), [[company.id, 'here']]);
+    const recorded = await test.sql('select e.company_id from atrium_event_delivery d join atrium_event e on e.id = d.event_id where d.target = $1', [`webhook:${created.data.createWebhook.id}`]);
+    t.same(recorded, [{ company_id: company.id }], "no delivery of another company's event is even recorded for it");
+    await test.gql('mutation ($id: ID!) { deleteWebhook(id: $id) }', { id: created.data.createWebhook.id }, owner);
+  });
+
   t.test('bad input writes nothing; another company cannot reach it', async (t) => {
     const before = (await test.sql('select id from webhook')).length;
     const bad = await test.gql(CREATE_WEBHOOK, { input: { url: 'ftp://x', events: ['notes.note.burned'], secret: 'short' } }, owner);

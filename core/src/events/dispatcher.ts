@@ -38,6 +38,9 @@ export type DispatcherLog = { error(object: unknown, message?: string): void; wa
 
 const BATCH = 100;
 
+/** A PostgreSQL text[] literal (bound as one parameter). */
+const textArray = (values: readonly string[]): string => `{${values.map((value) => `"${value.replace(/["\\]/g, '\\$&')}"`).join(',')}}`;
+
 /**
  * Delivers committed outbox events: to GraphQL subscription topics, and to the modules' listeners —
  * each listener run in a transaction of its own, retried with backoff until it succeeds (at least
@@ -141,41 +144,29 @@ export class EventDispatcher {
     return manager.getConnection().execute(query, params, 'all', em?.getTransactionContext());
   }
 
-  /** Takes pending events, records a delivery per listener, marks them dispatched — then publishes them. */
+  /**
+   * Takes pending events, marks them dispatched and records a delivery per listener and per matching
+   * webhook — in one statement, so in one round trip and atomically — then publishes them.
+   */
   async #dispatchBatch(): Promise<number> {
-    const em = this.#orm.em.fork({ disableContextResolution: true }) as EntityManager;
-    const events = await em.transactional(async (tx) => {
-      const rows = await this.#sql<EventRow>(
-        'select id, name, company_id, payload, occurred_at from atrium_event where dispatched_at is null order by id limit ? for update skip locked',
-        [BATCH],
-        tx,
-      );
-      if (rows.length === 0) return rows;
-      // One query for the batch's webhooks, one insert for all its deliveries.
-      const companies = [...new Set(rows.map((row) => row.company_id).filter((id): id is string => id !== null))];
-      const hooks = companies.length
-        ? await this.#sql<{ id: string; company_id: string; events: string[] }>(
-            `select id, company_id, events from webhook where active and company_id in (${companies.map(() => '?').join(', ')})`,
-            companies,
-            tx,
-          )
-        : [];
-      const deliveries = rows.flatMap((row) => [
-        ...(this.#listeners.get(row.name) ?? []).map((l) => [row.id, l.target]),
-        ...hooks
-          .filter((hook) => hook.company_id === row.company_id && (hook.events.includes(row.name) || hook.events.includes('*')))
-          .map((hook) => [row.id, `webhook:${hook.id}`]),
-      ]);
-      if (deliveries.length > 0) {
-        await this.#sql(
-          `insert into atrium_event_delivery (event_id, target) values ${deliveries.map(() => '(?, ?)').join(', ')} on conflict do nothing`,
-          deliveries.flat(),
-          tx,
-        );
-      }
-      await this.#sql(`update atrium_event set dispatched_at = now() where id in (${rows.map(() => '?').join(', ')})`, rows.map((r) => r.id), tx);
-      return rows;
-    });
+    const listeners = [...this.#listeners].flatMap(([name, list]) => list.map((entry) => [name, entry.target] as const));
+    const events = await this.#sql<EventRow>(
+      `with claimed as (
+         select id from atrium_event where dispatched_at is null order by id limit ? for update skip locked
+       ), dispatched as (
+         update atrium_event e set dispatched_at = now() from claimed where e.id = claimed.id
+         returning e.id, e.name, e.company_id, e.payload, e.occurred_at
+       ), deliveries as (
+         insert into atrium_event_delivery (event_id, target)
+         select d.id, l.target from dispatched d join unnest(?::text[], ?::text[]) as l (name, target) on l.name = d.name
+         union all
+         select d.id, 'webhook:' || w.id from dispatched d
+           join webhook w on w.active and w.company_id = d.company_id and (d.name = any(w.events) or '*' = any(w.events))
+         on conflict do nothing
+       )
+       select * from dispatched order by id`,
+      [BATCH, textArray(listeners.map(([name]) => name)), textArray(listeners.map(([, target]) => target))],
+    );
     for (const row of events) await this.#publish(eventTopic(row.company_id, row.name), toDomainEvent(row));
     return events.length;
   }
