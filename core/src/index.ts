@@ -45,6 +45,7 @@ export { DateTimeScalar, DecimalScalar, JSONScalar } from './graphql/scalars.ts'
 export { subscription, topic, type Publish, type SubscriptionOptions, type SubscriptionResolver, type Topic } from './graphql/subscriptions.ts';
 export { ajv, createValidator, type JsonSchema } from './validation.ts';
 export { newId, isId } from './db/ids.ts';
+export { arrayParam } from './db/array-param.ts';
 export { cents, createdAt, decimal, MAX_CENTS, money, MONEY_PATTERN, primaryId } from './db/columns.ts';
 export { flushOrConflict } from './db/unique.ts';
 export { MAX_TRANSACTION_ATTEMPTS, transactionWithRetry } from './db/retry.ts';

@@ -1,6 +1,6 @@
 import t from 'tap';
 import { createTestApp } from '@atrium/core/testing';
-import { Branch, companyEm, CORE_VERSION } from '@atrium/core';
+import { arrayParam, Branch, companyEm, CORE_VERSION, type EntityManager } from '@atrium/core';
 
 t.test('the kernel answers its info query', async (t) => {
   const started = Date.now();
@@ -42,4 +42,17 @@ t.test('loaded entities keep their fields as plain data, and changes to them are
   loaded!.name = 'Renamed';
   await em.flush();
   t.same(await test.sql('select name from branch where id = $1', [company.defaultBranchId]), [{ name: 'Renamed' }], 'a change is found by the unit of work');
+});
+
+t.test('arrayParam binds a list as one array parameter, every element whole', async (t) => {
+  const test = await createTestApp();
+  t.teardown(() => test.close());
+  const values = ['plain', 'with, comma', '{braces}', 'a "quote"', 'back\\slash', ''];
+  const em = test.app.orm.em.fork() as EntityManager;
+  const [text] = await em.execute<{ a: string[] }[]>('select ?::text[] as a', [arrayParam(values)]);
+  t.same(text!.a, values);
+  const [numbers] = await em.execute<{ a: number[] }[]>('select ?::int[] as a', [arrayParam([3, 1, 2])]);
+  t.same(numbers!.a, [3, 1, 2]);
+  const [empty] = await em.execute<{ n: number }[]>('select cardinality(?::uuid[]) as n', [arrayParam([])]);
+  t.equal(empty!.n, 0);
 });

@@ -5,6 +5,7 @@ import type { DomainEvent, EventListener, ModuleContext } from '../plugin/manife
 import type { ResolvedPlugin } from '../plugin/registry.ts';
 import { topic, type Publish, type Topic } from '../graphql/subscriptions.ts';
 import { deliverToWebhook } from '../webhooks/webhooks.ts';
+import { arrayParam } from '../db/array-param.ts';
 
 /** Settings of the event dispatcher. */
 export interface DispatcherOptions extends BackoffOptions {
@@ -37,9 +38,6 @@ interface DeliveryRow extends EventRow {
 export type DispatcherLog = { error(object: unknown, message?: string): void; warn(object: unknown, message?: string): void };
 
 const BATCH = 100;
-
-/** A PostgreSQL text[] literal (bound as one parameter). */
-const textArray = (values: readonly string[]): string => `{${values.map((value) => `"${value.replace(/["\\]/g, '\\$&')}"`).join(',')}}`;
 
 /**
  * Delivers committed outbox events: to GraphQL subscription topics, and to the modules' listeners —
@@ -165,7 +163,7 @@ export class EventDispatcher {
          on conflict do nothing
        )
        select * from dispatched order by id`,
-      [BATCH, textArray(listeners.map(([name]) => name)), textArray(listeners.map(([, target]) => target))],
+      [BATCH, arrayParam(listeners.map(([name]) => name)), arrayParam(listeners.map(([, target]) => target))],
     );
     for (const row of events) await this.#publish(eventTopic(row.company_id, row.name), toDomainEvent(row));
     return events.length;

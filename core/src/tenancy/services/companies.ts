@@ -1,6 +1,7 @@
 import type { EntityManager } from '@mikro-orm/sql';
 import { AtriumError, BadUserInputError, notFound } from '../../graphql/errors.ts';
 import { isId, newId } from '../../db/ids.ts';
+import { arrayParam } from '../../db/array-param.ts';
 import { createValidator } from '../../validation.ts';
 import { enabledModules, loadOverrides } from '../../access/viewer.ts';
 import { Company, Plan, type PlanLimits } from '../entities.ts';
@@ -22,7 +23,7 @@ export async function planForNewCompany(em: EntityManager, kernel: Kernel): Prom
   if (code !== DEFAULT_PLAN_CODE) throw new AtriumError('INTERNAL', `The configured default plan "${code}" does not exist`);
   // Two first sign-ups at once: the unique code keeps one plan; the loser reads it back.
   const modules = kernel.modules.map(({ plugin }) => plugin.name);
-  await em.execute(`insert into plan (id, code, name, modules) values (?, ?, 'Default', ?) on conflict (code) do nothing`, [newId(), code, `{${modules.join(',')}}`], 'run');
+  await em.execute(`insert into plan (id, code, name, modules) values (?, ?, 'Default', ?) on conflict (code) do nothing`, [newId(), code, arrayParam(modules)], 'run');
   return em.findOneOrFail(Plan, { code });
 }
 

@@ -1,4 +1,4 @@
-import { afterCommit, AtriumError, BadUserInputError, conflict, createValidator, decimal, MAX_CENTS, newId, notFound, type EntityManager, type Viewer, transactionWithRetry } from '@atrium/core';
+import { afterCommit, arrayParam, AtriumError, BadUserInputError, conflict, createValidator, decimal, MAX_CENTS, newId, notFound, type EntityManager, type Viewer, transactionWithRetry } from '@atrium/core';
 import { findContact } from '@atrium/crm';
 import { AgentAllocation, AgentSale, AgentSaleLine } from '../entities/sales.ts';
 import { AgentTransferLine } from '../entities/transfers.ts';
@@ -77,9 +77,6 @@ interface LayerRow {
   accepted_at: Date;
   remaining: number;
 }
-
-/** A PostgreSQL array literal of uuids, numbers or decimal strings (bound as one parameter). */
-const array = (values: readonly (string | number)[]): string => `{${values.join(',')}}`;
 
 /**
  * The sale already made with this key, and the cart (the given one, or the agent's oldest open one)
@@ -174,7 +171,7 @@ export async function checkoutAgentCart({ em, viewer, emit, publish }: AgentSale
             where company_id = ? and agent_id = ? and product_id = any(?::uuid[]) and remaining > 0 and accepted_at is not null
             order by accepted_at, id
               for update`,
-          [viewer.companyId, viewer.id, array([...needed.keys()])],
+          [viewer.companyId, viewer.id, arrayParam([...needed.keys()])],
         )
       ).map((row) =>
         tx.create(
@@ -231,12 +228,12 @@ export async function checkoutAgentCart({ em, viewer, emit, publish }: AgentSale
         [
           sale.id, viewer.companyId, viewer.id, cart.id, sale.customerId, data.idempotencyKey, sale.total, now,
           viewer.companyId, sale.id,
-          array(saleLines.map((line) => line.id)), array(saleLines.map((line) => line.productId)), array(saleLines.map((line) => line.position)),
-          array(saleLines.map((line) => line.quantity)), array(saleLines.map((line) => line.unitPrice)), array(saleLines.map((line) => line.discount)), array(saleLines.map((line) => line.total)),
+          arrayParam(saleLines.map((line) => line.id)), arrayParam(saleLines.map((line) => line.productId)), arrayParam(saleLines.map((line) => line.position)),
+          arrayParam(saleLines.map((line) => line.quantity)), arrayParam(saleLines.map((line) => line.unitPrice)), arrayParam(saleLines.map((line) => line.discount)), arrayParam(saleLines.map((line) => line.total)),
           viewer.companyId,
-          array(allocations.map((allocation) => allocation.id)), array(allocations.map((allocation) => allocation.saleLineId)),
-          array(allocations.map((allocation) => allocation.transferLineId)), array(allocations.map((allocation) => allocation.quantity)),
-          array([...taken.keys()].map((layer) => layer.id)), array([...taken.values()]),
+          arrayParam(allocations.map((allocation) => allocation.id)), arrayParam(allocations.map((allocation) => allocation.saleLineId)),
+          arrayParam(allocations.map((allocation) => allocation.transferLineId)), arrayParam(allocations.map((allocation) => allocation.quantity)),
+          arrayParam([...taken.keys()].map((layer) => layer.id)), arrayParam([...taken.values()]),
           now, cart.id,
         ],
       );

@@ -1,4 +1,4 @@
-import { accessChanged, BadUserInputError, Branch, createValidator, notFound, User, type Emit, type EntityManager, type Kernel, type Publish, type Viewer } from '@atrium/core';
+import { accessChanged, arrayParam, BadUserInputError, Branch, createValidator, notFound, User, type Emit, type EntityManager, type Kernel, type Publish, type Viewer } from '@atrium/core';
 import { Conversation } from '../entities/conversations.ts';
 import { companyIdOf, serviceContext, transact, type MessengerContext } from './context.ts';
 import { openConversation } from './conversations.ts';
@@ -76,13 +76,13 @@ async function checkParticipants(tx: EntityManager, ids: string[]): Promise<stri
 async function replaceParticipants(tx: EntityManager, kernel: Kernel, conversation: Conversation, userIds: string[]): Promise<boolean> {
   const removed = await tx.execute<{ user_id: string }[]>(
     `delete from messenger_participant where conversation_id = ? and not (user_id = any(?::uuid[])) returning user_id`,
-    [conversation.id, `{${userIds.join(',')}}`],
+    [conversation.id, arrayParam(userIds)],
   );
   const added = userIds.length
     ? await tx.execute<{ user_id: string }[]>(
         `insert into messenger_participant (conversation_id, user_id, company_id)
          select ?, u, ? from unnest(?::uuid[]) as u on conflict do nothing returning user_id`,
-        [conversation.id, conversation.companyId, `{${userIds.join(',')}}`],
+        [conversation.id, conversation.companyId, arrayParam(userIds)],
       )
     : [];
   await accessChanged(tx, kernel, [...removed, ...added].map((row) => row.user_id));
@@ -144,7 +144,7 @@ export async function participantsOf(em: EntityManager, conversationIds: readonl
   const rows = conversationIds.length
     ? await em.execute<{ conversation_id: string; user_id: string }[]>(
         'select conversation_id, user_id from messenger_participant where conversation_id = any(?::uuid[]) order by created_at, user_id',
-        [`{${conversationIds.join(',')}}`],
+        [arrayParam(conversationIds)],
       )
     : [];
   const byConversation = new Map<string, string[]>();

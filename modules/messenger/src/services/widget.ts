@@ -1,4 +1,5 @@
 import {
+  arrayParam,
   AtriumError,
   companyEm,
   createValidator,
@@ -175,7 +176,7 @@ export async function widgetMarkRead(caller: WidgetCaller, token: unknown): Prom
       [now, session.contactInboxId, new Date(now.getTime() - READ_THROTTLE_MS)],
     );
     if (!moved.length) return false;
-    const ids = `{${moved.map((row) => row.id).join(',')}}`;
+    const ids = arrayParam(moved.map((row) => row.id));
     await tx.execute(
       `update messenger_message set status = 'READ'
         where conversation_id = any(?::uuid[]) and message_type = 'OUTGOING' and not private and status in ('SENT', 'DELIVERED') and created_at <= ?`,
