@@ -66,6 +66,9 @@ interface CartLineRow {
   discount: string;
 }
 
+/** A sale line as checkout writes it, with its allocations in the order taken and their layers. */
+type WrittenLine = { line: AgentSaleLine; allocations: { allocation: AgentAllocation; layer: AgentTransferLine }[] };
+
 /** A FIFO layer as checkout locks it. */
 interface LayerRow {
   id: string;
@@ -97,6 +100,63 @@ async function lockCartForCheckout(tx: EntityManager, viewer: Viewer, data: Chec
     [viewer.companyId, viewer.id, data.idempotencyKey, viewer.companyId, viewer.id, ...(data.cartId ? [data.cartId] : [])],
   );
   return { previous: !!row?.previous, cart: row?.id ? { id: row.id, status: row.status! } : null };
+}
+
+/** The agent's layers of the products that have stock, locked oldest first (answered as entities, not managed). */
+async function lockLayers(tx: EntityManager, viewer: Viewer, productIds: string[]): Promise<AgentTransferLine[]> {
+  const rows = await tx.execute<LayerRow[]>(
+    `select id, transfer_id, product_id, position, qty_sent, qty_accepted, accepted_at, remaining from agent_transfer_line
+      where company_id = ? and agent_id = ? and product_id = any(?::uuid[]) and remaining > 0 and accepted_at is not null
+      order by accepted_at, id
+        for update`,
+    [viewer.companyId, viewer.id, arrayParam(productIds)],
+  );
+  return rows.map((row) =>
+    tx.create(
+      AgentTransferLine,
+      { id: row.id, companyId: viewer.companyId, transferId: row.transfer_id, agentId: viewer.id, productId: row.product_id, position: row.position, qtySent: row.qty_sent, qtyAccepted: row.qty_accepted, acceptedAt: row.accepted_at, remaining: row.remaining },
+      { persist: false },
+    ),
+  );
+}
+
+/** Writes the sale, its lines and allocations, the layers' new remaining (`taken` from each) and the cart's status (checked out as the sale was made): one statement. */
+async function writeSale(tx: EntityManager, sale: AgentSale, written: WrittenLine[], taken: Map<AgentTransferLine, number>): Promise<void> {
+  const lines = written.map((entry) => entry.line);
+  const allocations = written.flatMap((entry) => entry.allocations.map((pair) => pair.allocation));
+  await tx.execute(
+    `with sale as (
+       insert into agent_sale (id, company_id, agent_id, cart_id, customer_id, idempotency_key, total, status, created_at)
+       values (?, ?, ?, ?, ?, ?, ?, 'COMPLETED', ?)
+     ), lines as (
+       insert into agent_sale_line (id, company_id, sale_id, product_id, position, quantity, unit_price, discount, total)
+       select id, ?, ?, product_id, position, quantity, unit_price, discount, total
+         from unnest(?::uuid[], ?::uuid[], ?::int[], ?::int[], ?::numeric[], ?::numeric[], ?::numeric[])
+           as line (id, product_id, position, quantity, unit_price, discount, total)
+     ), allocations as (
+       -- In the order taken: their clock_timestamp() creation times sort them FIFO.
+       insert into agent_allocation (id, company_id, sale_line_id, transfer_line_id, quantity)
+       select id, ?, sale_line_id, transfer_line_id, quantity
+         from unnest(?::uuid[], ?::uuid[], ?::uuid[], ?::int[]) with ordinality as taken (id, sale_line_id, transfer_line_id, quantity, n)
+        order by n
+     ), layers as (
+       update agent_transfer_line layer set remaining = layer.remaining - taken.quantity
+         from unnest(?::uuid[], ?::int[]) as taken (id, quantity)
+        where layer.id = taken.id
+     )
+     update agent_cart set status = 'CHECKED_OUT', checked_out_at = ? where id = ?`,
+    [
+      sale.id, sale.companyId, sale.agentId, sale.cartId, sale.customerId, sale.idempotencyKey, sale.total, sale.createdAt,
+      sale.companyId, sale.id,
+      arrayParam(lines.map((line) => line.id)), arrayParam(lines.map((line) => line.productId)), arrayParam(lines.map((line) => line.position)),
+      arrayParam(lines.map((line) => line.quantity)), arrayParam(lines.map((line) => line.unitPrice)), arrayParam(lines.map((line) => line.discount)), arrayParam(lines.map((line) => line.total)),
+      sale.companyId,
+      arrayParam(allocations.map((allocation) => allocation.id)), arrayParam(allocations.map((allocation) => allocation.saleLineId)),
+      arrayParam(allocations.map((allocation) => allocation.transferLineId)), arrayParam(allocations.map((allocation) => allocation.quantity)),
+      arrayParam([...taken.keys()].map((layer) => layer.id)), arrayParam([...taken.values()]),
+      sale.createdAt, sale.cartId,
+    ],
+  );
 }
 
 /**
@@ -150,10 +210,9 @@ export async function checkoutAgentCart({ em, viewer, emit, publish }: AgentSale
       if (total > MAX_CENTS) throw new BadUserInputError({ 'input.cartId': 'is worth more than 999999999999.99' });
 
       // The answer, built as written (not persisted through the unit of work: the statement below writes it).
-      const now = new Date();
       const sale = tx.create(
         AgentSale,
-        { id: newId(), companyId: viewer.companyId, agentId: viewer.id, cartId: cart.id, customerId: data.customerId ?? null, idempotencyKey: data.idempotencyKey, total: decimal(total), status: 'COMPLETED', createdAt: now },
+        { id: newId(), companyId: viewer.companyId, agentId: viewer.id, cartId: cart.id, customerId: data.customerId ?? null, idempotencyKey: data.idempotencyKey, total: decimal(total), status: 'COMPLETED', createdAt: new Date() },
         { persist: false },
       );
       const saleLines = priced.map((line, position) =>
@@ -165,21 +224,7 @@ export async function checkoutAgentCart({ em, viewer, emit, publish }: AgentSale
 
       const needed = new Map<string, number>();
       for (const line of priced) needed.set(line.productId, (needed.get(line.productId) ?? 0) + line.quantity);
-      const layers = (
-        await tx.execute<LayerRow[]>(
-          `select id, transfer_id, product_id, position, qty_sent, qty_accepted, accepted_at, remaining from agent_transfer_line
-            where company_id = ? and agent_id = ? and product_id = any(?::uuid[]) and remaining > 0 and accepted_at is not null
-            order by accepted_at, id
-              for update`,
-          [viewer.companyId, viewer.id, arrayParam([...needed.keys()])],
-        )
-      ).map((row) =>
-        tx.create(
-          AgentTransferLine,
-          { id: row.id, companyId: viewer.companyId, transferId: row.transfer_id, agentId: viewer.id, productId: row.product_id, position: row.position, qtySent: row.qty_sent, qtyAccepted: row.qty_accepted, acceptedAt: row.accepted_at, remaining: row.remaining },
-          { persist: false },
-        ),
-      );
+      const layers = await lockLayers(tx, viewer, [...needed.keys()]);
       const byProduct = Map.groupBy(layers, (layer) => layer.productId);
       const shortfalls: Shortfall[] = [];
       for (const [productId, requested] of needed) {
@@ -189,8 +234,8 @@ export async function checkoutAgentCart({ em, viewer, emit, publish }: AgentSale
       if (shortfalls.length) throw insufficientStock(shortfalls);
 
       const taken = new Map<AgentTransferLine, number>();
-      const written = saleLines.map((line) => {
-        const allocations: { allocation: AgentAllocation; layer: AgentTransferLine }[] = [];
+      const written = saleLines.map((line): WrittenLine => {
+        const allocations: WrittenLine['allocations'] = [];
         let left = line.quantity;
         for (const layer of byProduct.get(line.productId)!) {
           if (left === 0) break;
@@ -203,40 +248,7 @@ export async function checkoutAgentCart({ em, viewer, emit, publish }: AgentSale
         }
         return { line, allocations };
       });
-      const allocations = written.flatMap((entry) => entry.allocations.map((taken) => taken.allocation));
-      await tx.execute(
-        `with sale as (
-           insert into agent_sale (id, company_id, agent_id, cart_id, customer_id, idempotency_key, total, status, created_at)
-           values (?, ?, ?, ?, ?, ?, ?, 'COMPLETED', ?)
-         ), lines as (
-           insert into agent_sale_line (id, company_id, sale_id, product_id, position, quantity, unit_price, discount, total)
-           select id, ?, ?, product_id, position, quantity, unit_price, discount, total
-             from unnest(?::uuid[], ?::uuid[], ?::int[], ?::int[], ?::numeric[], ?::numeric[], ?::numeric[])
-               as line (id, product_id, position, quantity, unit_price, discount, total)
-         ), allocations as (
-           -- In the order taken: their clock_timestamp() creation times sort them FIFO.
-           insert into agent_allocation (id, company_id, sale_line_id, transfer_line_id, quantity)
-           select id, ?, sale_line_id, transfer_line_id, quantity
-             from unnest(?::uuid[], ?::uuid[], ?::uuid[], ?::int[]) with ordinality as taken (id, sale_line_id, transfer_line_id, quantity, n)
-            order by n
-         ), layers as (
-           update agent_transfer_line layer set remaining = layer.remaining - taken.quantity
-             from unnest(?::uuid[], ?::int[]) as taken (id, quantity)
-            where layer.id = taken.id
-         )
-         update agent_cart set status = 'CHECKED_OUT', checked_out_at = ? where id = ?`,
-        [
-          sale.id, viewer.companyId, viewer.id, cart.id, sale.customerId, data.idempotencyKey, sale.total, now,
-          viewer.companyId, sale.id,
-          arrayParam(saleLines.map((line) => line.id)), arrayParam(saleLines.map((line) => line.productId)), arrayParam(saleLines.map((line) => line.position)),
-          arrayParam(saleLines.map((line) => line.quantity)), arrayParam(saleLines.map((line) => line.unitPrice)), arrayParam(saleLines.map((line) => line.discount)), arrayParam(saleLines.map((line) => line.total)),
-          viewer.companyId,
-          arrayParam(allocations.map((allocation) => allocation.id)), arrayParam(allocations.map((allocation) => allocation.saleLineId)),
-          arrayParam(allocations.map((allocation) => allocation.transferLineId)), arrayParam(allocations.map((allocation) => allocation.quantity)),
-          arrayParam([...taken.keys()].map((layer) => layer.id)), arrayParam([...taken.values()]),
-          now, cart.id,
-        ],
-      );
+      await writeSale(tx, sale, written, taken);
       // Every layer of these products with stock is locked here: their remaining is the new on hand.
       return { sale, written, stock: onHandOfLayers(layers, [...needed.keys()]) };
     },
