@@ -7,6 +7,8 @@ import { hashApiKeySecret, parseApiKey } from '../tenancy/services/api-keys.ts';
 import type { Kernel } from '../tenancy/kernel.ts';
 import type { SystemRole } from '../tenancy/entities.ts';
 import { entryOf } from '../shared/entry.ts';
+import { arrayParam } from '../db/array-param.ts';
+import { isId } from '../db/ids.ts';
 
 /** The outcome of reading a request's credentials. */
 export interface Authentication {
@@ -18,9 +20,48 @@ export interface Authentication {
 
 const MAX_CACHED_VIEWERS = 10_000;
 
-/** The re-read of a user's access stamp (at most every `auth.accessRecheckMs` per user). */
+/** The re-read of users' access stamps (at most every `auth.accessRecheckMs` per user; those asked for together, in one statement). */
 export const ACCESS_STAMP_SQL =
-  'select u.company_id, u.active, u.system_role, u.access_version as uv, c.access_version as cv from app_user u join company c on c.id = u.company_id where u.id = ?';
+  'select u.id, u.company_id, u.active, u.system_role, u.access_version as uv, c.access_version as cv from app_user u join company c on c.id = u.company_id where u.id = any(?::uuid[])';
+
+interface AccessStamp {
+  id: string;
+  company_id: string;
+  active: boolean;
+  system_role: SystemRole;
+  uv: number;
+  cv: number;
+}
+
+/** Stamps asked for but not yet read, per kernel: read together once the current task yields. */
+const stampBatches = new WeakMap<Kernel, Map<string, PromiseWithResolvers<AccessStamp | undefined>>>();
+
+/**
+ * A user's access stamp. The stamps asked for in one go — a live event offered to the sockets of
+ * many users, whose re-reads fall due together — are read with one statement.
+ */
+function readStamp(kernel: Kernel, connection: Connection, userId: string): Promise<AccessStamp | undefined> {
+  if (!isId(userId)) return Promise.resolve(undefined);
+  let batch = stampBatches.get(kernel);
+  if (!batch) {
+    const pending = new Map<string, PromiseWithResolvers<AccessStamp | undefined>>();
+    stampBatches.set(kernel, pending);
+    batch = pending;
+    queueMicrotask(() => {
+      stampBatches.delete(kernel);
+      rows<AccessStamp>(connection, ACCESS_STAMP_SQL, [arrayParam([...pending.keys()])]).then(
+        (found) => {
+          const byId = new Map(found.map((row) => [row.id, row]));
+          for (const [id, waiting] of pending) waiting.resolve(byId.get(id));
+        },
+        (error: unknown) => {
+          for (const waiting of pending.values()) waiting.reject(error);
+        },
+      );
+    });
+  }
+  return entryOf(batch, userId, () => Promise.withResolvers<AccessStamp | undefined>()).promise;
+}
 
 /** The ORM's connection: credentials are read with plain SQL, outside any request's unit of work. */
 type Connection = ReturnType<EntityManager['getConnection']>;
@@ -80,11 +121,7 @@ const inFlight = new WeakMap<Kernel, Map<string, Promise<Viewer>>>();
 async function readViewer(kernel: Kernel, connection: Connection, claims: AccessClaims): Promise<Viewer> {
   const epoch = kernel.viewerEpoch;
   const cachedEntry = kernel.viewerCache.get(claims.sub);
-  const [state] = await rows<{ company_id: string; active: boolean; system_role: SystemRole; uv: number; cv: number }>(
-    connection,
-    ACCESS_STAMP_SQL,
-    [claims.sub],
-  );
+  const state = await readStamp(kernel, connection, claims.sub);
   if (!state?.active || state.company_id !== claims.cid) throw unauthenticated('Invalid or expired access token');
   const stamp = `${state.uv}:${state.cv}`;
   // An access change on this instance since the read began may have been committed after it: the
