@@ -21,13 +21,6 @@ const STEPS = process.argv.find((arg) => arg.startsWith('--steps='))?.slice('--s
 /** Rounds over all peers, interleaved (`--rounds=2`: twice). */
 const ROUNDS = Number(process.argv.find((arg) => arg.startsWith('--rounds='))?.slice('--rounds='.length) ?? 1);
 const RUN: Omit<RunRequest, 'type'> = isQuick ? { warmup: 1, messages: 3, intervalMs: 1000, graceMs: 30_000 } : { warmup: 2, messages: 15, intervalMs: 1000, graceMs: 10_000 };
-/**
- * Before the measured steps, every server publishes this many messages to the first sockets, 25 ms
- * apart (not measured): at one message a second the measured ones would otherwise run on code the
- * optimising compiler has not seen yet — a server in production publishes far more often than one
- * conversation does. Within the messenger's flood limit (20 a minute per sender, 10 senders).
- */
-const SERVER_WARMUP: Omit<RunRequest, 'type'> = { warmup: 0, messages: isQuick ? 10 : 100, intervalMs: 25, graceMs: 5000 };
 /** Sockets opened first and counted in the idle memory: code loaded on the first subscriber is not per subscriber. */
 const WARMUP_SOCKETS = 20;
 const SETTLE_MS = isQuick ? 300 : 2000;
@@ -159,7 +152,7 @@ function startLoad(job: FanOutJob) {
     failure: () => failure,
     open: (total: number, opened: number) => ask<Extract<FanOutMessage, { type: 'opened' }>>({ type: 'open', total }, 'opened', 30_000 + (total - opened) * 20),
     // The load generator waits up to 2 minutes more for a server behind on its publishes.
-    run: (run: Omit<RunRequest, 'type'> = RUN) => ask<RunResult>({ type: 'run', ...run }, 'result', 150_000 + (run.warmup + run.messages) * run.intervalMs + run.graceMs),
+    run: () => ask<RunResult>({ type: 'run', ...RUN }, 'result', 150_000 + (RUN.warmup + RUN.messages) * RUN.intervalMs + RUN.graceMs),
   };
 }
 
@@ -175,7 +168,6 @@ async function measure(peer: Peer, seeded: Seeded, env: NodeJS.ProcessEnv, round
     const ready = (n: number) => until(subscribers, `${peer.name} ${n} subscriptions`, (s) => s.sockets === n && s.subscriptions >= n, 60_000 + n * 10);
     await load.open(WARMUP_SOCKETS, 0);
     await ready(WARMUP_SOCKETS);
-    await load.run(SERVER_WARMUP);
     await sleep(SETTLE_MS);
     const idle = await subscribers.stats(true);
     if (!idle.collected) throw new Error(`${peer.name}: no --expose-gc in the server`);
