@@ -101,6 +101,27 @@ t.test('a repeated idempotency key answers the first sale; another cart with it 
   t.same(await ledgerState(test), before2);
 });
 
+t.test('without cartId, checkout sells the default cart — the oldest open one; with none open it is refused and writes nothing', async (t) => {
+  const { test, office, agent } = await setup();
+  t.teardown(() => test.close());
+  const soap = await newProduct(test, office, 'Soap');
+  await handOver(test, office, agent, [{ productId: soap, quantity: 10 }]);
+  const oldest = await newCart(test, agent, [{ productId: soap, quantity: 1 }]);
+  const newer = await newCart(test, agent, [{ productId: soap, quantity: 2 }]);
+  await ok(test.gql(CHECKOUT, { input: { idempotencyKey: 'first' } }, agent));
+  await ok(test.gql(CHECKOUT, { input: { idempotencyKey: 'second' } }, agent));
+  t.same(
+    await test.sql('select idempotency_key, cart_id from agent_sale order by created_at, id'),
+    [{ idempotency_key: 'first', cart_id: oldest }, { idempotency_key: 'second', cart_id: newer }],
+    'the oldest open cart first, then the next',
+  );
+  const before = await ledgerState(test);
+  const none = await test.gql(CHECKOUT, { input: { idempotencyKey: 'third' } }, agent);
+  t.equal(none.errors?.[0]?.extensions?.code, 'BAD_USER_INPUT');
+  t.ok(none.errors?.[0]?.extensions?.fields?.['input.cartId'], 'names input.cartId');
+  t.same(await ledgerState(test), before, 'nothing written');
+});
+
 t.test('refunds restore exactly the transfer lines the sale consumed', async (t) => {
   const { test, office, agent } = await setup();
   t.teardown(() => test.close());
