@@ -49,6 +49,8 @@ export class EventDispatcher {
   readonly #orm: MikroORM;
   readonly #publish: Publish;
   readonly #listeners = new Map<string, { target: string; module: string; listener: EventListener }[]>();
+  /** Every (event name, listener target) pair, as the two array parameters of the dispatch statement. */
+  readonly #listenerParams: [names: string, targets: string];
   readonly #contexts: Map<string, ModuleContext>;
   readonly #options: DispatcherOptions;
   readonly #log: DispatcherLog;
@@ -82,6 +84,8 @@ export class EventDispatcher {
         this.#listeners.set(name, list);
       }
     }
+    const pairs = [...this.#listeners].flatMap(([name, list]) => list.map((entry) => [name, entry.target] as const));
+    this.#listenerParams = [arrayParam(pairs.map(([name]) => name)), arrayParam(pairs.map(([, target]) => target))];
   }
 
   start(): void {
@@ -147,7 +151,6 @@ export class EventDispatcher {
    * webhook — in one statement, so in one round trip and atomically — then publishes them.
    */
   async #dispatchBatch(): Promise<number> {
-    const listeners = [...this.#listeners].flatMap(([name, list]) => list.map((entry) => [name, entry.target] as const));
     const events = await this.#sql<EventRow>(
       `with claimed as (
          select id from atrium_event where dispatched_at is null order by id limit ? for update skip locked
@@ -163,7 +166,7 @@ export class EventDispatcher {
          on conflict do nothing
        )
        select * from dispatched order by id`,
-      [BATCH, arrayParam(listeners.map(([name]) => name)), arrayParam(listeners.map(([, target]) => target))],
+      [BATCH, ...this.#listenerParams],
     );
     for (const row of events) await this.#publish(eventTopic(row.company_id, row.name), toDomainEvent(row));
     return events.length;
