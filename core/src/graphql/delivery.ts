@@ -55,8 +55,6 @@ export class SubscriptionHub {
   readonly #topics = new Map<string, TopicListeners>();
   readonly #emitter: Emitter;
   readonly #log: (error: unknown) => void;
-  /** The deliveries of received events not yet offered to every subscriber. */
-  readonly #delivering = new Set<Promise<void>>();
 
   constructor(emitter: Emitter, log: (error: unknown) => void) {
     this.#emitter = emitter;
@@ -71,10 +69,7 @@ export class SubscriptionHub {
         listening: Promise.resolve(),
         delivering: Promise.resolve(),
         listener: ({ payload }, done) => {
-          const delivery = created.delivering.then(() => this.#deliver(created.subscribers, { payload }));
-          created.delivering = delivery;
-          this.#delivering.add(delivery);
-          void delivery.then(() => this.#delivering.delete(delivery));
+          created.delivering = created.delivering.then(() => this.#deliver(created.subscribers, { payload }));
           done();
         },
       };
@@ -90,7 +85,12 @@ export class SubscriptionHub {
    * each (for tests: after it, what a socket has not received, it will not).
    */
   async idle(): Promise<void> {
-    while (this.#delivering.size) await Promise.all(this.#delivering);
+    for (;;) {
+      const awaited = new Set([...this.#topics.values()].map((entry) => entry.delivering));
+      await Promise.all(awaited);
+      // Done when no event arrived meanwhile: every topic's chain is one already awaited.
+      if ([...this.#topics.values()].every((entry) => awaited.has(entry.delivering))) return;
+    }
   }
 
   remove(topic: string, subscriber: Subscriber): void {
