@@ -9,6 +9,7 @@ import type { PresenceStore } from '../shared/presence.ts';
 import type { SharedQueues } from '../shared/queue.ts';
 import type { AccessTokenSigner } from '../auth/tokens.ts';
 import { afterCommit } from '../db/after-commit.ts';
+import { arrayParam } from '../db/array-param.ts';
 import type { AtriumError } from '../graphql/errors.ts';
 import type { EventRegistry } from '../events/outbox.ts';
 
@@ -71,7 +72,7 @@ export function forgetViewersOnCommit(em: EntityManager, kernel: Kernel, change:
  */
 export async function accessChanged(em: EntityManager, kernel: Kernel, userIds: readonly string[]): Promise<void> {
   if (!userIds.length) return;
-  await em.execute(`update app_user set access_version = access_version + 1 where id in (${userIds.map(() => '?').join(', ')})`, [...userIds]);
+  await em.execute('update app_user set access_version = access_version + 1 where id = any(?::uuid[])', [arrayParam(userIds)]);
   for (const userId of userIds) forgetViewersOnCommit(em, kernel, { userId });
 }
 
