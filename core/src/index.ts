@@ -40,18 +40,19 @@ export {
   notFound,
   type ErrorCode,
 } from './graphql/errors.ts';
-export { paginate, pageArgs, MAX_PAGE_SIZE, DEFAULT_PAGE_SIZE, type Connection, type ConnectionArgs } from './graphql/connection.ts';
+export { paginate, paginateRows, accessibleRows, pageArgs, MAX_PAGE_SIZE, DEFAULT_PAGE_SIZE, type Connection, type ConnectionArgs } from './graphql/connection.ts';
 export { DateTimeScalar, DecimalScalar, JSONScalar } from './graphql/scalars.ts';
 export { subscription, topic, type Publish, type SubscriptionOptions, type SubscriptionResolver, type Topic } from './graphql/subscriptions.ts';
 export { ajv, createValidator, type JsonSchema } from './validation.ts';
 export { newId, isId } from './db/ids.ts';
 export { arrayParam } from './db/array-param.ts';
+export { sqlCondition, allOf, type SqlCondition } from './db/sql-condition.ts';
 export { cents, createdAt, decimal, MAX_CENTS, money, MONEY_PATTERN, primaryId } from './db/columns.ts';
 export { flushOrConflict } from './db/unique.ts';
 export { MAX_TRANSACTION_ATTEMPTS, transactionWithRetry } from './db/retry.ts';
 export { afterCommit } from './db/after-commit.ts';
 export { referenceLoader, type LoaderQuery } from './graphql/loaders.ts';
-export { accessibleWhere, accessibleFieldWhere, assertReadableFields, buildAbility, type AbilityInput, type AppAbility, type WhereClause } from './access/ability.ts';
+export { accessibleWhere, accessibleSql, accessibleFieldWhere, assertReadableFields, buildAbility, type AbilityInput, type AppAbility, type WhereClause } from './access/ability.ts';
 export { requirePermission, requireViewer, enabledModules, viewerFact, type Viewer } from './access/viewer.ts';
 export { assertModuleEnabled, type GateContext } from './access/gate.ts';
 export { corePermissions, PermissionRegistry, type PermissionDefinition } from './access/permissions.ts';

@@ -19,6 +19,8 @@ for (const rowLevelSecurity of [true, false]) {
     const count = (await test.gql('{ rawNoteCount }', {}, { token: a.owner.token })).data.rawNoteCount;
     // Without row-level security the forgotten filter leaks every company's rows: that is what it guards.
     t.equal(count, rowLevelSecurity ? 2 : 5);
+    const rows = await test.gql('{ noteRows(first: 10) { totalCount edges { node { id } } } }', {}, { token: a.owner.token });
+    t.same([rows.data.noteRows.totalCount, rows.data.noteRows.edges.length], [2, 2], 'paginateRows writes the tenant filter out: the company only, either way');
   });
 }
 

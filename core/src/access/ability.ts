@@ -4,6 +4,7 @@ import { $and, $or, and, or, CompoundCondition, type Condition } from '@ucast/mo
 import { AtriumError } from '../graphql/errors.ts';
 import type { PermissionDefinition } from './permissions.ts';
 import type { SystemRole } from '../tenancy/entities.ts';
+import { sqlCondition, type SqlCondition } from '../db/sql-condition.ts';
 
 /** A request's CASL ability over entity names as subjects. */
 export type AppAbility = MongoAbility;
@@ -63,6 +64,17 @@ export function accessibleWhere(ability: AppAbility, action: string, subject: st
   return ast ? toWhere(ast) : null;
 }
 
+/** What a `not` negates: CASL gives an inverted rule's condition as a list of one. */
+const negated = (value: unknown): Condition => (Array.isArray(value) ? (value.length === 1 ? value[0] : new CompoundCondition('and', value)) : value) as Condition;
+
+/** A condition's field, refused when it could reach past the subject's own fields. */
+function checkField(operator: string, field: string | undefined): asserts field is string {
+  if (!field) throw new AtriumError('INTERNAL', `Unsupported access condition "${operator}"`);
+  if (field.split('.').some((segment) => segment.startsWith('$') || segment === '__proto__' || segment === 'constructor')) {
+    throw new AtriumError('INTERNAL', `Refused access condition on field "${field}"`);
+  }
+}
+
 function toWhere(node: Condition): WhereClause {
   const { operator, value } = node as { operator: string; value: unknown };
   const field = (node as { field?: string }).field;
@@ -71,11 +83,8 @@ function toWhere(node: Condition): WhereClause {
     if (operator === 'and') return parts.length === 0 ? {} : parts.length === 1 ? parts[0]! : { $and: parts };
     return parts.length === 1 ? parts[0]! : { $or: parts };
   }
-  if (operator === 'not') return { $not: toWhere(value as Condition) };
-  if (!field) throw new AtriumError('INTERNAL', `Unsupported access condition "${operator}"`);
-  if (field.split('.').some((segment) => segment.startsWith('$') || segment === '__proto__' || segment === 'constructor')) {
-    throw new AtriumError('INTERNAL', `Refused access condition on field "${field}"`);
-  }
+  if (operator === 'not') return { $not: toWhere(negated(value)) };
+  checkField(operator, field);
   const comparison = (() => {
     switch (operator) {
       case 'eq':
@@ -101,6 +110,59 @@ function toWhere(node: Condition): WhereClause {
   return field
     .split('.')
     .reduceRight<unknown>((inner, segment) => ({ [segment]: inner }), comparison) as WhereClause;
+}
+
+/**
+ * What accessibleWhere allows, as a SQL condition over one table, for reads that skip the ORM
+ * (`paginateRows`); `columnOf` names a field's column. Same rule order and meaning, `null` when
+ * nothing is allowed; conditions on related entities' fields (dotted) are refused.
+ */
+export function accessibleSql(ability: AppAbility, action: string, subject: string, columnOf: (field: string) => string): SqlCondition | null {
+  const ast = rulesToAST(ability, action, subject);
+  return ast ? toSql(ast, columnOf) : null;
+}
+
+function toSql(node: Condition, columnOf: (field: string) => string): SqlCondition {
+  const { operator, value } = node as { operator: string; value: unknown };
+  const field = (node as { field?: string }).field;
+  if (operator === 'and' || operator === 'or') {
+    const parts = (value as Condition[]).map((part) => toSql(part, columnOf));
+    if (!parts.length) return sqlCondition(operator === 'and' ? 'true' : 'false');
+    return { sql: `(${parts.map((part) => part.sql).join(` ${operator} `)})`, params: parts.flatMap((part) => part.params) };
+  }
+  if (operator === 'not') {
+    // A comparison with null is null in SQL and false in CASL: negated, it must match.
+    const inner = toSql(negated(value), columnOf);
+    return { sql: `not coalesce(${inner.sql}, false)`, params: inner.params };
+  }
+  checkField(operator, field);
+  if (field.includes('.')) throw new AtriumError('INTERNAL', `Access condition on "${field}" needs the ORM's filters (accessibleWhere)`);
+  const column = columnOf(field);
+  // As CASL matches in memory: null equals only null, and differs from every value.
+  switch (operator) {
+    case 'eq':
+      return value === null ? sqlCondition(`${column} is null`) : sqlCondition(`${column} = ?`, value);
+    case 'ne':
+      return value === null ? sqlCondition(`${column} is not null`) : sqlCondition(`${column} is distinct from ?`, value);
+    case 'in':
+    case 'nin': {
+      const values = value as unknown[];
+      const listed = values.filter((item) => item !== null);
+      const parts = [listed.length ? sqlCondition(`${column} in (${listed.map(() => '?').join(', ')})`, ...listed) : sqlCondition('false')];
+      if (listed.length < values.length) parts.push(sqlCondition(`${column} is null`));
+      const matches = { sql: `(${parts.map((part) => part.sql).join(' or ')})`, params: parts.flatMap((part) => part.params) };
+      return operator === 'in' ? matches : { sql: `not coalesce(${matches.sql}, false)`, params: matches.params };
+    }
+    case 'lt':
+    case 'lte':
+    case 'gt':
+    case 'gte':
+      return sqlCondition(`${column} ${{ lt: '<', lte: '<=', gt: '>', gte: '>=' }[operator]} ?`, value);
+    case 'exists':
+      return sqlCondition(`${column} is ${value ? 'not ' : ''}null`);
+    default:
+      throw new AtriumError('INTERNAL', `Unsupported access condition "${operator}"`);
+  }
 }
 
 /** Like accessibleWhere, for the rows where one field may be read (field-level rules). */

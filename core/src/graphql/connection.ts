@@ -1,6 +1,9 @@
-import { Cursor, type EntityName, type FilterQuery, type QueryOrderMap } from '@mikro-orm/core';
+import { Cursor, ReferenceKind, type EntityMetadata, type EntityName, type FilterQuery, type QueryOrderMap } from '@mikro-orm/core';
 import type { EntityManager } from '@mikro-orm/sql';
-import { BadUserInputError } from './errors.ts';
+import { accessibleSql, type AppAbility } from '../access/ability.ts';
+import { allOf, sqlCondition, type SqlCondition } from '../db/sql-condition.ts';
+import type { TenantFilterParams } from '../db/orm.ts';
+import { AtriumError, BadUserInputError } from './errors.ts';
 
 /** The largest page a connection serves. */
 export const MAX_PAGE_SIZE = 100;
@@ -27,6 +30,8 @@ export const connectionTypeDefs = /* GraphQL */ `
   }
 `;
 
+const notACursor = () => new BadUserInputError({ after: 'is not a cursor of this list' });
+
 /** Checks `first` (1..100, default 20) and the opaque `after` cursor; throws BAD_USER_INPUT. */
 export function pageArgs(args: ConnectionArgs): { first: number; after: string | undefined } {
   const first = args.first ?? DEFAULT_PAGE_SIZE;
@@ -38,7 +43,7 @@ export function pageArgs(args: ConnectionArgs): { first: number; after: string |
     try {
       if (!Array.isArray(Cursor.decode(after))) throw new Error('not a cursor');
     } catch {
-      throw new BadUserInputError({ after: 'is not a cursor of this list' });
+      throw notACursor();
     }
   }
   return { first, after };
@@ -66,7 +71,7 @@ export async function paginate<T extends object>(
     .catch((error: unknown) => {
       // A well-formed cursor of another list (other order fields) fails only here.
       if (after !== undefined && error instanceof Error && /cursor/i.test(error.message)) {
-        throw new BadUserInputError({ after: 'is not a cursor of this list' });
+        throw notACursor();
       }
       throw error;
     });
@@ -74,5 +79,98 @@ export async function paginate<T extends object>(
     edges: page.items.map((node) => ({ cursor: page.from(node as T), node: node as T })),
     pageInfo: { hasNextPage: page.hasNextPage, endCursor: page.endCursor },
     totalCount: page.totalCount,
+  };
+}
+
+/** How an entity's rows are read without the ORM: its table, the columns an entity loads, a field's column. */
+interface RowSource {
+  meta: EntityMetadata;
+  table: string;
+  columns: string;
+  columnOf(field: string): string;
+}
+
+const rowSources = new WeakMap<EntityMetadata, RowSource>();
+
+function rowSource<T extends object>(em: EntityManager, entity: EntityName<T>): RowSource {
+  const meta = em.getMetadata(entity) as unknown as EntityMetadata;
+  let source = rowSources.get(meta);
+  if (!source) {
+    const platform = em.getPlatform();
+    const loaded = meta.props.filter((prop) => (prop.kind === ReferenceKind.SCALAR || prop.kind === ReferenceKind.MANY_TO_ONE) && !prop.lazy && prop.persist !== false && !prop.formula);
+    const columnOf = (field: string) => {
+      const prop = meta.properties[field as never] as EntityMetadata['props'][number] | undefined;
+      if (!prop?.fieldNames?.length) throw new AtriumError('INTERNAL', `${meta.className} has no column for "${field}"`);
+      return platform.quoteIdentifier(prop.fieldNames[0]!);
+    };
+    source = {
+      meta,
+      table: platform.quoteIdentifier(meta.tableName),
+      columns: loaded.flatMap((prop) => prop.fieldNames.map((name) => platform.quoteIdentifier(name))).join(', '),
+      columnOf,
+    };
+    rowSources.set(meta, source);
+  }
+  return source;
+}
+
+/** The ORM's tenant filter, written out: a company's rows only, whether or not row-level security is on. */
+function tenantScope(em: EntityManager, source: RowSource): SqlCondition[] {
+  if (!source.meta.properties.companyId) return [];
+  const companyId = em.getFilterParams<TenantFilterParams>('tenant')?.companyId;
+  if (!companyId) throw new AtriumError('INTERNAL', `A read of ${source.meta.className} needs a company's scope`);
+  return [sqlCondition(`${source.columnOf('companyId')} = ?`, companyId)];
+}
+
+/** The rows of `entity` that `action` is allowed on, as a condition for `paginateRows`; `null` when none. */
+export function accessibleRows<T extends object>(em: EntityManager, ability: AppAbility, action: string, entity: EntityName<T>): SqlCondition | null {
+  const source = rowSource(em, entity);
+  return accessibleSql(ability, action, source.meta.className, source.columnOf);
+}
+
+/**
+ * `paginate` for hot lists: one statement for the page and one for the total, written as SQL over
+ * the entity's table, the rows answered as plain data (properties as the entity has them, no
+ * identity map, no change tracking) — a list read costs a fraction of the ORM's hydration. `where`
+ * is SQL (`accessibleRows` for what the caller may see); `orderBy` ends with a unique field, all in
+ * one direction, over columns that are never null. Cursors are those of `paginate`.
+ */
+export async function paginateRows<T extends object>(
+  em: EntityManager,
+  entity: EntityName<T>,
+  args: ConnectionArgs & { where: readonly SqlCondition[]; orderBy: Partial<Record<keyof T & string, 'asc' | 'desc'>> },
+): Promise<Connection<T>> {
+  const { first, after } = pageArgs(args);
+  const source = rowSource(em, entity);
+  const order = Object.entries(args.orderBy) as [string, 'asc' | 'desc'][];
+  const direction = order[0]![1];
+  if (order.some(([, other]) => other !== direction)) throw new AtriumError('INTERNAL', 'paginateRows orders in one direction');
+  const keys = order.map(([field]) => source.columnOf(field));
+  const filter = allOf([...tenantScope(em, source), ...args.where]);
+  const conditions = [filter];
+  if (after !== undefined) {
+    const values = Cursor.decode(after) as unknown[];
+    if (values.length !== keys.length || values.some((value) => value === null || typeof value === 'object')) throw notACursor();
+    conditions.push({ sql: `(${keys.join(', ')}) ${direction === 'asc' ? '>' : '<'} (${keys.map(() => '?').join(', ')})`, params: values });
+  }
+  const page = allOf(conditions);
+  const [rows, counted] = await Promise.all([
+    em.execute<Record<string, unknown>[]>(
+      `select ${source.columns} from ${source.table} where ${page.sql} order by ${keys.map((key) => `${key} ${direction}`).join(', ')} limit ?`,
+      [...page.params, first + 1],
+    ),
+    em.execute<{ total: number }[]>(`select count(*)::int as total from ${source.table} where ${filter.sql}`, filter.params),
+  ]).catch((error: unknown) => {
+    // A cursor of another list: its values do not fit this list's columns.
+    if (after !== undefined && /^22/.test(String((error as { code?: unknown }).code))) throw notACursor();
+    throw error;
+  });
+  const driver = em.getDriver();
+  const nodes = rows.slice(0, first).map((row) => Object.assign(driver.mapResult(row, source.meta) as T, { __typename: source.meta.className }));
+  const cursorOf = (node: T) => Cursor.encode(order.map(([field]) => (node as Record<string, unknown>)[field]));
+  return {
+    edges: nodes.map((node) => ({ cursor: cursorOf(node), node })),
+    pageInfo: { hasNextPage: rows.length > first, endCursor: nodes.length ? cursorOf(nodes.at(-1)!) : null },
+    totalCount: counted[0]!.total,
   };
 }

@@ -307,6 +307,35 @@ t.test('contacts: a list page costs the same number of statements whatever its s
   const large = await count(50);
   t.equal(large, small, `${small} statements for 5 contacts with owner and branch, and for 50`);
   t.equal(small, 4, 'count, page, owners, branches');
+
+  // Pages walk the whole list in either order, every page counting the whole list.
+  const third = await test.gql('mutation { createBranch(input: { name: "Third" }) { id } }', {}, company.owner);
+  await test.gql(CREATE_CONTACT, { input: { name: 'Contact 00', branchId: third.data.createBranch.id } }, company.owner);
+  await test.gql(CREATE_CONTACT, { input: { name: 'Contact 07' } }, company.owner);
+  const walk = async (orderBy: 'NAME' | 'NEWEST') => {
+    const seen: { id: string; name: string }[] = [];
+    let after: string | null = null;
+    for (;;) {
+      const res: any = await test.gql(CONTACTS, { first: 25, after, orderBy }, member);
+      t.equal(res.data.contacts.totalCount, 61, `${orderBy}: the total is the whole list's on every page`);
+      seen.push(...res.data.contacts.edges.map((e: any) => ({ id: e.node.id, name: e.node.name })));
+      t.equal(res.data.contacts.pageInfo.endCursor, res.data.contacts.edges.at(-1)?.cursor ?? null);
+      if (!res.data.contacts.pageInfo.hasNextPage) return { seen, cursor: res.data.contacts.edges[0].cursor as string };
+      after = res.data.contacts.pageInfo.endCursor;
+    }
+  };
+  const visible = await test.sql<{ id: string; name: string }>(
+    'select id, name from crm_contact where company_id = $1 and branch_id = any($2::uuid[]) and deleted_at is null order by name, id',
+    [company.id, [company.defaultBranchId, second.data.createBranch.id]],
+  );
+  const byName = await walk('NAME');
+  t.same(byName.seen, visible, 'by name (ties by id), without the branch the member may not read');
+  const newest = await walk('NEWEST');
+  t.same(new Set(newest.seen.map((row) => row.id)), new Set(visible.map((row) => row.id)), 'newest first: the same contacts');
+  t.equal(newest.seen[0]!.name, 'Contact 07', 'the last created first');
+  const foreign = await test.gql(CONTACTS, { first: 5, after: byName.cursor, orderBy: 'NEWEST' }, member);
+  t.equal(foreign.errors?.[0]?.extensions?.code, 'BAD_USER_INPUT', "a cursor by name does not fit the newest's times");
+  t.equal(foreign.errors?.[0]?.extensions?.fields?.after, 'is not a cursor of this list');
 });
 
 t.test('contacts: two parallel creates with one address give one contact and one CONFLICT', { skip: postgresOnly }, async (t) => {

@@ -1,5 +1,7 @@
 import {
+  accessibleRows,
   accessibleWhere,
+  arrayParam,
   AtriumError,
   BadUserInputError,
   Branch,
@@ -11,8 +13,8 @@ import {
   LockMode,
   newId,
   notFound,
-  paginate,
-  raw,
+  paginateRows,
+  sqlCondition,
   User,
   type Connection,
   type ConnectionArgs,
@@ -112,20 +114,20 @@ export interface ContactListArgs extends ConnectionArgs {
   orderBy?: 'NAME' | 'NEWEST' | null;
 }
 
-/** A page of the contacts the viewer may read, filtered in SQL. */
+/** A page of the contacts the viewer may read, filtered in SQL and read as plain rows (the hottest list of the CRM). */
 export function listContacts(em: EntityManager, viewer: Viewer, args: ContactListArgs): Promise<Connection<Contact>> {
-  const readable = contactsWhere(viewer);
+  const readable = accessibleRows(em, viewer.ability, 'read', Contact);
   if (!readable) throw forbidden('This needs the permission crm.contact.read');
   const filter = validateFilter(args.filter ?? {});
-  const where: FilterQuery<Contact>[] = [readable, { deletedAt: filter.deleted ? { $ne: null } : null }];
-  if (filter.blocked != null) where.push({ blocked: filter.blocked });
-  if (filter.branchId) where.push({ branchId: filter.branchId });
-  if (filter.ownerId) where.push({ ownerId: filter.ownerId });
-  if (filter.labels?.length) where.push({ labels: { $contains: filter.labels.map((label) => label.trim()) } });
+  const where = [readable, sqlCondition(filter.deleted ? 'deleted_at is not null' : 'deleted_at is null')];
+  if (filter.blocked != null) where.push(sqlCondition('blocked = ?', filter.blocked));
+  if (filter.branchId) where.push(sqlCondition('branch_id = ?', filter.branchId));
+  if (filter.ownerId) where.push(sqlCondition('owner_id = ?', filter.ownerId));
+  if (filter.labels?.length) where.push(sqlCondition('labels @> ?::text[]', arrayParam(filter.labels.map((label) => label.trim()))));
   const query = filter.search ? searchQuery(filter.search) : undefined;
-  if (query) where.push({ [raw((alias) => `${alias}.search @@ to_tsquery('simple', ?)`, [query])]: [] } as FilterQuery<Contact>);
+  if (query) where.push(sqlCondition(`search @@ to_tsquery('simple', ?)`, query));
   const orderBy = args.orderBy === 'NEWEST' ? ({ createdAt: 'desc', id: 'desc' } as const) : ({ name: 'asc', id: 'asc' } as const);
-  return paginate(em, Contact, { ...args, where: { $and: where }, orderBy });
+  return paginateRows(em, Contact, { ...args, where, orderBy });
 }
 
 /**

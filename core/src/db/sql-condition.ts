@@ -1,0 +1,16 @@
+/**
+ * A piece of a `where` clause with its parameters, for statements written as SQL: `?` placeholders,
+ * bound as MikroORM binds them (`em.execute`: inlined and quoted; an array spreads into a list).
+ */
+export interface SqlCondition {
+  sql: string;
+  params: unknown[];
+}
+
+export const sqlCondition = (sql: string, ...params: unknown[]): SqlCondition => ({ sql, params });
+
+/** The conditions joined with `and` (`true` when there are none). */
+export function allOf(conditions: readonly SqlCondition[]): SqlCondition {
+  if (!conditions.length) return sqlCondition('true');
+  return { sql: conditions.map((condition) => `(${condition.sql})`).join(' and '), params: conditions.flatMap((condition) => condition.params) };
+}
