@@ -21,6 +21,14 @@ for (const rowLevelSecurity of [true, false]) {
     t.equal(count, rowLevelSecurity ? 2 : 5);
     const rows = await test.gql('{ noteRows(first: 10) { totalCount edges { node { id } } } }', {}, { token: a.owner.token });
     t.same([rows.data.noteRows.totalCount, rows.data.noteRows.edges.length], [2, 2], 'paginateRows writes the tenant filter out: the company only, either way');
+    // A reference that points into another company (written around the API) resolves to nothing.
+    await test.sql("update note set branch_id = $1 where company_id = $2 and title = 'n'", [b.defaultBranchId, a.id]);
+    const branches = await test.gql('{ noteRows(first: 10) { edges { node { title branch { id } } } } }', {}, { token: a.owner.token });
+    t.same(
+      branches.data.noteRows.edges.map((edge: { node: { title: string; branch: { id: string } | null } }) => [edge.node.title, edge.node.branch?.id ?? null]).sort(),
+      [['Welcome', a.defaultBranchId], ['n', null]],
+      "referenceLoader's read by ids is scoped to the company too",
+    );
   });
 }
 

@@ -1,4 +1,7 @@
-import type { EntityName, FilterQuery } from '@mikro-orm/core';
+import type { EntityData, EntityDictionary, EntityName, FilterQuery } from '@mikro-orm/core';
+import type { EntityManager } from '@mikro-orm/sql';
+import { rowSource, tenantScope } from '../db/rows.ts';
+import { allOf, sqlCondition } from '../db/sql-condition.ts';
 import type { AtriumRequestContext } from '../app/context.ts';
 import { entryOf } from '../shared/entry.ts';
 
@@ -20,10 +23,24 @@ export function referenceLoader<Parent, T extends { id: string }>(
   return async (queries, context) => {
     const ids = [...new Set(queries.map((query) => idOf(query.obj)).filter((id): id is string => !!id))];
     const scope = where ? where(context) : {};
-    const rows = ids.length && scope ? await context.em.find(entity, { $and: [{ id: { $in: ids } }, scope] } as FilterQuery<T>) : [];
+    const rows = ids.length && scope ? await readByIds(context.em, entity, ids, scope) : [];
     const byId = new Map(rows.map((row) => [row.id, row]));
     return queries.map((query) => byId.get(idOf(query.obj) ?? '') ?? null);
   };
+}
+
+/**
+ * Entities by id. Without a narrowing scope the rows are read with plain SQL and handed to the ORM
+ * to map (the same entities, in the identity map): building an ORM query costs more than the read.
+ */
+async function readByIds<T extends { id: string }>(em: EntityManager, entity: EntityName<T>, ids: string[], scope: FilterQuery<T>): Promise<T[]> {
+  if (Object.keys(scope).length) return em.find(entity, { $and: [{ id: { $in: ids } }, scope] } as FilterQuery<T>);
+  const source = rowSource(em, entity);
+  const where = allOf([...tenantScope(em, source), sqlCondition(`${source.columnOf('id')} in (${ids.map(() => '?').join(', ')})`, ...ids)]);
+  const rows = await em.execute<EntityDictionary<T>[]>(`select ${source.columns} from ${source.table} where ${where.sql}`, where.params);
+  const driver = em.getDriver();
+  // An entity already loaded in this request is answered as it is (merge does not refresh), as `find` would.
+  return rows.map((row) => em.merge(entity, driver.mapResult(row, source.meta) as EntityData<T>, { convertCustomTypes: true }));
 }
 
 type LoaderFunction = (queries: { obj: unknown; params: unknown }[], context: AtriumRequestContext) => Promise<unknown[]> | unknown[];

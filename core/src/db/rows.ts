@@ -1,0 +1,46 @@
+import { ReferenceKind, type EntityMetadata, type EntityName } from '@mikro-orm/core';
+import type { EntityManager } from '@mikro-orm/sql';
+import { AtriumError } from '../graphql/errors.ts';
+import type { TenantFilterParams } from './orm.ts';
+import { sqlCondition, type SqlCondition } from './sql-condition.ts';
+
+/** How an entity's rows are read without the ORM: its table, the columns an entity loads, a field's column. */
+export interface RowSource {
+  meta: EntityMetadata;
+  table: string;
+  columns: string;
+  columnOf(field: string): string;
+}
+
+const rowSources = new WeakMap<EntityMetadata, RowSource>();
+
+/** The entity's row source, worked out once per entity. */
+export function rowSource<T extends object>(em: EntityManager, entity: EntityName<T>): RowSource {
+  const meta = em.getMetadata(entity) as unknown as EntityMetadata;
+  let source = rowSources.get(meta);
+  if (!source) {
+    const platform = em.getPlatform();
+    const loaded = meta.props.filter((prop) => (prop.kind === ReferenceKind.SCALAR || prop.kind === ReferenceKind.MANY_TO_ONE) && !prop.lazy && prop.persist !== false && !prop.formula);
+    const columnOf = (field: string) => {
+      const prop = meta.properties[field as never] as EntityMetadata['props'][number] | undefined;
+      if (!prop?.fieldNames?.length) throw new AtriumError('INTERNAL', `${meta.className} has no column for "${field}"`);
+      return platform.quoteIdentifier(prop.fieldNames[0]!);
+    };
+    source = {
+      meta,
+      table: platform.quoteIdentifier(meta.tableName),
+      columns: loaded.flatMap((prop) => prop.fieldNames.map((name) => platform.quoteIdentifier(name))).join(', '),
+      columnOf,
+    };
+    rowSources.set(meta, source);
+  }
+  return source;
+}
+
+/** The ORM's tenant filter, written out: a company's rows only, whether or not row-level security is on. */
+export function tenantScope(em: EntityManager, source: RowSource): SqlCondition[] {
+  if (!source.meta.properties.companyId) return [];
+  const companyId = em.getFilterParams<TenantFilterParams>('tenant')?.companyId;
+  if (!companyId) throw new AtriumError('INTERNAL', `A read of ${source.meta.className} needs a company's scope`);
+  return [sqlCondition(`${source.columnOf('companyId')} = ?`, companyId)];
+}
