@@ -9,6 +9,8 @@ export interface RowSource {
   meta: EntityMetadata;
   table: string;
   columns: string;
+  /** The primary key's column name, as rows carry it. */
+  primaryKey: string;
   columnOf(field: string): string;
 }
 
@@ -30,6 +32,7 @@ export function rowSource<T extends object>(em: EntityManager, entity: EntityNam
       meta,
       table: platform.quoteIdentifier(meta.tableName),
       columns: loaded.flatMap((prop) => prop.fieldNames.map((name) => platform.quoteIdentifier(name))).join(', '),
+      primaryKey: meta.properties[meta.primaryKeys[0] as never]!.fieldNames[0]!,
       columnOf,
     };
     rowSources.set(meta, source);

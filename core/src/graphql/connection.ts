@@ -89,8 +89,8 @@ export function accessibleRows<T extends object>(em: EntityManager, ability: App
 }
 
 /**
- * `paginate` for hot lists: one statement for the page and one for the total, written as SQL over
- * the entity's table, the rows answered as plain data (properties as the entity has them, no
+ * `paginate` for hot lists: one statement for the page and its total, written as SQL over the
+ * entity's table, the rows answered as plain data (properties as the entity has them, no
  * identity map, no change tracking) — a list read costs a fraction of the ORM's hydration. `where`
  * is SQL (`accessibleRows` for what the caller may see); `orderBy` ends with a unique field, all in
  * one direction, over columns that are never null. Cursors are those of `paginate`.
@@ -114,23 +114,33 @@ export async function paginateRows<T extends object>(
     conditions.push({ sql: `(${keys.join(', ')}) ${direction === 'asc' ? '>' : '<'} (${keys.map(() => '?').join(', ')})`, params: values });
   }
   const page = allOf(conditions);
-  const [rows, counted] = await Promise.all([
-    em.execute<Record<string, unknown>[]>(
-      `select ${source.columns} from ${source.table} where ${page.sql} order by ${keys.map((key) => `${key} ${direction}`).join(', ')} limit ?`,
-      [...page.params, first + 1],
-    ),
-    em.execute<{ total: number }[]>(`select count(*)::int as total from ${source.table} where ${filter.sql}`, filter.params),
-  ]).catch((error: unknown) => {
-    // A cursor of another list: its values do not fit this list's columns.
-    if (after !== undefined && /^22/.test(String((error as { code?: unknown }).code))) throw notACursor();
-    throw error;
-  });
+  // One round trip: the total always comes back, with the page's rows or one row of nulls beside it.
+  const rows = await em
+    .execute<Record<string, unknown>[]>(
+      `with total as (select count(*)::int as n from ${source.table} where ${filter.sql})
+       select page.*, total.n as "__total" from total left join lateral (
+         select ${source.columns} from ${source.table} where ${page.sql} order by ${keys.map((key) => `${key} ${direction}`).join(', ')} limit ?
+       ) page on true
+       order by ${keys.map((key) => `page.${key} ${direction}`).join(', ')}`,
+      [...filter.params, ...page.params, first + 1],
+    )
+    .catch((error: unknown) => {
+      // A cursor of another list: its values do not fit this list's columns.
+      if (after !== undefined && /^22/.test(String((error as { code?: unknown }).code))) throw notACursor();
+      throw error;
+    });
+  const totalCount = rows[0]!.__total as number;
+  if (rows[0]![source.primaryKey] === null) rows.length = 0;
   const driver = em.getDriver();
-  const nodes = rows.slice(0, first).map((row) => Object.assign(driver.mapResult(row, source.meta) as T, { __typename: source.meta.className }));
+  const nodes = rows.slice(0, first).map((row) => {
+    // (The last column: deleting it keeps the row's shape fast.)
+    delete row.__total;
+    return Object.assign(driver.mapResult(row, source.meta) as T, { __typename: source.meta.className });
+  });
   const cursorOf = (node: T) => Cursor.encode(order.map(([field]) => (node as Record<string, unknown>)[field]));
   return {
     edges: nodes.map((node) => ({ cursor: cursorOf(node), node })),
     pageInfo: { hasNextPage: rows.length > first, endCursor: nodes.length ? cursorOf(nodes.at(-1)!) : null },
-    totalCount: counted[0]!.total,
+    totalCount,
   };
 }
