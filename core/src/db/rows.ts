@@ -8,9 +8,12 @@ import { sqlCondition, type SqlCondition } from './sql-condition.ts';
 export interface RowSource {
   meta: EntityMetadata;
   table: string;
+  /** The columns an entity loads, by their column names (for the ORM to map). */
   columns: string;
-  /** The primary key's column name, as rows carry it. */
-  primaryKey: string;
+  /** The same columns named as the entity's properties: rows come back as plain data. */
+  properties: string;
+  /** Properties holding timestamps: the embedded database gives them as text. */
+  dates: string[];
   columnOf(field: string): string;
 }
 
@@ -32,7 +35,11 @@ export function rowSource<T extends object>(em: EntityManager, entity: EntityNam
       meta,
       table: platform.quoteIdentifier(meta.tableName),
       columns: loaded.flatMap((prop) => prop.fieldNames.map((name) => platform.quoteIdentifier(name))).join(', '),
-      primaryKey: meta.properties[meta.primaryKeys[0] as never]!.fieldNames[0]!,
+      properties: loaded
+        .filter((prop) => prop.fieldNames.length === 1)
+        .map((prop) => (prop.fieldNames[0] === prop.name ? platform.quoteIdentifier(prop.name) : `${platform.quoteIdentifier(prop.fieldNames[0]!)} as ${platform.quoteIdentifier(prop.name)}`))
+        .join(', '),
+      dates: loaded.filter((prop) => prop.runtimeType === 'Date' && !platform.isNumericProperty(prop)).map((prop) => prop.name),
       columnOf,
     };
     rowSources.set(meta, source);

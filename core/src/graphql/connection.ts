@@ -114,14 +114,15 @@ export async function paginateRows<T extends object>(
     conditions.push({ sql: `(${keys.join(', ')}) ${direction === 'asc' ? '>' : '<'} (${keys.map(() => '?').join(', ')})`, params: values });
   }
   const page = allOf(conditions);
+  const platform = em.getPlatform();
   // One round trip: the total always comes back, with the page's rows or one row of nulls beside it.
   const rows = await em
     .execute<Record<string, unknown>[]>(
       `with total as (select count(*)::int as n from ${source.table} where ${filter.sql})
        select page.*, total.n as "__total" from total left join lateral (
-         select ${source.columns} from ${source.table} where ${page.sql} order by ${keys.map((key) => `${key} ${direction}`).join(', ')} limit ?
+         select ${source.properties}, ${platform.quoteValue(source.meta.className)} as "__typename" from ${source.table} where ${page.sql} order by ${keys.map((key) => `${key} ${direction}`).join(', ')} limit ?
        ) page on true
-       order by ${keys.map((key) => `page.${key} ${direction}`).join(', ')}`,
+       order by ${order.map(([field]) => `page.${platform.quoteIdentifier(field)} ${direction}`).join(', ')}`,
       [...filter.params, ...page.params, first + 1],
     )
     .catch((error: unknown) => {
@@ -130,17 +131,13 @@ export async function paginateRows<T extends object>(
       throw error;
     });
   const totalCount = rows[0]!.__total as number;
-  if (rows[0]![source.primaryKey] === null) rows.length = 0;
-  const driver = em.getDriver();
-  const nodes = rows.slice(0, first).map((row) => {
-    // (The last column: deleting it keeps the row's shape fast.)
-    delete row.__total;
-    return Object.assign(driver.mapResult(row, source.meta) as T, { __typename: source.meta.className });
-  });
-  const cursorOf = (node: T) => Cursor.encode(order.map(([field]) => (node as Record<string, unknown>)[field]));
+  const nodes = rows[0]![source.meta.primaryKeys[0]!] === null ? [] : rows.slice(0, first);
+  // Rows come as they are (each also carries the list's `__total`); only the embedded database's timestamps need parsing.
+  for (const node of nodes) for (const field of source.dates) if (typeof node[field] === 'string') node[field] = platform.parseDate(node[field]);
+  const cursorOf = (node: Record<string, unknown>) => Cursor.encode(order.map(([field]) => node[field]));
   return {
-    edges: nodes.map((node) => ({ cursor: cursorOf(node), node })),
-    pageInfo: { hasNextPage: rows.length > first, endCursor: nodes.length ? cursorOf(nodes.at(-1)!) : null },
+    edges: nodes.map((node) => ({ cursor: cursorOf(node), node: node as T })),
+    pageInfo: { hasNextPage: nodes.length > 0 && rows.length > first, endCursor: nodes.length ? cursorOf(nodes.at(-1)!) : null },
     totalCount,
   };
 }
