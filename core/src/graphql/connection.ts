@@ -137,7 +137,7 @@ export async function paginateRows<T extends object>(
   const cursorOf = (node: Record<string, unknown>) => Cursor.encode(order.map(([field]) => node[field]));
   return {
     edges: nodes.map((node) => ({ cursor: cursorOf(node), node: node as T })),
-    pageInfo: { hasNextPage: nodes.length > 0 && rows.length > first, endCursor: nodes.length ? cursorOf(nodes.at(-1)!) : null },
+    pageInfo: { hasNextPage: rows.length > first, endCursor: nodes.length ? cursorOf(nodes.at(-1)!) : null },
     totalCount,
   };
 }

@@ -34,7 +34,7 @@ export function referenceLoader<Parent, T extends { id: string }>(
  * to map (the same entities, in the identity map): building an ORM query costs more than the read.
  */
 async function readByIds<T extends { id: string }>(em: EntityManager, entity: EntityName<T>, ids: string[], scope: FilterQuery<T>): Promise<T[]> {
-  if (Object.keys(scope).length) return em.find(entity, { $and: [{ id: { $in: ids } }, scope] } as FilterQuery<T>);
+  if (Reflect.ownKeys(scope as object).length) return em.find(entity, { $and: [{ id: { $in: ids } }, scope] } as FilterQuery<T>);
   const source = rowSource(em, entity);
   const where = allOf([...tenantScope(em, source), sqlCondition(`${source.columnOf('id')} in (${ids.map(() => '?').join(', ')})`, ...ids)]);
   const rows = await em.execute<EntityDictionary<T>[]>(`select ${source.columns} from ${source.table} where ${where.sql}`, where.params);
