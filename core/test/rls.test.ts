@@ -75,3 +75,48 @@ t.test('on PostgreSQL a statement outside a transaction takes its company in the
     for (const client of clients) client.release();
   }
 });
+
+t.test("on PostgreSQL a transaction's begin travels with its first statement", { skip: postgresOnly }, async (t) => {
+  const test = await createTestApp({ modules: [notes] });
+  t.teardown(() => test.close());
+  const a = await test.createCompany();
+  const sent: string[] = [];
+  const query = pg.Client.prototype.query;
+  await test.statements(async () => {
+    pg.Client.prototype.query = function (this: pg.Client, config: unknown, ...rest: unknown[]) {
+      sent.push(typeof config === 'string' ? config : String((config as { text?: string })?.text));
+      return (query as (...args: unknown[]) => unknown).call(this, config, ...rest);
+    } as typeof query;
+    try {
+      const created = await test.gql(CREATE_NOTE, { input: { title: 'together', branchId: a.defaultBranchId } }, { token: a.owner.token });
+      t.equal(created.errors, undefined);
+    } finally {
+      pg.Client.prototype.query = query;
+    }
+  });
+  t.notOk(sent.some((text) => /^\s*begin\s*$/i.test(text)), 'no begin alone');
+  t.ok(sent.some((text) => /^begin; select set_config\('role', 'atrium_tenant', true\)/.test(text)), 'the begin and the company in one message');
+  t.equal((await test.sql<{ n: number }>("select count(*)::int as n from note where title = 'together'"))[0]!.n, 1, 'and the transaction committed');
+
+  // Statements with bound parameters take one statement per message: the begin goes first, on its own.
+  const pool = (await (test.app.orm.em.getDriver().getConnection() as PostgreSqlConnection).getNativeClient()) as pg.Pool;
+  const client = await pool.connect();
+  try {
+    await client.query('begin');
+    const { rows } = await client.query('select $1::int as n', [7]);
+    t.same(rows, [{ n: 7 }]);
+    await client.query('savepoint inside');
+    t.pass('a savepoint is accepted: the connection is in a transaction');
+    const [one, two] = (await client.query('select 1 as a; select 2 as b')) as unknown as pg.QueryResult[];
+    t.same([one!.rows, two!.rows], [[{ a: 1 }], [{ b: 2 }]], 'a message of several statements answers as it would without a deferred begin');
+    await client.query('rollback');
+    await client.query('begin');
+    const [x, y] = (await client.query('select 1 as a; select 2 as b')) as unknown as pg.QueryResult[];
+    t.same([x!.rows, y!.rows], [[{ a: 1 }], [{ b: 2 }]], 'also when the begin travels with it');
+    const { rows: single } = await client.query('select 3 as c');
+    t.same(single, [{ c: 3 }]);
+    await client.query('rollback');
+  } finally {
+    client.release();
+  }
+});

@@ -5,6 +5,8 @@ import { MikroORM as PgliteMikroORM } from '@mikro-orm/pglite';
 import { MikroORM as PostgreSqlMikroORM, type PostgreSqlConnection } from '@mikro-orm/postgresql';
 import { PGlite, type PGliteOptions } from '@electric-sql/pglite';
 import { sendSessionContextWithStatements } from './session-context.ts';
+import { sendBeginWithFirstStatement } from './deferred-begin.ts';
+import type pg from 'pg';
 
 /** Where the data lives: the embedded PGlite database or a PostgreSQL server. */
 export type DatabaseTarget =
@@ -87,7 +89,9 @@ export async function openOrm({ target, entities, debug = false }: OrmOptions): 
       pool: { min: 0, max: 10 },
       ...(options ? { driverOptions: { options } } : {}),
     });
-    sendSessionContextWithStatements(orm.em.getDriver().getConnection() as PostgreSqlConnection);
+    const connection = orm.em.getDriver().getConnection() as PostgreSqlConnection;
+    sendSessionContextWithStatements(connection);
+    sendBeginWithFirstStatement((await connection.getNativeClient()) as pg.Pool);
     return orm as MikroORM;
   }
   if ('instance' in target) {
