@@ -7,10 +7,10 @@ import {
   LockMode,
   newId,
   notFound,
-  paginate,
+  paginateRows,
+  sqlCondition,
   type Connection,
   type EntityManager,
-  type FilterQuery,
   type Viewer,
 } from '@atrium/core';
 import { Conversation } from '../entities/conversations.ts';
@@ -353,12 +353,12 @@ export async function listMessages(ctx: MessengerContext, args: { conversationId
   return messagesOf(ctx.em, conversation.id, args);
 }
 
-/** A page of a conversation's messages, newest first (shared with the widget, which adds `where`). */
-export function messagesOf(em: EntityManager, conversationId: string, args: { first?: number | null; before?: string | null }, where: FilterQuery<Message> = {}): Promise<Connection<Message>> {
-  return paginate(em, Message, {
+/** A page of a conversation's messages, newest first, read as plain rows (the list every open conversation reads). */
+export function messagesOf(em: EntityManager, conversationId: string, args: { first?: number | null; before?: string | null }): Promise<Connection<Message>> {
+  return paginateRows(em, Message, {
     first: args.first ?? 50,
     after: args.before,
-    where: { $and: [{ conversationId }, where] },
+    where: [sqlCondition('conversation_id = ?', conversationId)],
     orderBy: { createdAt: 'desc', id: 'desc' },
   });
 }
