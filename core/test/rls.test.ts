@@ -1,10 +1,28 @@
 import t from 'tap';
 import pg from 'pg';
 import type { PostgreSqlConnection } from '@mikro-orm/postgresql';
-import { createTestApp, postgresOnly } from '@atrium/core/testing';
+import { createTestApp, postgresOnly, type TestApp } from '@atrium/core/testing';
 import { notes } from './fixtures/notes.ts';
 
 const CREATE_NOTE = 'mutation ($input: CreateNoteInput!) { createNote(input: $input) { id } }';
+
+/** The messages sent to PostgreSQL while `work` runs (the kernel's background work paused: it has its own transactions). */
+async function messagesSent(test: TestApp, work: () => Promise<void>): Promise<string[]> {
+  const sent: string[] = [];
+  const query = pg.Client.prototype.query;
+  await test.statements(async () => {
+    pg.Client.prototype.query = function (this: pg.Client, config: unknown, ...rest: unknown[]) {
+      sent.push(typeof config === 'string' ? config : String((config as { text?: string })?.text));
+      return (query as (...args: unknown[]) => unknown).call(this, config, ...rest);
+    } as typeof query;
+    try {
+      await work();
+    } finally {
+      pg.Client.prototype.query = query;
+    }
+  });
+  return sent;
+}
 
 for (const rowLevelSecurity of [true, false]) {
   t.test(`a raw query that omits the tenant filter, with row-level security ${rowLevelSecurity ? 'on' : 'off'}`, async (t) => {
@@ -40,19 +58,8 @@ t.test('on PostgreSQL a statement outside a transaction takes its company in the
   const title = "it's; select 1";
   for (const company of [a, b]) await test.gql(CREATE_NOTE, { input: { title, branchId: company.defaultBranchId } }, { token: company.owner.token });
 
-  const sent: string[] = [];
-  const query = pg.Client.prototype.query;
-  // (statements() pauses the kernel's background work, which has its own transactions.)
-  await test.statements(async () => {
-    pg.Client.prototype.query = function (this: pg.Client, config: unknown, ...rest: unknown[]) {
-      sent.push(typeof config === 'string' ? config : String((config as { text?: string })?.text));
-      return (query as (...args: unknown[]) => unknown).call(this, config, ...rest);
-    } as typeof query;
-    try {
-      t.equal((await test.gql('{ rawNoteCount }', {}, { token: a.owner.token })).data.rawNoteCount, 2, 'the company only');
-    } finally {
-      pg.Client.prototype.query = query;
-    }
+  const sent = await messagesSent(test, async () => {
+    t.equal((await test.gql('{ rawNoteCount }', {}, { token: a.owner.token })).data.rawNoteCount, 2, 'the company only');
   });
   const raw = sent.filter((text) => text.includes('from note'));
   t.equal(raw.length, 1, 'one message for the read');
@@ -80,19 +87,9 @@ t.test("on PostgreSQL a transaction's begin travels with its first statement", {
   const test = await createTestApp({ modules: [notes] });
   t.teardown(() => test.close());
   const a = await test.createCompany();
-  const sent: string[] = [];
-  const query = pg.Client.prototype.query;
-  await test.statements(async () => {
-    pg.Client.prototype.query = function (this: pg.Client, config: unknown, ...rest: unknown[]) {
-      sent.push(typeof config === 'string' ? config : String((config as { text?: string })?.text));
-      return (query as (...args: unknown[]) => unknown).call(this, config, ...rest);
-    } as typeof query;
-    try {
-      const created = await test.gql(CREATE_NOTE, { input: { title: 'together', branchId: a.defaultBranchId } }, { token: a.owner.token });
-      t.equal(created.errors, undefined);
-    } finally {
-      pg.Client.prototype.query = query;
-    }
+  const sent = await messagesSent(test, async () => {
+    const created = await test.gql(CREATE_NOTE, { input: { title: 'together', branchId: a.defaultBranchId } }, { token: a.owner.token });
+    t.equal(created.errors, undefined);
   });
   t.notOk(sent.some((text) => /^\s*begin\s*$/i.test(text)), 'no begin alone');
   t.ok(sent.some((text) => /^begin; select set_config\('role', 'atrium_tenant', true\)/.test(text)), 'the begin and the company in one message');
