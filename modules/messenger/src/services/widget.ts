@@ -6,11 +6,10 @@ import {
   enabledModules,
   newId,
   notFound,
-  paginate,
-  raw,
+  paginateRows,
+  sqlCondition,
   systemEm,
   type Connection,
-  type FilterQuery,
   type Kernel,
   type Publish,
   type Topic,
@@ -190,17 +189,17 @@ export async function widgetMarkRead(caller: WidgetCaller, token: unknown): Prom
 }
 
 /** What a visitor sees of a conversation: no private notes, no activity notices (assignments…). */
-export const visibleToVisitor: FilterQuery<Message> = { private: false, messageType: { $ne: 'ACTIVITY' } };
+const visibleToVisitor = sqlCondition(`private = false and message_type <> 'ACTIVITY'`);
 
 /** The session's messages (of all its conversations), newest first, `first` (default 50) at a time; `before` is a page's endCursor. */
 export async function widgetMessages(caller: WidgetCaller, token: unknown, args: { first?: number | null; before?: string | null }): Promise<Connection<Message>> {
   const session = await findWidgetSession(caller, token);
   const em = companyEm(caller.kernel, session.companyId);
-  const ofSession = { [raw((alias) => `${alias}.conversation_id in (select c.id from messenger_conversation c where c.contact_inbox_id = ?)`, [session.contactInboxId])]: [] };
-  return paginate(em, Message, {
+  const ofSession = sqlCondition('conversation_id in (select c.id from messenger_conversation c where c.contact_inbox_id = ?)', session.contactInboxId);
+  return paginateRows(em, Message, {
     first: args.first ?? 50,
     after: args.before,
-    where: { $and: [ofSession as FilterQuery<Message>, visibleToVisitor] },
+    where: [ofSession, visibleToVisitor],
     orderBy: { createdAt: 'desc', id: 'desc' },
   });
 }
