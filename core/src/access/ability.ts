@@ -4,7 +4,7 @@ import { $and, $or, and, or, CompoundCondition, type Condition } from '@ucast/mo
 import { AtriumError } from '../graphql/errors.ts';
 import type { PermissionDefinition } from './permissions.ts';
 import type { SystemRole } from '../tenancy/entities.ts';
-import { sqlCondition, type SqlCondition } from '../db/sql-condition.ts';
+import { sqlCondition, sqlIn, type SqlCondition } from '../db/sql-condition.ts';
 
 /** A request's CASL ability over entity names as subjects. */
 export type AppAbility = MongoAbility;
@@ -148,7 +148,7 @@ function toSql(node: Condition, columnOf: (field: string) => string): SqlConditi
     case 'nin': {
       const values = value as unknown[];
       const listed = values.filter((item) => item !== null);
-      const parts = [listed.length ? sqlCondition(`${column} in (${listed.map(() => '?').join(', ')})`, ...listed) : sqlCondition('false')];
+      const parts = [sqlIn(column, listed)];
       if (listed.length < values.length) parts.push(sqlCondition(`${column} is null`));
       const matches = { sql: `(${parts.map((part) => part.sql).join(' or ')})`, params: parts.flatMap((part) => part.params) };
       return operator === 'in' ? matches : { sql: `not coalesce(${matches.sql}, false)`, params: matches.params };

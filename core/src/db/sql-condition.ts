@@ -9,6 +9,10 @@ export interface SqlCondition {
 
 export const sqlCondition = (sql: string, ...params: unknown[]): SqlCondition => ({ sql, params });
 
+/** `column in (…)` over the values, one parameter each; `false` for none. */
+export const sqlIn = (column: string, values: readonly unknown[]): SqlCondition =>
+  values.length ? sqlCondition(`${column} in (${values.map(() => '?').join(', ')})`, ...values) : sqlCondition('false');
+
 /** The conditions joined with `and` (`true` when there are none). */
 export function allOf(conditions: readonly SqlCondition[]): SqlCondition {
   if (!conditions.length) return sqlCondition('true');

@@ -1,7 +1,7 @@
 import type { EntityData, EntityDictionary, EntityName, FilterQuery } from '@mikro-orm/core';
 import type { EntityManager } from '@mikro-orm/sql';
 import { rowSource, tenantScope } from '../db/rows.ts';
-import { allOf, sqlCondition } from '../db/sql-condition.ts';
+import { allOf, sqlIn } from '../db/sql-condition.ts';
 import type { AtriumRequestContext } from '../app/context.ts';
 import { entryOf } from '../shared/entry.ts';
 
@@ -36,7 +36,7 @@ export function referenceLoader<Parent, T extends { id: string }>(
 async function readByIds<T extends { id: string }>(em: EntityManager, entity: EntityName<T>, ids: string[], scope: FilterQuery<T>): Promise<T[]> {
   if (Reflect.ownKeys(scope as object).length) return em.find(entity, { $and: [{ id: { $in: ids } }, scope] } as FilterQuery<T>);
   const source = rowSource(em, entity);
-  const where = allOf([...tenantScope(em, source), sqlCondition(`${source.columnOf('id')} in (${ids.map(() => '?').join(', ')})`, ...ids)]);
+  const where = allOf([...tenantScope(em, source), sqlIn(source.columnOf('id'), ids)]);
   const rows = await em.execute<EntityDictionary<T>[]>(`select ${source.columns} from ${source.table} where ${where.sql}`, where.params);
   const driver = em.getDriver();
   // An entity already loaded in this request is answered as it is (merge does not refresh), as `find` would.
