@@ -2,7 +2,8 @@ import t from 'tap';
 import pg from 'pg';
 import type { PostgreSqlConnection } from '@mikro-orm/postgresql';
 import { createTestApp, postgresOnly, type TestApp } from '@atrium/core/testing';
-import { notes } from './fixtures/notes.ts';
+import { companyEm, paginateRows, type EntityManager } from '@atrium/core';
+import { Note, notes } from './fixtures/notes.ts';
 
 const CREATE_NOTE = 'mutation ($input: CreateNoteInput!) { createNote(input: $input) { id } }';
 
@@ -116,4 +117,15 @@ t.test("on PostgreSQL a transaction's begin travels with its first statement", {
   } finally {
     client.release();
   }
+});
+
+t.test('paginateRows refuses a read of tenant rows without a company, and an order in two directions', async (t) => {
+  const test = await createTestApp({ modules: [notes] });
+  t.teardown(() => test.close());
+  const a = await test.createCompany();
+  const order = { createdAt: 'asc', id: 'asc' } as const;
+  await t.rejects(paginateRows(test.app.orm.em.fork() as EntityManager, Note, { where: [], orderBy: order }), { code: 'INTERNAL' }, 'no scope: nothing read rather than every company');
+  const scoped = companyEm(test.app.kernel, a.id);
+  t.equal((await paginateRows(scoped, Note, { where: [], orderBy: order })).totalCount, 1, "in a company's scope: its Welcome note");
+  await t.rejects(paginateRows(scoped, Note, { where: [], orderBy: { createdAt: 'asc', id: 'desc' } }), { code: 'INTERNAL' }, 'keyset pages go one way');
 });
