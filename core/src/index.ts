@@ -40,7 +40,7 @@ export {
   notFound,
   type ErrorCode,
 } from './graphql/errors.ts';
-export { paginate, paginateRows, accessibleRows, pageArgs, MAX_PAGE_SIZE, DEFAULT_PAGE_SIZE, type Connection, type ConnectionArgs } from './graphql/connection.ts';
+export { paginate, paginateRows, nodeFields, accessibleRows, type RowSelection, pageArgs, MAX_PAGE_SIZE, DEFAULT_PAGE_SIZE, type Connection, type ConnectionArgs } from './graphql/connection.ts';
 export { DateTimeScalar, DecimalScalar, JSONScalar } from './graphql/scalars.ts';
 export { subscription, topic, type Publish, type SubscriptionOptions, type SubscriptionResolver, type Topic } from './graphql/subscriptions.ts';
 export { ajv, createValidator, type JsonSchema } from './validation.ts';

@@ -186,3 +186,24 @@ export function assertReadableFields(ability: AppAbility, subject: string, field
     if (readable === null || JSON.stringify(readable) !== visible) throw new AtriumError('FORBIDDEN', `You may not filter or sort by ${field}`);
   }
 }
+
+/** The fields the ability's conditions on `subject` read, whatever the action: what judging a row needs. */
+export function conditionFields(ability: AppAbility, subject: string): Set<string> {
+  const fields = new Set<string>();
+  const collect = (conditions: unknown): void => {
+    if (conditions === null || typeof conditions !== 'object') return;
+    if (Array.isArray(conditions)) {
+      for (const part of conditions) collect(part);
+      return;
+    }
+    for (const [key, value] of Object.entries(conditions)) {
+      if (key === '$and' || key === '$or' || key === '$nor' || key === '$not') collect(value);
+      else if (!key.startsWith('$')) fields.add(key.split('.')[0]!);
+    }
+  };
+  for (const rule of ability.rules) {
+    const subjects = [rule.subject ?? []].flat();
+    if (subjects.includes(subject) || subjects.includes('all')) collect(rule.conditions);
+  }
+  return fields;
+}

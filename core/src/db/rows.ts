@@ -10,8 +10,8 @@ export interface RowSource {
   table: string;
   /** The columns an entity loads, by their column names (for the ORM to map). */
   columns: string;
-  /** The same columns named as the entity's properties: rows come back as plain data. */
-  properties: string;
+  /** The columns of the properties in `only` (every one when undefined), named as the properties: rows come back as plain data. */
+  propertiesOf(only: ReadonlySet<string> | undefined): string;
   /** Properties holding timestamps: the embedded database gives them as text. */
   dates: string[];
   columnOf(field: string): string;
@@ -31,14 +31,24 @@ export function rowSource<T extends object>(em: EntityManager, entity: EntityNam
       if (!prop?.fieldNames?.length) throw new AtriumError('INTERNAL', `${meta.className} has no column for "${field}"`);
       return platform.quoteIdentifier(prop.fieldNames[0]!);
     };
+    const named = loaded
+      .filter((prop) => prop.fieldNames.length === 1)
+      .map((prop) => ({
+        name: prop.name,
+        sql: prop.fieldNames[0] === prop.name ? platform.quoteIdentifier(prop.name) : `${platform.quoteIdentifier(prop.fieldNames[0]!)} as ${platform.quoteIdentifier(prop.name)}`,
+      }));
+    const properties = named.map((prop) => prop.sql).join(', ');
     source = {
       meta,
       table: platform.quoteIdentifier(meta.tableName),
       columns: loaded.flatMap((prop) => prop.fieldNames.map((name) => platform.quoteIdentifier(name))).join(', '),
-      properties: loaded
-        .filter((prop) => prop.fieldNames.length === 1)
-        .map((prop) => (prop.fieldNames[0] === prop.name ? platform.quoteIdentifier(prop.name) : `${platform.quoteIdentifier(prop.fieldNames[0]!)} as ${platform.quoteIdentifier(prop.name)}`))
-        .join(', '),
+      propertiesOf: (only) =>
+        only
+          ? named
+              .filter((prop) => only.has(prop.name))
+              .map((prop) => prop.sql)
+              .join(', ')
+          : properties,
       dates: loaded.filter((prop) => prop.runtimeType === 'Date' && !platform.isNumericProperty(prop)).map((prop) => prop.name),
       columnOf,
     };

@@ -1,7 +1,8 @@
 import { Cursor, type EntityName, type FilterQuery, type QueryOrderMap } from '@mikro-orm/core';
 import type { EntityManager } from '@mikro-orm/sql';
-import { accessibleSql, type AppAbility } from '../access/ability.ts';
-import { rowSource, tenantScope } from '../db/rows.ts';
+import { Kind, type GraphQLResolveInfo, type SelectionSetNode } from 'graphql';
+import { accessibleSql, conditionFields, type AppAbility } from '../access/ability.ts';
+import { rowSource, tenantScope, type RowSource } from '../db/rows.ts';
 import { allOf, type SqlCondition } from '../db/sql-condition.ts';
 import { AtriumError, BadUserInputError } from './errors.ts';
 
@@ -89,23 +90,84 @@ export function accessibleRows<T extends object>(em: EntityManager, ability: App
 }
 
 /**
+ * The fields a connection query asks of its nodes (`edges { node { … } }`, through fragments; by
+ * name, not alias), for `paginateRows`' `select`.
+ */
+export function nodeFields(info: Pick<GraphQLResolveInfo, 'fieldNodes' | 'fragments'>): string[] {
+  const names = new Set<string>();
+  const walk = (selectionSet: SelectionSetNode | undefined, path: readonly string[]): void => {
+    for (const selection of selectionSet?.selections ?? []) {
+      if (selection.kind === Kind.FIELD) {
+        if (!path.length) names.add(selection.name.value);
+        else if (selection.name.value === path[0]) walk(selection.selectionSet, path.slice(1));
+      } else {
+        walk((selection.kind === Kind.INLINE_FRAGMENT ? selection : info.fragments[selection.name.value])?.selectionSet, path);
+      }
+    }
+  };
+  for (const field of info.fieldNodes) walk(field.selectionSet, ['edges', 'node']);
+  return [...names];
+}
+
+/** What `paginateRows` reads of each row: the GraphQL fields asked, and the ability that judges the rows. */
+export interface RowSelection {
+  fields: readonly string[];
+  ability: AppAbility;
+}
+
+/**
+ * The properties a page's rows need: each field asked that is a property (or `<field>Id`, what a
+ * reference's loader reads), the key, the order's fields and what the ability's conditions read
+ * (field resolvers judge rows by them). A field that is neither may read anything: every property.
+ */
+function neededProperties(source: RowSource, orderFields: readonly string[], selection: RowSelection | undefined): Set<string> | undefined {
+  if (!selection) return undefined;
+  const { properties, primaryKeys, className } = source.meta;
+  const needed = new Set<string>([...primaryKeys, ...orderFields, ...conditionFields(selection.ability, className)]);
+  for (const field of selection.fields) {
+    if (field === '__typename') continue;
+    if (field in properties) needed.add(field);
+    else if (`${field}Id` in properties) needed.add(`${field}Id`);
+    else return undefined;
+  }
+  return needed;
+}
+
+/** An edge of a `paginateRows` page: its cursor is encoded only when asked for. */
+class RowEdge<T> {
+  readonly node: T;
+  readonly #orderFields: readonly string[];
+
+  constructor(node: T, orderFields: readonly string[]) {
+    this.node = node;
+    this.#orderFields = orderFields;
+  }
+
+  get cursor(): string {
+    return Cursor.encode(this.#orderFields.map((field) => (this.node as Record<string, unknown>)[field]));
+  }
+}
+
+/**
  * `paginate` for hot lists: one statement for the page and its total, written as SQL over the
  * entity's table, the rows answered as plain data (properties as the entity has them, no
  * identity map, no change tracking) — a list read costs a fraction of the ORM's hydration. `where`
  * is SQL (`accessibleRows` for what the caller may see); `orderBy` ends with a unique field, all in
- * one direction, over columns that are never null. Cursors are those of `paginate`.
+ * one direction, over columns that are never null. With `select` (`nodeFields(info)` and the
+ * caller's ability) only the columns the asked fields need are read. Cursors are those of `paginate`.
  */
 export async function paginateRows<T extends object>(
   em: EntityManager,
   entity: EntityName<T>,
-  args: ConnectionArgs & { where: readonly SqlCondition[]; orderBy: Partial<Record<keyof T & string, 'asc' | 'desc'>> },
+  args: ConnectionArgs & { where: readonly SqlCondition[]; orderBy: Partial<Record<keyof T & string, 'asc' | 'desc'>>; select?: RowSelection },
 ): Promise<Connection<T>> {
   const { first, after } = pageArgs(args);
   const source = rowSource(em, entity);
   const order = Object.entries(args.orderBy) as [string, 'asc' | 'desc'][];
   const direction = order[0]![1];
   if (order.some(([, other]) => other !== direction)) throw new AtriumError('INTERNAL', 'paginateRows orders in one direction');
-  const keys = order.map(([field]) => source.columnOf(field));
+  const orderFields = order.map(([field]) => field);
+  const keys = orderFields.map((field) => source.columnOf(field));
   const filter = allOf([...tenantScope(em, source), ...args.where]);
   const conditions = [filter];
   if (after !== undefined) {
@@ -115,14 +177,15 @@ export async function paginateRows<T extends object>(
   }
   const page = allOf(conditions);
   const platform = em.getPlatform();
+  const needed = neededProperties(source, orderFields, args.select);
   // One round trip: the total always comes back, with the page's rows or one row of nulls beside it.
   const rows = await em
     .execute<Record<string, unknown>[]>(
       `with total as (select count(*)::int as n from ${source.table} where ${filter.sql})
        select page.*, total.n as "__total" from total left join lateral (
-         select ${source.properties}, ${platform.quoteValue(source.meta.className)} as "__typename" from ${source.table} where ${page.sql} order by ${keys.map((key) => `${key} ${direction}`).join(', ')} limit ?
+         select ${source.propertiesOf(needed)}, ${platform.quoteValue(source.meta.className)} as "__typename" from ${source.table} where ${page.sql} order by ${keys.map((key) => `${key} ${direction}`).join(', ')} limit ?
        ) page on true
-       order by ${order.map(([field]) => `page.${platform.quoteIdentifier(field)} ${direction}`).join(', ')}`,
+       order by ${orderFields.map((field) => `page.${platform.quoteIdentifier(field)} ${direction}`).join(', ')}`,
       [...filter.params, ...page.params, first + 1],
     )
     .catch((error: unknown) => {
@@ -134,10 +197,10 @@ export async function paginateRows<T extends object>(
   const nodes = rows[0]![source.meta.primaryKeys[0]!] === null ? [] : rows.slice(0, first);
   // Rows come as they are (each also carries the list's `__total`); only the embedded database's timestamps need parsing.
   for (const node of nodes) for (const field of source.dates) if (typeof node[field] === 'string') node[field] = platform.parseDate(node[field]);
-  const cursorOf = (node: Record<string, unknown>) => Cursor.encode(order.map(([field]) => node[field]));
+  const edges = nodes.map((node) => new RowEdge(node as T, orderFields));
   return {
-    edges: nodes.map((node) => ({ cursor: cursorOf(node), node: node as T })),
-    pageInfo: { hasNextPage: rows.length > first, endCursor: nodes.length ? cursorOf(nodes.at(-1)!) : null },
+    edges,
+    pageInfo: { hasNextPage: rows.length > first, endCursor: edges.at(-1)?.cursor ?? null },
     totalCount,
   };
 }

@@ -342,6 +342,40 @@ t.test('contacts: a list page costs the same number of statements whatever its s
   t.equal(foreign.errors?.[0]?.extensions?.fields?.after, 'is not a cursor of this list');
 });
 
+t.test('contacts: a page reads only the columns its fields need', async (t) => {
+  const { test, company } = await crmApp();
+  t.teardown(() => test.close());
+  const member = await test.createUser({ company, permissions: ['crm.contact.read'] });
+  const input = { name: 'Ada', emails: ['ada@example.com'], phones: ['+998901234567'], labels: ['vip'], ownerId: company.owner.id };
+  const ada = (await test.gql(CREATE_CONTACT, { input }, company.owner)).data.createContact.id;
+  const list = async (query: string) => {
+    let res: any;
+    const statements = await test.statements(async () => {
+      res = await test.gql(query, {}, member);
+    });
+    t.equal(res.errors, undefined);
+    const page = statements.find((sql) => sql.includes('"crm_contact"'));
+    // The page's select list: between the lateral join's `select` and its `from`.
+    const columns = /left join lateral \(\s*select (.*?) from "crm_contact"/s.exec(page ?? '')?.[1] ?? '';
+    return { node: res.data.contacts.edges[0]?.node, columns };
+  };
+
+  const few = await list('{ contacts { edges { node { name owner { id } } } } }');
+  t.same(few.node, { name: 'Ada', owner: { id: company.owner.id } });
+  // The key, the order's fields, the owner's id for its loader, and the branch the member's access is judged by.
+  t.same(few.columns.split(', ').sort(), ['"branch_id" as "branchId"', '"id"', '"name"', '"owner_id" as "ownerId"', `'Contact' as "__typename"`].sort());
+
+  const fragments = await list('query { contacts { edges { node { ...card ... on Contact { mail: emails } } } } } fragment card on Contact { phones labels }');
+  t.same(fragments.node, { phones: ['+998901234567'], labels: ['vip'], mail: ['ada@example.com'] }, 'fields of fragments and aliases are read');
+  t.match(fragments.columns, /"emails".*"phones".*"labels"/);
+  t.notMatch(fragments.columns, /"custom_attributes"/);
+
+  // A field that is not a column (its resolver could read anything): the whole row.
+  const whole = await list('{ contacts { edges { node { id debts { id } } } } }');
+  t.same(whole.node, { id: ada, debts: null }, 'null: the member may not see debts');
+  t.match(whole.columns, /"custom_attributes" as "customAttributes".*"created_at" as "createdAt"/);
+});
+
 t.test('contacts: two parallel creates with one address give one contact and one CONFLICT', { skip: postgresOnly }, async (t) => {
   const { test, company } = await crmApp();
   t.teardown(() => test.close());

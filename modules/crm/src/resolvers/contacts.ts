@@ -1,4 +1,4 @@
-import { Branch, referenceLoader, requirePermission, requireViewer, User, type Loaders, type ResolverContext, type Resolvers } from '@atrium/core';
+import { Branch, nodeFields, referenceLoader, requirePermission, requireViewer, User, type Loaders, type ResolverContext, type Resolvers } from '@atrium/core';
 import type { Contact } from '../entities/contact.ts';
 import { readSettings, updateSettings } from '../services/attributes.ts';
 import { createContact, deleteContact, findContact, listContacts, mergeContacts, restoreContact, updateContact, type ContactListArgs } from '../services/contacts.ts';
@@ -12,7 +12,7 @@ const manage = (context: ResolverContext) => ({ em: context.em, viewer: requireP
 export const contactResolvers: Resolvers = {
   Query: {
     contact: (_root, { id }: WithId, context) => findContact(context.em, requireViewer(context), id),
-    contacts: (_root, args: ContactListArgs, context) => listContacts(context.em, requireViewer(context), args),
+    contacts: (_root, args: ContactListArgs, context, info) => listContacts(context.em, requireViewer(context), args, nodeFields(info)),
     // Anyone of the company reads the settings: forms need the attribute schema to render.
     crmSettings: (_root, _args, context) => {
       requireViewer(context);

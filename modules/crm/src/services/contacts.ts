@@ -114,8 +114,11 @@ export interface ContactListArgs extends ConnectionArgs {
   orderBy?: 'NAME' | 'NEWEST' | null;
 }
 
-/** A page of the contacts the viewer may read, filtered in SQL and read as plain rows (the hottest list of the CRM). */
-export function listContacts(em: EntityManager, viewer: Viewer, args: ContactListArgs): Promise<Connection<Contact>> {
+/**
+ * A page of the contacts the viewer may read, filtered in SQL and read as plain rows (the hottest
+ * list of the CRM); given the GraphQL fields asked of each contact, only the columns they need.
+ */
+export function listContacts(em: EntityManager, viewer: Viewer, args: ContactListArgs, fields?: readonly string[]): Promise<Connection<Contact>> {
   const readable = accessibleRows(em, viewer.ability, 'read', Contact);
   if (!readable) throw forbidden('This needs the permission crm.contact.read');
   const filter = validateFilter(args.filter ?? {});
@@ -127,7 +130,7 @@ export function listContacts(em: EntityManager, viewer: Viewer, args: ContactLis
   const query = filter.search ? searchQuery(filter.search) : undefined;
   if (query) where.push(sqlCondition(`search @@ to_tsquery('simple', ?)`, query));
   const orderBy = args.orderBy === 'NEWEST' ? ({ createdAt: 'desc', id: 'desc' } as const) : ({ name: 'asc', id: 'asc' } as const);
-  return paginateRows(em, Contact, { ...args, where, orderBy });
+  return paginateRows(em, Contact, { ...args, where, orderBy, ...(fields ? { select: { fields, ability: viewer.ability } } : {}) });
 }
 
 /**
