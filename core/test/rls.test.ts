@@ -42,7 +42,13 @@ for (const rowLevelSecurity of [true, false]) {
     t.same([rows.data.noteRows.totalCount, rows.data.noteRows.edges.length], [2, 2], 'paginateRows writes the tenant filter out: the company only, either way');
     // A reference that points into another company (written around the API) resolves to nothing.
     await test.sql("update note set branch_id = $1 where company_id = $2 and title = 'n'", [b.defaultBranchId, a.id]);
-    const branches = await test.gql('{ noteRows(first: 10) { edges { node { title branch { id } } } } }', {}, { token: a.owner.token });
+    let branches: any;
+    const statements = await test.statements(async () => {
+      branches = await test.gql('{ noteRows(first: 10) { edges { node { title branch { id } } } } }', {}, { token: a.owner.token });
+    });
+    // The branches come with the page, joined under the company's condition (the loader also refuses
+    // another company's entity from the identity map: either alone keeps the foreign branch out).
+    t.match(statements.find((sql) => sql.includes('"note"')), /left join "branch" r0 on .*r0\."company_id" = /, 'the joined references are the company\'s only');
     t.same(
       branches.data.noteRows.edges.map((edge: { node: { title: string; branch: { id: string } | null } }) => [edge.node.title, edge.node.branch?.id ?? null]).sort(),
       [['Welcome', a.defaultBranchId], ['n', null]],

@@ -1,4 +1,4 @@
-import { ReferenceKind, type EntityMetadata, type EntityName } from '@mikro-orm/core';
+import { ReferenceKind, type EntityData, type EntityMetadata, type EntityName } from '@mikro-orm/core';
 import type { EntityManager } from '@mikro-orm/sql';
 import { AtriumError } from '../graphql/errors.ts';
 import type { TenantFilterParams } from './orm.ts';
@@ -8,7 +8,8 @@ import { sqlCondition, type SqlCondition } from './sql-condition.ts';
 export interface RowSource {
   meta: EntityMetadata;
   table: string;
-  /** The columns an entity loads, by their column names (for the ORM to map). */
+  /** The columns an entity loads, by their column names (for the ORM to map; `columns` quoted and joined). */
+  columnNames: readonly string[];
   columns: string;
   /** The columns of the properties in `only` (every one when undefined), named as the properties: rows come back as plain data. */
   propertiesOf(only: ReadonlySet<string> | undefined): string;
@@ -38,10 +39,12 @@ export function rowSource<T extends object>(em: EntityManager, entity: EntityNam
         sql: prop.fieldNames[0] === prop.name ? platform.quoteIdentifier(prop.name) : `${platform.quoteIdentifier(prop.fieldNames[0]!)} as ${platform.quoteIdentifier(prop.name)}`,
       }));
     const properties = named.map((prop) => prop.sql).join(', ');
+    const columnNames = loaded.flatMap((prop) => prop.fieldNames);
     source = {
       meta,
       table: platform.quoteIdentifier(meta.tableName),
-      columns: loaded.flatMap((prop) => prop.fieldNames.map((name) => platform.quoteIdentifier(name))).join(', '),
+      columnNames,
+      columns: columnNames.map((name) => platform.quoteIdentifier(name)).join(', '),
       propertiesOf: (only) =>
         only
           ? named
@@ -57,10 +60,24 @@ export function rowSource<T extends object>(em: EntityManager, entity: EntityNam
   return source;
 }
 
-/** The ORM's tenant filter, written out: a company's rows only, whether or not row-level security is on. */
-export function tenantScope(em: EntityManager, source: RowSource): SqlCondition[] {
-  if (!source.meta.properties.companyId) return [];
+/** The company whose rows `source` may give, or null for an entity of no company. */
+export function tenantOf(em: EntityManager, source: RowSource): string | null {
+  if (!source.meta.properties.companyId) return null;
   const companyId = em.getFilterParams<TenantFilterParams>('tenant')?.companyId;
   if (!companyId) throw new AtriumError('INTERNAL', `A read of ${source.meta.className} needs a company's scope`);
-  return [sqlCondition(`${source.columnOf('companyId')} = ?`, companyId)];
+  return companyId;
+}
+
+/**
+ * The ORM's tenant filter, written out: a company's rows only, whether or not row-level security
+ * is on. `table` qualifies the column (a joined table's alias).
+ */
+export function tenantScope(em: EntityManager, source: RowSource, table?: string): SqlCondition[] {
+  const companyId = tenantOf(em, source);
+  return companyId ? [sqlCondition(`${table ? `${table}.` : ''}${source.columnOf('companyId')} = ?`, companyId)] : [];
+}
+
+/** A row read by column names (`source.columns`), as the ORM's entity: an entity already loaded in this request is kept as it is, as `find` would. */
+export function mergeRow<T extends object>(em: EntityManager, entity: EntityName<T>, source: RowSource, row: Record<string, unknown>): T {
+  return em.merge(entity, em.getDriver().mapResult(row as never, source.meta) as EntityData<T>, { convertCustomTypes: true });
 }

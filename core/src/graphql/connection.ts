@@ -2,8 +2,8 @@ import { Cursor, type EntityName, type FilterQuery, type QueryOrderMap } from '@
 import type { EntityManager } from '@mikro-orm/sql';
 import { Kind, type GraphQLResolveInfo, type SelectionSetNode } from 'graphql';
 import { accessibleSql, conditionFields, type AppAbility } from '../access/ability.ts';
-import { rowSource, tenantScope, type RowSource } from '../db/rows.ts';
-import { allOf, type SqlCondition } from '../db/sql-condition.ts';
+import { mergeRow, rowSource, tenantScope, type RowSource } from '../db/rows.ts';
+import { allOf, sqlCondition, type SqlCondition } from '../db/sql-condition.ts';
 import { AtriumError, BadUserInputError } from './errors.ts';
 
 /** The largest page a connection serves. */
@@ -113,6 +113,38 @@ export function nodeFields(info: Pick<GraphQLResolveInfo, 'fieldNodes' | 'fragme
 export interface RowSelection {
   fields: readonly string[];
   ability: AppAbility;
+  /**
+   * Fields answered by a `referenceLoader` without a narrowing scope, with their entity (`{ owner:
+   * User }`, through `ownerId`): when asked, the page's referenced rows come in the same statement,
+   * each once, as entities, and the loader finds them loaded — one round trip for the page.
+   */
+  references?: Readonly<Record<string, EntityName<any>>>;
+}
+
+/** A reference read with the page: its table joined under `alias`, its columns named `<field>.<column>`. */
+interface JoinedReference {
+  field: string;
+  entity: EntityName<any>;
+  source: RowSource;
+  alias: string;
+  /** The page's column holding the referenced id. */
+  key: string;
+  /** The page's column marking the first row of each referenced id: only that one carries the reference. */
+  first: string;
+}
+
+function joinedReferences(em: EntityManager, source: RowSource, selection: RowSelection | undefined): JoinedReference[] {
+  const platform = em.getPlatform();
+  return Object.entries(selection?.references ?? {})
+    .filter(([field]) => selection!.fields.includes(field) && `${field}Id` in source.meta.properties)
+    .map(([field, entity], i) => ({
+      field,
+      entity,
+      source: rowSource(em, entity),
+      alias: `r${i}`,
+      key: platform.quoteIdentifier(`${field}Id`),
+      first: platform.quoteIdentifier(`__first_${field}`),
+    }));
 }
 
 /**
@@ -178,15 +210,20 @@ export async function paginateRows<T extends object>(
   const page = allOf(conditions);
   const platform = em.getPlatform();
   const needed = neededProperties(source, orderFields, args.select);
+  const joins = joinedReferences(em, source, args.select);
+  const rowsOfPage = `select ${source.propertiesOf(needed)}, ${platform.quoteValue(source.meta.className)} as "__typename" from ${source.table} where ${page.sql} order by ${keys.map((key) => `${key} ${direction}`).join(', ')} limit ?`;
+  const joinConditions = joins.map((join) =>
+    allOf([sqlCondition(`page.${join.first}`), sqlCondition(`${join.alias}.${join.source.columnOf('id')} = page.${join.key}`), ...tenantScope(em, join.source, join.alias)]),
+  );
   // One round trip: the total always comes back, with the page's rows or one row of nulls beside it.
   const rows = await em
     .execute<Record<string, unknown>[]>(
       `with total as (select count(*)::int as n from ${source.table} where ${filter.sql})
-       select page.*, total.n as "__total" from total left join lateral (
-         select ${source.propertiesOf(needed)}, ${platform.quoteValue(source.meta.className)} as "__typename" from ${source.table} where ${page.sql} order by ${keys.map((key) => `${key} ${direction}`).join(', ')} limit ?
-       ) page on true
+       select page.*, total.n as "__total"${joins.flatMap((join) => join.source.columnNames.map((column) => `, ${join.alias}.${platform.quoteIdentifier(column)} as "${join.field}.${column}"`)).join('')}
+       from total left join lateral (${joins.length ? `select p.*, ${joins.map((join) => `row_number() over (partition by p.${join.key}) = 1 as ${join.first}`).join(', ')} from (${rowsOfPage}) p` : rowsOfPage}) page on true
+       ${joins.map((join, i) => `left join ${join.source.table} ${join.alias} on ${joinConditions[i]!.sql}`).join(' ')}
        order by ${orderFields.map((field) => `page.${platform.quoteIdentifier(field)} ${direction}`).join(', ')}`,
-      [...filter.params, ...page.params, first + 1],
+      [...filter.params, ...page.params, first + 1, ...joinConditions.flatMap((condition) => condition.params)],
     )
     .catch((error: unknown) => {
       // A cursor of another list: its values do not fit this list's columns.
@@ -195,8 +232,17 @@ export async function paginateRows<T extends object>(
     });
   const totalCount = rows[0]!.__total as number;
   const nodes = rows[0]![source.meta.primaryKeys[0]!] === null ? [] : rows.slice(0, first);
-  // Rows come as they are (each also carries the list's `__total`); only the embedded database's timestamps need parsing.
+  // Rows come as they are (each also carries the list's `__total`, and its references' columns); only the embedded database's timestamps need parsing.
   for (const node of nodes) for (const field of source.dates) if (typeof node[field] === 'string') node[field] = platform.parseDate(node[field]);
+  for (const join of joins) {
+    const id = `${join.field}.${join.source.meta.properties.id!.fieldNames[0]}`;
+    for (const row of rows) {
+      if (row[id] == null) continue;
+      const reference: Record<string, unknown> = {};
+      for (const column of join.source.columnNames) reference[column] = row[`${join.field}.${column}`];
+      mergeRow(em, join.entity, join.source, reference);
+    }
+  }
   const edges = nodes.map((node) => new RowEdge(node as T, orderFields));
   return {
     edges,

@@ -1,6 +1,6 @@
-import type { EntityData, EntityDictionary, EntityName, FilterQuery } from '@mikro-orm/core';
+import type { EntityName, FilterQuery } from '@mikro-orm/core';
 import type { EntityManager } from '@mikro-orm/sql';
-import { rowSource, tenantScope } from '../db/rows.ts';
+import { mergeRow, rowSource, tenantOf, tenantScope } from '../db/rows.ts';
 import { allOf, sqlIn } from '../db/sql-condition.ts';
 import type { AtriumRequestContext } from '../app/context.ts';
 import { entryOf } from '../shared/entry.ts';
@@ -30,17 +30,27 @@ export function referenceLoader<Parent, T extends { id: string }>(
 }
 
 /**
- * Entities by id. Without a narrowing scope the rows are read with plain SQL and handed to the ORM
- * to map (the same entities, in the identity map): building an ORM query costs more than the read.
+ * Entities by id. Without a narrowing scope those already loaded in this request (of the company:
+ * `paginateRows` reads a page's references this way) are taken from the identity map, the rest read
+ * with plain SQL and handed to the ORM to map (the same entities): building an ORM query costs more
+ * than the read.
  */
 async function readByIds<T extends { id: string }>(em: EntityManager, entity: EntityName<T>, ids: string[], scope: FilterQuery<T>): Promise<T[]> {
   if (Reflect.ownKeys(scope as object).length) return em.find(entity, { $and: [{ id: { $in: ids } }, scope] } as FilterQuery<T>);
   const source = rowSource(em, entity);
-  const where = allOf([...tenantScope(em, source), sqlIn(source.columnOf('id'), ids)]);
-  const rows = await em.execute<EntityDictionary<T>[]>(`select ${source.columns} from ${source.table} where ${where.sql}`, where.params);
-  const driver = em.getDriver();
-  // An entity already loaded in this request is answered as it is (merge does not refresh), as `find` would.
-  return rows.map((row) => em.merge(entity, driver.mapResult(row, source.meta) as EntityData<T>, { convertCustomTypes: true }));
+  const companyId = tenantOf(em, source);
+  const unitOfWork = em.getUnitOfWork();
+  const known: T[] = [];
+  const unknown: string[] = [];
+  for (const id of ids) {
+    const loaded = unitOfWork.getById(entity, id as never);
+    if (loaded && (!companyId || (loaded as { companyId?: unknown }).companyId === companyId)) known.push(loaded);
+    else unknown.push(id);
+  }
+  if (!unknown.length) return known;
+  const where = allOf([...tenantScope(em, source), sqlIn(source.columnOf('id'), unknown)]);
+  const rows = await em.execute<Record<string, unknown>[]>(`select ${source.columns} from ${source.table} where ${where.sql}`, where.params);
+  return [...known, ...rows.map((row) => mergeRow(em, entity, source, row))];
 }
 
 type LoaderFunction = (queries: { obj: unknown; params: unknown }[], context: AtriumRequestContext) => Promise<unknown[]> | unknown[];

@@ -130,7 +130,9 @@ export function listContacts(em: EntityManager, viewer: Viewer, args: ContactLis
   const query = filter.search ? searchQuery(filter.search) : undefined;
   if (query) where.push(sqlCondition(`search @@ to_tsquery('simple', ?)`, query));
   const orderBy = args.orderBy === 'NEWEST' ? ({ createdAt: 'desc', id: 'desc' } as const) : ({ name: 'asc', id: 'asc' } as const);
-  return paginateRows(em, Contact, { ...args, where, orderBy, ...(fields ? { select: { fields, ability: viewer.ability } } : {}) });
+  // The owner and branch loaders are not narrowed: their rows come with the page.
+  const select = fields && { fields, ability: viewer.ability, references: { owner: User, branch: Branch } };
+  return paginateRows(em, Contact, { ...args, where, orderBy, ...(select ? { select } : {}) });
 }
 
 /**
