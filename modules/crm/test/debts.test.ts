@@ -316,7 +316,8 @@ t.test('debts: a page costs the same number of statements whatever its size', as
   const small = await count(3);
   const large = await count(12);
   t.equal(large, small, `${small} statements for 3 debts and for 12`);
-  t.equal(small, 11, 'count, page, contacts, their debts, branches, creators, statuses, payments, their recorders, their debts, installments');
+  // The payments' debts are the page's, already loaded: their loader reads nothing.
+  t.equal(small, 10, 'count, page, contacts, their debts, branches, creators, statuses, payments, their recorders, installments');
 });
 
 t.test('debts: a MEMBER sees and changes only what their keys and branches allow', async (t) => {
