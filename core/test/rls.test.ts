@@ -4,6 +4,7 @@ import type { PostgreSqlConnection } from '@mikro-orm/postgresql';
 import { createTestApp, postgresOnly, type TestApp } from '@atrium/core/testing';
 import { companyEm, paginateRows, type EntityManager } from '@atrium/core';
 import { Note, notes } from './fixtures/notes.ts';
+import { executePrepared } from '../src/db/prepared.ts';
 
 const CREATE_NOTE = 'mutation ($input: CreateNoteInput!) { createNote(input: $input) { id } }';
 
@@ -134,4 +135,45 @@ t.test('paginateRows refuses a read of tenant rows without a company, and an ord
   const scoped = companyEm(test.app.kernel, a.id);
   t.equal((await paginateRows(scoped, Note, { where: [], orderBy: order })).totalCount, 1, "in a company's scope: its Welcome note");
   await t.rejects(paginateRows(scoped, Note, { where: [], orderBy: { createdAt: 'asc', id: 'desc' } }), { code: 'INTERNAL' }, 'keyset pages go one way');
+});
+
+t.test('on PostgreSQL a list page runs as a statement prepared once per connection', { skip: postgresOnly }, async (t) => {
+  const test = await createTestApp({ modules: [notes] });
+  t.teardown(() => test.close());
+  const a = await test.createCompany();
+  const as = { token: a.owner.token };
+  const LIST = '{ noteRows(first: 10) { totalCount edges { node { title branch { id } } } } }';
+  const first = await messagesSent(test, async () => {
+    t.equal((await test.gql(LIST, {}, as)).data.noteRows.totalCount, 1);
+  });
+  const page = first.find((sql) => sql.includes('execute atrium_'));
+  t.match(page, /^prepare (atrium_[0-9a-f]{16}) as with total .*; select set_config\(.*\); execute \1\('/s, 'the first run prepares it, in the same message, the context between');
+  const again = await messagesSent(test, async () => {
+    t.same((await test.gql(LIST, {}, as)).data.noteRows.edges, [{ node: { title: 'Welcome', branch: { id: a.defaultBranchId } } }]);
+  });
+  t.match(
+    again.find((sql) => sql.includes('atrium_')),
+    /^select set_config\(.*\); execute atrium_[0-9a-f]{16}\('/,
+    'then only its values travel (sequential requests get the pool\'s same idle connection)',
+  );
+});
+
+t.test('executePrepared: statements PostgreSQL cannot prepare, errors after the prepare, many statements', { skip: postgresOnly }, async (t) => {
+  const test = await createTestApp({ modules: [notes] });
+  t.teardown(() => test.close());
+  const em = () => test.app.orm.em.fork() as EntityManager;
+  // `$1 is null` has no type to infer: the prepare is refused, the statement runs as it is, now and later.
+  t.same(await executePrepared(em(), 'select 1 as one where ? is null', [null]), [{ one: 1 }]);
+  t.same(await executePrepared(em(), 'select 1 as one where ? is null', ['b']), []);
+  // The prepare succeeds, the run fails: the connection still knows it has the statement.
+  await t.rejects(executePrepared(em(), 'select ?::int + 1 as n', ['x']), { code: '22P02' });
+  const sent = await messagesSent(test, async () => {
+    t.same(await executePrepared(em(), 'select ?::int + 1 as n', ['41']), [{ n: 42 }]);
+  });
+  t.match(sent, [/^execute atrium_[0-9a-f]{16}\('41'\)$/], 'run prepared, without a second prepare of the same name');
+  // Many shapes: a connection keeps at most 100, dropping them all and preparing again past that.
+  for (let i = 0; i < 120; i += 1) t.same(await executePrepared(em(), `select ?::int + ${i} as n`, ['1']), [{ n: 1 + i }]);
+  const [{ held }] = await executePrepared(em(), "select count(*)::int as held from pg_prepared_statements where name like 'atrium%' and ?::int = 1", ['1']);
+  t.ok((held as number) <= 100, `${held} statements held by the connection`);
+  t.same(await executePrepared(em(), 'select ?::int + 0 as n', ['7']), [{ n: 7 }], 'a dropped statement is prepared again');
 });

@@ -6,6 +6,7 @@ import { MikroORM as PostgreSqlMikroORM, type PostgreSqlConnection } from '@mikr
 import { PGlite, type PGliteOptions } from '@electric-sql/pglite';
 import { sendSessionContextWithStatements } from './session-context.ts';
 import { sendBeginWithFirstStatement } from './deferred-begin.ts';
+import { prepareOnFirstUse } from './prepared.ts';
 import type pg from 'pg';
 
 /** Where the data lives: the embedded PGlite database or a PostgreSQL server. */
@@ -91,7 +92,9 @@ export async function openOrm({ target, entities, debug = false }: OrmOptions): 
     });
     const connection = orm.em.getDriver().getConnection() as PostgreSqlConnection;
     sendSessionContextWithStatements(connection);
-    sendBeginWithFirstStatement((await connection.getNativeClient()) as pg.Pool);
+    const pool = (await connection.getNativeClient()) as pg.Pool;
+    sendBeginWithFirstStatement(pool);
+    prepareOnFirstUse(pool, connection);
     return orm as MikroORM;
   }
   if ('instance' in target) {

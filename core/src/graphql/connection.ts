@@ -2,6 +2,7 @@ import { Cursor, type EntityName, type FilterQuery, type QueryOrderMap } from '@
 import type { EntityManager } from '@mikro-orm/sql';
 import { Kind, type GraphQLResolveInfo, type SelectionSetNode } from 'graphql';
 import { accessibleSql, conditionFields, type AppAbility } from '../access/ability.ts';
+import { executePrepared } from '../db/prepared.ts';
 import { mergeRow, rowSource, tenantScope, type RowSource } from '../db/rows.ts';
 import { allOf, sqlCondition, type SqlCondition } from '../db/sql-condition.ts';
 import { AtriumError, BadUserInputError } from './errors.ts';
@@ -216,9 +217,9 @@ export async function paginateRows<T extends object>(
     allOf([sqlCondition(`page.${join.first}`), sqlCondition(`${join.alias}.${join.source.columnOf('id')} = page.${join.key}`), ...tenantScope(em, join.source, join.alias)]),
   );
   // One round trip: the total always comes back, with the page's rows or one row of nulls beside it.
-  const rows = await em
-    .execute<Record<string, unknown>[]>(
-      `with total as (select count(*)::int as n from ${source.table} where ${filter.sql})
+  const rows = await executePrepared(
+    em,
+    `with total as (select count(*)::int as n from ${source.table} where ${filter.sql})
        select page.*, total.n as "__total"${joins.flatMap((join) => join.source.columnNames.map((column) => `, ${join.alias}.${platform.quoteIdentifier(column)} as "${join.field}.${column}"`)).join('')}
        from total left join lateral (${joins.length ? `select p.*, ${joins.map((join) => `row_number() over (partition by p.${join.key}) = 1 as ${join.first}`).join(', ')} from (${rowsOfPage}) p` : rowsOfPage}) page on true
        ${joins.map((join, i) => `left join ${join.source.table} ${join.alias} on ${joinConditions[i]!.sql}`).join(' ')}

@@ -8,6 +8,7 @@ import { createClient, type Client, type ExecutionResult } from 'graphql-ws';
 import WebSocket from 'ws';
 import { createApp, type AtriumApp } from '../app/createApp.ts';
 import { ACCESS_STAMP_SQL } from '../access/authenticate.ts';
+import { statementOf } from '../db/prepared.ts';
 import type { AtriumConfigInput } from '../app/config.ts';
 import type { Infrastructure } from '../shared/infrastructure.ts';
 import type { NotificationChannel } from '../notifications/notifications.ts';
@@ -166,7 +167,9 @@ export async function createTestApp(options: TestAppOptions = {}): Promise<TestA
   const queryListeners = new Set<(sql: string, params: readonly unknown[]) => void>();
   const formatQuery = app.orm.config.get('onQuery');
   app.orm.config.set('onQuery', (sql, params) => {
-    for (const listener of queryListeners) listener(sql, params);
+    // A prepared statement's run is shown as the statement it runs.
+    const statement = statementOf(sql);
+    for (const listener of queryListeners) listener(statement, params);
     return formatQuery(sql, params);
   });
   const test: TestApp = {

@@ -1,0 +1,109 @@
+/**
+ * Hot statements as PostgreSQL prepared statements: parsed and planned once per connection instead
+ * of on every run (for a list page, planning costs PostgreSQL three times what running it does).
+ *
+ * MikroORM sends statements in the simple protocol with their values written in (and, with
+ * row-level security, the session context in front: `select set_config(…); <statement>`), which
+ * keeps every statement one round trip. `executePrepared` keeps that: it sends
+ * `execute atrium_<hash>(<values>)`, and the pool's connections prepare the statement the first
+ * time one of them meets its name — `prepare atrium_<hash> as <statement>` in the same message.
+ * Prepared statements live as long as their connection and are not undone by a rollback, so an
+ * error re-reads which ones the connection holds. Row-level security stays exact: PostgreSQL
+ * re-plans a prepared statement when it runs under another role than it was planned for.
+ */
+import { createHash } from 'node:crypto';
+import type { EntityManager } from '@mikro-orm/sql';
+import type pg from 'pg';
+
+type QueryResults = pg.QueryResult | pg.QueryResult[];
+
+/** Each statement's text with `$n` placeholders, by name; shared by every pool of the process. */
+const statements = new Map<string, string>();
+/** Statements PostgreSQL refused to prepare (a value whose type it cannot tell): run as they are. */
+const unpreparable = new Set<string>();
+/** Connections (MikroORM's) whose pool prepares on first use. */
+const preparingConnections = new WeakSet<object>();
+/** Past this many on one connection, its statements are dropped and prepared again as they come. */
+const MAX_PER_CONNECTION = 100;
+const NAMED = /\bexecute (atrium_[0-9a-f]{16})\b/g;
+
+type Rows = Record<string, unknown>[];
+
+/**
+ * Runs `sql` (values as `?` placeholders) as a prepared statement where the connection prepares
+ * them (PostgreSQL, outside a transaction: a refused `prepare` would abort it); elsewhere as it is.
+ */
+export async function executePrepared(em: EntityManager, sql: string, params: readonly unknown[]): Promise<Rows> {
+  // MikroORM spreads an array into several values: the statement would change shape with its length.
+  if (!preparingConnections.has(em.getConnection()) || em.isInTransaction() || params.some(Array.isArray)) return em.execute<Rows>(sql, [...params]);
+  const name = `atrium_${createHash('sha256').update(sql).digest('hex').slice(0, 16)}`;
+  if (unpreparable.has(name)) return em.execute<Rows>(sql, [...params]);
+  if (!statements.has(name)) {
+    let index = 0;
+    statements.set(
+      name,
+      sql.replace(/\?/g, () => `$${++index}`),
+    );
+  }
+  try {
+    return await em.execute<Rows>(params.length ? `execute ${name}(${params.map(() => '?').join(', ')})` : `execute ${name}`, [...params]);
+  } catch (error) {
+    if (unpreparable.has(name)) return em.execute<Rows>(sql, [...params]);
+    throw error;
+  }
+}
+
+/** The statement SQL runs: for `execute atrium_…(…)`, the prepared one (`$n` placeholders); other SQL as it is. */
+export function statementOf(sql: string): string {
+  const name = /^execute (atrium_[0-9a-f]{16})\b/.exec(sql)?.[1];
+  return (name && statements.get(name)) || sql;
+}
+
+/** Lets the pool's connections prepare the statements `executePrepared` names; `connection` is MikroORM's. */
+export function prepareOnFirstUse(pool: pg.Pool, connection: object): void {
+  preparingConnections.add(connection);
+  const prepared = new WeakSet<pg.PoolClient>();
+  pool.on('acquire', (client) => {
+    if (prepared.has(client)) return;
+    let names = new Set<string>();
+    prepared.add(client);
+    // The query in place now (the deferred begin's), so that it still sees every message.
+    const previous = client.query.bind(client) as (...args: unknown[]) => Promise<QueryResults>;
+    const run = (config: string, values: unknown): Promise<QueryResults> => {
+      const named = [...new Set([...config.matchAll(NAMED)].map((match) => match[1]!))].filter((name) => statements.has(name));
+      const missing = named.filter((name) => !names.has(name));
+      if (!missing.length) return previous(config, values);
+      const preamble = names.size + missing.length > MAX_PER_CONNECTION ? ['deallocate all'] : [];
+      if (preamble.length) names.clear();
+      const toPrepare = preamble.length ? named : missing;
+      preamble.push(...toPrepare.map((name) => `prepare ${name} as ${statements.get(name)}`));
+      return previous(`${preamble.join('; ')}; ${config}`, values).then(
+        (results) => {
+          for (const name of toPrepare) names.add(name);
+          const answers = (results as pg.QueryResult[]).slice(preamble.length);
+          return answers.length === 1 ? answers[0]! : answers;
+        },
+        async (error: unknown) => {
+          // Which statements got prepared before the error is only known to the connection.
+          const held = await previous("select name from pg_prepared_statements where name like 'atrium\\_%'").catch(() => null);
+          names = new Set((held as pg.QueryResult<{ name: string }> | null)?.rows.map((row) => row.name) ?? []);
+          // Class 42 (a value's type unknown, …): the statement cannot be prepared; run it as it is.
+          if (/^42/.test(String((error as { code?: unknown }).code))) for (const name of toPrepare) if (!names.has(name)) unpreparable.add(name);
+          throw error;
+        },
+      );
+    };
+    client.query = ((config: unknown, values?: unknown, callback?: unknown) => {
+      // pg-pool's own `query` (row-level security's statements) passes a callback.
+      const [params, done] = typeof values === 'function' ? [undefined, values] : [values, callback];
+      if (typeof config !== 'string' || !config.includes('execute atrium_')) return previous(config, values, callback);
+      const answer = run(config, params);
+      if (typeof done !== 'function') return answer;
+      answer.then(
+        (result) => done(null, result),
+        (error: unknown) => done(error),
+      );
+      return undefined;
+    }) as typeof client.query;
+  });
+}
