@@ -23,6 +23,8 @@ const statements = new Map<string, string>();
 const unpreparable = new Set<string>();
 /** Connections (MikroORM's) whose pool prepares on first use. */
 const preparingConnections = new WeakSet<object>();
+/** Statement shapes remembered by the process. */
+const MAX_STATEMENTS = 1000;
 /** Past this many on one connection, its statements are dropped and prepared again as they come. */
 const MAX_PER_CONNECTION = 100;
 const NAMED = /\bexecute (atrium_[0-9a-f]{16})\b/g;
@@ -37,7 +39,8 @@ export async function executePrepared(em: EntityManager, sql: string, params: re
   // MikroORM spreads an array into several values: the statement would change shape with its length.
   if (!preparingConnections.has(em.getConnection()) || em.isInTransaction() || params.some(Array.isArray)) return em.execute<Rows>(sql, [...params]);
   const name = `atrium_${createHash('sha256').update(sql).digest('hex').slice(0, 16)}`;
-  if (unpreparable.has(name)) return em.execute<Rows>(sql, [...params]);
+  // Statements vary with the fields a query asks: past a bound, new shapes run as they are.
+  if (unpreparable.has(name) || (!statements.has(name) && statements.size >= MAX_STATEMENTS)) return em.execute<Rows>(sql, [...params]);
   if (!statements.has(name)) {
     let index = 0;
     statements.set(

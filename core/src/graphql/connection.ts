@@ -137,7 +137,7 @@ interface JoinedReference {
 function joinedReferences(em: EntityManager, source: RowSource, selection: RowSelection | undefined): JoinedReference[] {
   const platform = em.getPlatform();
   return Object.entries(selection?.references ?? {})
-    .filter(([field]) => selection!.fields.includes(field) && `${field}Id` in source.meta.properties)
+    .filter(([field]) => selection!.fields.includes(field) && Object.hasOwn(source.meta.properties, `${field}Id`))
     .map(([field, entity], i) => ({
       field,
       entity,
@@ -159,8 +159,8 @@ function neededProperties(source: RowSource, orderFields: readonly string[], sel
   const needed = new Set<string>([...primaryKeys, ...orderFields, ...conditionFields(selection.ability, className)]);
   for (const field of selection.fields) {
     if (field === '__typename') continue;
-    if (field in properties) needed.add(field);
-    else if (`${field}Id` in properties) needed.add(`${field}Id`);
+    if (Object.hasOwn(properties, field)) needed.add(field);
+    else if (Object.hasOwn(properties, `${field}Id`)) needed.add(`${field}Id`);
     else return undefined;
   }
   return needed;
