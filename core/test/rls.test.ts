@@ -9,7 +9,7 @@ import { executePrepared } from '../src/db/prepared.ts';
 const CREATE_NOTE = 'mutation ($input: CreateNoteInput!) { createNote(input: $input) { id } }';
 
 /** The messages sent to PostgreSQL while `work` runs (the kernel's background work paused: it has its own transactions). */
-async function messagesSent(test: TestApp, work: () => Promise<void>): Promise<string[]> {
+async function messagesSent(test: TestApp, work: (sent: readonly string[]) => Promise<void>): Promise<string[]>{
   const sent: string[] = [];
   const query = pg.Client.prototype.query;
   await test.statements(async () => {
@@ -18,7 +18,7 @@ async function messagesSent(test: TestApp, work: () => Promise<void>): Promise<s
       return (query as (...args: unknown[]) => unknown).call(this, config, ...rest);
     } as typeof query;
     try {
-      await work();
+      await work(sent);
     } finally {
       pg.Client.prototype.query = query;
     }
@@ -157,6 +157,30 @@ t.test('on PostgreSQL a list page runs as a statement prepared once per connecti
   const bare = runs.filter((sql) => /^select set_config\(.*\); execute atrium_[0-9a-f]{16}\('/.test(sql));
   t.ok(bare.length >= 5, `${bare.length} of 15 runs sent only the values`);
   t.ok(runs.every((sql) => bare.includes(sql) || sql.startsWith('prepare ')), 'the others prepared it first');
+});
+
+// Before the test below, which fills the process's bound of statement shapes.
+t.test('executePrepared in a transaction: as it is until PostgreSQL has prepared it once, then prepared', { skip: postgresOnly }, async (t) => {
+  const test = await createTestApp({ modules: [notes] });
+  t.teardown(() => test.close());
+  const run = (value: string) => (test.app.orm.em.fork() as EntityManager).transactional((tx) => executePrepared(tx, 'select ?::int * 3 as n', [value]));
+  // A transaction's first statement travels with its `begin`.
+  const sent = await messagesSent(test, async (sent) => {
+    t.same(await run('2'), [{ n: 6 }]);
+    // Meanwhile an idle connection tries to prepare it; then a transaction prepares it where it runs.
+    // The run fails after the prepare (a value that is not a number): the connection, its transaction
+    // aborted, cannot be asked what it holds — it holds the statement, and must not prepare it twice.
+    let failed: readonly string[] = [];
+    for (let attempt = 0; attempt < 100 && !failed.some((sql) => sql.includes('prepare atrium_')); attempt += 1) {
+      const before = sent.length;
+      await t.rejects(run('x'), { code: '22P02' });
+      failed = sent.slice(before);
+    }
+    t.ok(failed.some((sql) => /^begin; prepare (atrium_[0-9a-f]{16}) as select \$1::int \* 3 as n; execute \1\('x'\)$/.test(sql)), 'prepared inside the transaction');
+    t.same(await run('4'), [{ n: 12 }]);
+  });
+  t.ok(sent.includes("begin; select '2'::int * 3 as n"), 'the first run, before PostgreSQL prepared it anywhere, as it is');
+  t.match(sent.at(-2), /^begin; execute atrium_[0-9a-f]{16}\('4'\)$/, 'the next run on that connection sends its values only');
 });
 
 t.test('executePrepared: statements PostgreSQL cannot prepare, errors after the prepare, many statements', { skip: postgresOnly }, async (t) => {

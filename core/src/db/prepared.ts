@@ -8,8 +8,11 @@
  * `execute atrium_<hash>(<values>)`, and the pool's connections prepare the statement the first
  * time one of them meets its name — `prepare atrium_<hash> as <statement>` in the same message.
  * Prepared statements live as long as their connection and are not undone by a rollback, so an
- * error re-reads which ones the connection holds. Row-level security stays exact: PostgreSQL
- * re-plans a prepared statement when it runs under another role than it was planned for.
+ * error re-reads which ones the connection holds. Inside a transaction a refused `prepare` would
+ * abort it: there, a statement runs prepared only once PostgreSQL has prepared it somewhere (outside,
+ * or on an idle connection asked to try it the first time the transaction ran it as it is).
+ * Row-level security stays exact: PostgreSQL re-plans a prepared statement when it runs under
+ * another role than it was planned for.
  */
 import { createHash } from 'node:crypto';
 import type { EntityManager } from '@mikro-orm/sql';
@@ -21,8 +24,10 @@ type QueryResults = pg.QueryResult | pg.QueryResult[];
 const statements = new Map<string, string>();
 /** Statements PostgreSQL refused to prepare (a value whose type it cannot tell): run as they are. */
 const unpreparable = new Set<string>();
-/** Connections (MikroORM's) whose pool prepares on first use. */
-const preparingConnections = new WeakSet<object>();
+/** Statements PostgreSQL has prepared: safe to prepare inside a transaction. */
+const proven = new Set<string>();
+/** Connections (MikroORM's) whose pool prepares on first use, with the way to try a statement on an idle one. */
+const preparingConnections = new WeakMap<object, (name: string) => void>();
 /** Statement shapes remembered by the process. */
 const MAX_STATEMENTS = 1000;
 /** Past this many on one connection, its statements are dropped and prepared again as they come. */
@@ -33,11 +38,12 @@ type Rows = Record<string, unknown>[];
 
 /**
  * Runs `sql` (values as `?` placeholders) as a prepared statement where the connection prepares
- * them (PostgreSQL, outside a transaction: a refused `prepare` would abort it); elsewhere as it is.
+ * them (PostgreSQL); elsewhere, and in a transaction until PostgreSQL has prepared it once, as it is.
  */
 export async function executePrepared(em: EntityManager, sql: string, params: readonly unknown[]): Promise<Rows> {
+  const tryOnIdle = preparingConnections.get(em.getConnection());
   // MikroORM spreads an array into several values: the statement would change shape with its length.
-  if (!preparingConnections.has(em.getConnection()) || em.isInTransaction() || params.some(Array.isArray)) return em.execute<Rows>(sql, [...params]);
+  if (!tryOnIdle || params.some(Array.isArray)) return em.execute<Rows>(sql, [...params]);
   const name = `atrium_${createHash('sha256').update(sql).digest('hex').slice(0, 16)}`;
   // Statements vary with the fields a query asks: past a bound, new shapes run as they are.
   if (unpreparable.has(name) || (!statements.has(name) && statements.size >= MAX_STATEMENTS)) return em.execute<Rows>(sql, [...params]);
@@ -48,10 +54,15 @@ export async function executePrepared(em: EntityManager, sql: string, params: re
       sql.replace(/\?/g, () => `$${++index}`),
     );
   }
+  const inTransaction = em.isInTransaction();
+  if (inTransaction && !proven.has(name)) {
+    tryOnIdle(name);
+    return em.execute<Rows>(sql, [...params]);
+  }
   try {
     return await em.execute<Rows>(params.length ? `execute ${name}(${params.map(() => '?').join(', ')})` : `execute ${name}`, [...params]);
   } catch (error) {
-    if (unpreparable.has(name)) return em.execute<Rows>(sql, [...params]);
+    if (!inTransaction && unpreparable.has(name)) return em.execute<Rows>(sql, [...params]);
     throw error;
   }
 }
@@ -64,7 +75,20 @@ export function statementOf(sql: string): string {
 
 /** Lets the pool's connections prepare the statements `executePrepared` names; `connection` is MikroORM's. */
 export function prepareOnFirstUse(pool: pg.Pool, connection: object): void {
-  preparingConnections.add(connection);
+  const trying = new Set<string>();
+  preparingConnections.set(connection, (name) => {
+    if (trying.has(name)) return;
+    trying.add(name);
+    pool
+      .query(`prepare ${name} as ${statements.get(name)}; deallocate ${name}`)
+      .then(
+        () => proven.add(name),
+        (error: unknown) => {
+          if (/^42/.test(String((error as { code?: unknown }).code))) unpreparable.add(name);
+        },
+      )
+      .finally(() => trying.delete(name));
+  });
   const prepared = new WeakSet<pg.PoolClient>();
   pool.on('acquire', (client) => {
     if (prepared.has(client)) return;
@@ -82,16 +106,26 @@ export function prepareOnFirstUse(pool: pg.Pool, connection: object): void {
       preamble.push(...toPrepare.map((name) => `prepare ${name} as ${statements.get(name)}`));
       return previous(`${preamble.join('; ')}; ${config}`, values).then(
         (results) => {
-          for (const name of toPrepare) names.add(name);
+          for (const name of toPrepare) {
+            names.add(name);
+            proven.add(name);
+          }
           const answers = (results as pg.QueryResult[]).slice(preamble.length);
           return answers.length === 1 ? answers[0]! : answers;
         },
         async (error: unknown) => {
-          // Which statements got prepared before the error is only known to the connection.
-          const held = await previous("select name from pg_prepared_statements where name like 'atrium\\_%'").catch(() => null);
-          names = new Set((held as pg.QueryResult<{ name: string }> | null)?.rows.map((row) => row.name) ?? []);
-          // Class 42 (a value's type unknown, …): the statement cannot be prepared; run it as it is.
-          if (/^42/.test(String((error as { code?: unknown }).code))) for (const name of toPrepare) if (!names.has(name)) unpreparable.add(name);
+          const code = String((error as { code?: unknown }).code);
+          // Which statements got prepared before the error is only known to the connection (in an
+          // aborted transaction it answers nothing: then a failure of another class than the
+          // prepare's own, 42, came after the prepare, and one that it exists tells as much).
+          const held = (await previous("select name from pg_prepared_statements where name like 'atrium\\_%'").catch(() => null)) as pg.QueryResult<{ name: string }> | null;
+          if (held) {
+            names = new Set(held.rows.map((row) => row.name));
+            // Class 42 (a value's type unknown, …): the statement cannot be prepared; run it as it is.
+            if (/^42/.test(code)) for (const name of toPrepare) if (!names.has(name)) unpreparable.add(name);
+          } else if (!/^42/.test(code) || code === '42P05') {
+            for (const name of toPrepare) names.add(name);
+          }
           throw error;
         },
       );

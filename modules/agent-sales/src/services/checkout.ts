@@ -1,4 +1,4 @@
-import { afterCommit, arrayParam, AtriumError, BadUserInputError, conflict, createValidator, decimal, MAX_CENTS, newId, notFound, type EntityManager, type Viewer, transactionWithRetry } from '@atrium/core';
+import { afterCommit, arrayParam, AtriumError, BadUserInputError, conflict, createValidator, decimal, executePrepared, MAX_CENTS, newId, notFound, type EntityManager, type Viewer, transactionWithRetry } from '@atrium/core';
 import { findContact } from '@atrium/crm';
 import { AgentAllocation, AgentSale, AgentSaleLine } from '../entities/sales.ts';
 import { AgentTransferLine } from '../entities/transfers.ts';
@@ -87,7 +87,8 @@ interface LayerRow {
  * for the cart's lock (see the raced case in `checkoutAgentCart`).
  */
 async function lockCartForCheckout(tx: EntityManager, viewer: Viewer, data: CheckoutInput): Promise<{ previous: boolean; cart: { id: string; status: string } | null }> {
-  const [row] = await tx.execute<{ previous: string | null; id: string | null; status: string | null }[]>(
+  const [row] = (await executePrepared(
+    tx,
     `select s.id as previous, c.id, c.status
        from (values (1)) as one (x)
        left join agent_sale s on s.company_id = ? and s.agent_id = ? and s.idempotency_key = ?
@@ -98,19 +99,20 @@ async function lockCartForCheckout(tx: EntityManager, viewer: Viewer, data: Chec
             for update
        ) c on true`,
     [viewer.companyId, viewer.id, data.idempotencyKey, viewer.companyId, viewer.id, ...(data.cartId ? [data.cartId] : [])],
-  );
+  )) as { previous: string | null; id: string | null; status: string | null }[];
   return { previous: !!row?.previous, cart: row?.id ? { id: row.id, status: row.status! } : null };
 }
 
 /** The agent's layers of the products that have stock, locked oldest first (answered as entities, not managed). */
 async function lockLayers(tx: EntityManager, viewer: Viewer, productIds: string[]): Promise<AgentTransferLine[]> {
-  const rows = await tx.execute<LayerRow[]>(
+  const rows = (await executePrepared(
+    tx,
     `select id, transfer_id, product_id, position, qty_sent, qty_accepted, accepted_at, remaining from agent_transfer_line
       where company_id = ? and agent_id = ? and product_id = any(?::uuid[]) and remaining > 0 and accepted_at is not null
       order by accepted_at, id
         for update`,
     [viewer.companyId, viewer.id, arrayParam(productIds)],
-  );
+  )) as unknown as LayerRow[];
   return rows.map((row) =>
     tx.create(
       AgentTransferLine,
@@ -124,7 +126,8 @@ async function lockLayers(tx: EntityManager, viewer: Viewer, productIds: string[
 async function writeSale(tx: EntityManager, sale: AgentSale, written: WrittenLine[], taken: Map<AgentTransferLine, number>): Promise<void> {
   const lines = written.map((entry) => entry.line);
   const allocations = written.flatMap((entry) => entry.allocations.map((pair) => pair.allocation));
-  await tx.execute(
+  await executePrepared(
+    tx,
     `with sale as (
        insert into agent_sale (id, company_id, agent_id, cart_id, customer_id, idempotency_key, total, status, created_at)
        values (?, ?, ?, ?, ?, ?, ?, 'COMPLETED', ?)
@@ -200,10 +203,11 @@ export async function checkoutAgentCart({ em, viewer, emit, publish }: AgentSale
         const customer = await findContact(tx, viewer, data.customerId);
         if (!customer || customer.deletedAt) throw new BadUserInputError({ 'input.customerId': 'is not a contact you can see' });
       }
-      const lines = await tx.execute<CartLineRow[]>(
+      const lines = (await executePrepared(
+        tx,
         'select product_id, quantity, unit_price, discount from agent_cart_line where company_id = ? and cart_id = ? order by created_at, id',
         [viewer.companyId, cart.id],
-      );
+      )) as unknown as CartLineRow[];
       if (!lines.length) throw new BadUserInputError({ 'input.cartId': 'is an empty cart' });
       const priced = lines.map((line) => ({ productId: line.product_id, quantity: line.quantity, unitPrice: line.unit_price, discount: line.discount }));
       const total = priced.reduce((sum, line) => sum + lineTotal(line), 0n);
