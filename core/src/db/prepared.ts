@@ -40,7 +40,7 @@ type Rows = Record<string, unknown>[];
  * Runs `sql` (values as `?` placeholders) as a prepared statement where the connection prepares
  * them (PostgreSQL); elsewhere, and in a transaction until PostgreSQL has prepared it once, as it is.
  */
-export async function executePrepared(em: EntityManager, sql: string, params: readonly unknown[]): Promise<Rows> {
+export async function executePrepared(em: EntityManager, sql: string, params: readonly unknown[]): Promise<Record<string, unknown>[]> {
   const tryOnIdle = preparingConnections.get(em.getConnection());
   // MikroORM spreads an array into several values: the statement would change shape with its length.
   if (!tryOnIdle || params.some(Array.isArray)) return em.execute<Rows>(sql, [...params]);
