@@ -383,15 +383,16 @@ t.test('deals: the board costs the same number of statements whatever dealsPerSt
     return statements;
   };
   await board(1); // warm the viewer cache
-  const small = await board(2);
-  const large = await board(50);
-  t.equal(large.length, small.length, `${small.length} statements for 2 deals per stage with their references and history, and for 50`);
   // Each query runs with the session's row-level security settings (two statements) in front of it.
-  const queries = small.filter((sql) => !/^(select set_config|set local role)/.test(sql));
+  const queries = async (dealsPerStage: number) => (await board(dealsPerStage)).filter((sql) => !/^(select set_config|set local role)/.test(sql));
   // The pipeline, its stages, the ranked deals, the counts and totals; then one per loader with ids
-  // not loaded yet: contact, owner, branch, history (the stages, the pipeline and the history's users
-  // — the owner here — were loaded already).
-  t.equal(queries.length, 8, `bounded: ${queries.join('\n')}`);
+  // not loaded yet: contact, owner, branch, history (the stages and the pipeline were loaded
+  // already), and the history's users — the owner here — unless the owners' read, running beside
+  // the history's, merged them first.
+  for (const dealsPerStage of [2, 50]) {
+    const read = await queries(dealsPerStage);
+    t.ok(read.length >= 8 && read.length <= 9, `${read.length} statements for ${dealsPerStage} deals per stage`, { statements: read });
+  }
 });
 
 t.test('deals: a MEMBER sees and changes only what their keys and branches allow', async (t) => {
