@@ -2,7 +2,7 @@ import t from 'tap';
 import pg from 'pg';
 import type { PostgreSqlConnection } from '@mikro-orm/postgresql';
 import { createTestApp, postgresOnly, type TestApp } from '@atrium/core/testing';
-import { companyEm, paginateRows, type EntityManager } from '@atrium/core';
+import { Branch, companyEm, paginateRows, Plan, referenceLoader, type AtriumRequestContext, type EntityManager } from '@atrium/core';
 import { Note, notes } from './fixtures/notes.ts';
 import { executePrepared } from '../src/db/prepared.ts';
 
@@ -208,4 +208,25 @@ t.test('executePrepared: statements PostgreSQL cannot prepare, errors after the 
     t.same(await executePrepared(em(), 'select ?::int * 2 as n', ['21']), [{ n: 42 }]);
   });
   t.same(plain, ["select '21'::int * 2 as n"], 'past the bound, sent as it is');
+});
+
+t.test('referenceLoader answers from the identity map only entities that are loaded, of the company', async (t) => {
+  const test = await createTestApp({ modules: [notes] });
+  t.teardown(() => test.close());
+  const a = await test.createCompany();
+  const b = await test.createCompany();
+  const branchOf = referenceLoader(Branch, (parent: { branchId: string }) => parent.branchId);
+  const load = (em: EntityManager, branchId: string) => branchOf([{ obj: { branchId } }], { em } as unknown as AtriumRequestContext);
+  const em = companyEm(test.app.kernel, a.id);
+  // A reference holds the id only: it is read, not answered as it is (a plan belongs to no company).
+  const [{ id: planId }] = await test.sql<{ id: string }>("select id from plan where code = 'default'");
+  em.getReference(Plan, planId);
+  const [plan] = await referenceLoader(Plan, (parent: { planId: string }) => parent.planId)([{ obj: { planId } }], { em } as unknown as AtriumRequestContext);
+  t.equal(plan?.code, 'default', 'a reference in the identity map is read');
+  const [own] = await load(em, a.defaultBranchId);
+  t.equal(own?.name, 'Main');
+  // Another company's branch in the same identity map (as a read outside the scope would leave it) is not answered.
+  em.merge(Branch, { id: b.defaultBranchId, companyId: b.id, name: 'Theirs', createdAt: new Date() });
+  t.same(await load(em, b.defaultBranchId), [null], "another company's loaded entity is not the company's");
+  t.same(await load(em, a.defaultBranchId), [own], 'a loaded one of the company is answered as it is');
 });

@@ -1,4 +1,4 @@
-import type { EntityName, FilterQuery } from '@mikro-orm/core';
+import { wrap, type EntityName, type FilterQuery } from '@mikro-orm/core';
 import type { EntityManager } from '@mikro-orm/sql';
 import { mergeRow, rowSource, tenantOf, tenantScope } from '../db/rows.ts';
 import { allOf, sqlIn } from '../db/sql-condition.ts';
@@ -44,7 +44,8 @@ async function readByIds<T extends { id: string }>(em: EntityManager, entity: En
   const unknown: string[] = [];
   for (const id of ids) {
     const loaded = unitOfWork.getById(entity, id as never);
-    if (loaded && (!companyId || (loaded as { companyId?: unknown }).companyId === companyId)) known.push(loaded);
+    // A reference (an id only, not loaded) is read like a missing one.
+    if (loaded && wrap(loaded, true).isInitialized() && (!companyId || (loaded as { companyId?: unknown }).companyId === companyId)) known.push(loaded);
     else unknown.push(id);
   }
   if (!unknown.length) return known;
