@@ -22,6 +22,8 @@ type QueryResults = pg.QueryResult | pg.QueryResult[];
 
 /** Each statement's text with `$n` placeholders, by name; shared by every pool of the process. */
 const statements = new Map<string, string>();
+/** Each statement's name, by its text as `executePrepared` gets it (no hashing per run). */
+const nameOfText = new Map<string, string>();
 /** Statements PostgreSQL refused to prepare (a value whose type it cannot tell): run as they are. */
 const unpreparable = new Set<string>();
 /** Statements PostgreSQL has prepared: safe to prepare inside a transaction. */
@@ -44,16 +46,19 @@ export async function executePrepared(em: EntityManager, sql: string, params: re
   const tryOnIdle = preparingConnections.get(em.getConnection());
   // MikroORM spreads an array into several values: the statement would change shape with its length.
   if (!tryOnIdle || params.some(Array.isArray)) return em.execute<Rows>(sql, [...params]);
-  const name = `atrium_${createHash('sha256').update(sql).digest('hex').slice(0, 16)}`;
-  // Statements vary with the fields a query asks: past a bound, new shapes run as they are.
-  if (unpreparable.has(name) || (!statements.has(name) && statements.size >= MAX_STATEMENTS)) return em.execute<Rows>(sql, [...params]);
-  if (!statements.has(name)) {
+  let name = nameOfText.get(sql);
+  if (!name) {
+    // Statements vary with the fields a query asks: past a bound, new shapes run as they are.
+    if (nameOfText.size >= MAX_STATEMENTS) return em.execute<Rows>(sql, [...params]);
+    name = `atrium_${createHash('sha256').update(sql).digest('hex').slice(0, 16)}`;
     let index = 0;
+    nameOfText.set(sql, name);
     statements.set(
       name,
       sql.replace(/\?/g, () => `$${++index}`),
     );
   }
+  if (unpreparable.has(name)) return em.execute<Rows>(sql, [...params]);
   const inTransaction = em.isInTransaction();
   if (inTransaction && !proven.has(name)) {
     tryOnIdle(name);
