@@ -225,6 +225,14 @@ t.test('referenceLoader answers from the identity map only entities that are loa
   t.equal(plan?.code, 'default', 'a reference in the identity map is read');
   const [own] = await load(em, a.defaultBranchId);
   t.equal(own?.name, 'Main');
+  // Managed as find makes it: nothing to write for the read, and a change of it is tracked.
+  const unitOfWork = em.getUnitOfWork();
+  unitOfWork.computeChangeSets();
+  t.same(unitOfWork.getChangeSets(), [], 'nothing to write for a read');
+  own!.name = 'Renamed';
+  unitOfWork.computeChangeSets();
+  t.same(unitOfWork.getChangeSets().map((set) => [set.type, set.payload]), [['update', { name: 'Renamed' }]], 'a change of it is tracked');
+  own!.name = 'Main';
   // Another company's branch in the same identity map (as a read outside the scope would leave it) is not answered.
   em.merge(Branch, { id: b.defaultBranchId, companyId: b.id, name: 'Theirs', createdAt: new Date() });
   t.same(await load(em, b.defaultBranchId), [null], "another company's loaded entity is not the company's");

@@ -77,7 +77,12 @@ export function tenantScope(em: EntityManager, source: RowSource, table?: string
   return companyId ? [sqlCondition(`${table ? `${table}.` : ''}${source.columnOf('companyId')} = ?`, companyId)] : [];
 }
 
-/** A row read by column names (`source.columns`), as the ORM's entity: an entity already loaded in this request is kept as it is, as `find` would. */
+/**
+ * A row read by column names (`source.columns`), as the ORM's entity, managed as `find` makes it
+ * (the entity factory's merge; an entity already loaded in this request keeps its unflushed
+ * changes). Not `em.merge`: it snapshots the entity again and cascades over its collections, the
+ * larger part of a list's cost when its page's references come joined.
+ */
 export function mergeRow<T extends object>(em: EntityManager, entity: EntityName<T>, source: RowSource, row: Record<string, unknown>): T {
-  return em.merge(entity, em.getDriver().mapResult(row as never, source.meta) as EntityData<T>, { convertCustomTypes: true });
+  return em.getEntityFactory().create(entity, em.getDriver().mapResult(row as never, source.meta) as EntityData<T>, { merge: true, convertCustomTypes: true });
 }
