@@ -58,6 +58,24 @@ t.test('domain events through the outbox', async (t) => {
   });
 });
 
+t.test('an event nobody listens to costs the dispatcher one statement', async (t) => {
+  // No audit module: nothing listens to notes.note.created; the poll stays out of the way.
+  const test = await createTestApp({ modules: [notes], config: { events: { pollMs: 600_000 } } });
+  t.teardown(() => test.close());
+  const company = await test.createCompany();
+  const as = { token: company.owner.token };
+  await test.app.dispatcher.idle();
+  const sent: string[] = [];
+  const stop = test.onQuery((sql) => sent.push(sql));
+  await test.gql(CREATE_NOTE, { input: { title: 'quiet', branchId: company.defaultBranchId } }, as);
+  // The commit wakes the dispatcher: wait for its dispatch, then for its run to end.
+  while (!(await test.sql(`select 1 from atrium_event where dispatched_at is not null and payload->>'title' = 'quiet'`)).length) await new Promise((resolve) => setTimeout(resolve, 10));
+  await test.app.dispatcher.idle();
+  stop();
+  t.equal(sent.filter((sql) => /with claimed as/.test(sql)).length, 1, 'one dispatch');
+  t.same(sent.filter((sql) => /with due as/.test(sql)), [], 'no look for due deliveries: it recorded none');
+});
+
 t.test('events left in the outbox by a stopped app are delivered at the next start', async (t) => {
   const database = await createTestDatabase([notes, audit]);
   t.teardown(() => database.drop());

@@ -422,7 +422,7 @@ export function createApp(options: CreateAppOptions = {}): AtriumApp {
       // Bound to the start-up async context: woken from inside a request's transaction, the workers
       // must not inherit that transaction (MikroORM finds transactions through AsyncLocalStorage).
       const wake = AsyncResource.bind((events: boolean, jobs: boolean) => {
-        if (events) outbox.wake();
+        if (events) outbox.wake({ eventsOnly: true });
         if (jobs) void runner.tick();
       });
       orm.em.getEventManager().registerSubscriber({

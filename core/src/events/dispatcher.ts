@@ -56,7 +56,9 @@ export class EventDispatcher {
   readonly #log: DispatcherLog;
   #timer: NodeJS.Timeout | undefined;
   #running: Promise<void> | undefined;
+  /** Another run is wanted once the current one ends; `#againAll`: one that also looks for due deliveries. */
   #again = false;
+  #againAll = false;
   #stopped = true;
 
   constructor(
@@ -95,18 +97,26 @@ export class EventDispatcher {
     this.wake();
   }
 
-  /** Looks for work now (called after every commit that wrote events). */
-  wake(): void {
+  /**
+   * Looks for work now. `{ eventsOnly: true }` (after a commit that wrote events): dispatches pending
+   * events, and runs deliveries only if those recorded some — retries that come due are left to the
+   * poll, so an event nobody listens to costs one statement, not two.
+   */
+  wake(options: { eventsOnly?: boolean } = {}): void {
     if (this.#stopped) return;
+    const all = !options.eventsOnly;
     if (this.#running) {
       this.#again = true;
+      this.#againAll ||= all;
       return;
     }
-    this.#running = this.#work().finally(() => {
+    this.#running = this.#work(all).finally(() => {
       this.#running = undefined;
       if (this.#again) {
+        const againAll = this.#againAll;
         this.#again = false;
-        this.wake();
+        this.#againAll = false;
+        this.wake({ eventsOnly: !againAll });
       }
     });
   }
@@ -132,9 +142,14 @@ export class EventDispatcher {
     }
   }
 
-  async #work(): Promise<void> {
+  async #work(all: boolean): Promise<void> {
     try {
-      while (!this.#stopped && (await this.#dispatchBatch()) === BATCH);
+      let recorded = false;
+      for (let batch = { events: BATCH, deliveries: 0 }; !this.#stopped && batch.events === BATCH; ) {
+        batch = await this.#dispatchBatch();
+        recorded ||= batch.deliveries > 0;
+      }
+      if (!all && !recorded) return;
       while (!this.#stopped && (await this.#runDeliveries()) > 0);
     } catch (error) {
       this.#log.error({ err: error }, 'event dispatch failed; retrying on the next poll');
@@ -148,10 +163,11 @@ export class EventDispatcher {
 
   /**
    * Takes pending events, marks them dispatched and records a delivery per listener and per matching
-   * webhook — in one statement, so in one round trip and atomically — then publishes them.
+   * webhook — in one statement, so in one round trip and atomically — then publishes them. Answers
+   * how many events it took and how many deliveries it recorded.
    */
-  async #dispatchBatch(): Promise<number> {
-    const events = await this.#sql<EventRow>(
+  async #dispatchBatch(): Promise<{ events: number; deliveries: number }> {
+    const events = await this.#sql<EventRow & { recorded: number }>(
       `with claimed as (
          select id from atrium_event where dispatched_at is null order by id limit ? for update skip locked
        ), dispatched as (
@@ -164,12 +180,13 @@ export class EventDispatcher {
          select d.id, 'webhook:' || w.id from dispatched d
            join webhook w on w.active and w.company_id = d.company_id and (d.name = any(w.events) or '*' = any(w.events))
          on conflict do nothing
+         returning event_id
        )
-       select * from dispatched order by id`,
+       select d.*, (select count(*) from deliveries)::int as recorded from dispatched d order by id`,
       [BATCH, ...this.#listenerParams],
     );
     for (const row of events) await this.#publish(eventTopic(row.company_id, row.name), toDomainEvent(row));
-    return events.length;
+    return { events: events.length, deliveries: events[0]?.recorded ?? 0 };
   }
 
   /** Leases due deliveries and runs each listener in its own transaction. */
