@@ -78,7 +78,7 @@ export {
   type PlanLimits,
 } from './tenancy/entities.ts';
 export { isTenantEntity, type TenantFilterParams } from './db/orm.ts';
-export { EventRegistry, type Emit } from './events/outbox.ts';
+export { EventRegistry, insertEvents, type Emit } from './events/outbox.ts';
 export { EventDispatcher, eventTopic, type DispatcherLog, type DispatcherOptions } from './events/dispatcher.ts';
 export { nextAttempt, type BackoffOptions } from './events/backoff.ts';
 export { OutboxEvent } from './events/entities.ts';

@@ -2,7 +2,7 @@ import t from 'tap';
 import pg from 'pg';
 import type { PostgreSqlConnection } from '@mikro-orm/postgresql';
 import { createTestApp, postgresOnly, type TestApp } from '@atrium/core/testing';
-import { Branch, companyEm, paginateRows, Plan, referenceLoader, type AtriumRequestContext, type EntityManager } from '@atrium/core';
+import { afterCommit, Branch, companyEm, paginateRows, Plan, referenceLoader, type AtriumRequestContext, type EntityManager } from '@atrium/core';
 import { Note, notes } from './fixtures/notes.ts';
 import { executePrepared } from '../src/db/prepared.ts';
 
@@ -181,6 +181,61 @@ t.test('executePrepared in a transaction: as it is until PostgreSQL has prepared
   });
   t.ok(sent.includes("begin; select '2'::int * 3 as n"), 'the first run, before PostgreSQL prepared it anywhere, as it is');
   t.match(sent.at(-2), /^begin; execute atrium_[0-9a-f]{16}\('4'\)$/, 'the next run on that connection sends its values only');
+});
+
+t.test('executePrepared with commit: the transaction ends with its last statement, in the same message', { skip: postgresOnly }, async (t) => {
+  const test = await createTestApp({ modules: [notes] });
+  t.teardown(() => test.close());
+  await test.sql('create table commit_probe (id int primary key)');
+  const em = () => test.app.orm.em.fork() as EntityManager;
+  const ids = async () => (await test.sql<{ id: number }>('select id from commit_probe order by id')).map((row) => row.id);
+  const insert = (tx: EntityManager, id: number, options = { commit: true }) => executePrepared(tx, 'insert into commit_probe (id) values (?::int) returning id', [String(id)], options);
+  let stepsRun = 0;
+  const sent = await messagesSent(test, async () => {
+    const answer = await em().transactional(async (tx) => {
+      await insert(tx, 1, { commit: false });
+      void afterCommit(tx, () => (stepsRun += 1));
+      return insert(tx, 2);
+    });
+    t.same(answer, [{ id: 2 }], 'answers the statement');
+  });
+  // (As it is, or prepared: an idle connection may have prepared it meanwhile.)
+  t.match(sent.at(-1), /(insert into commit_probe \(id\) values \('2'::int\) returning id|execute atrium_[0-9a-f]{16}\('2'\)); commit$/, "the commit goes in the statement's message");
+  t.notOk(sent.includes('commit'), 'no message of its own');
+  t.same(await ids(), [1, 2], 'the transaction committed');
+  t.equal(stepsRun, 1, 'afterCommit steps ran');
+
+  // The statement fails: PostgreSQL skips the commit, and the transaction rolls back whole.
+  await t.rejects(
+    em().transactional(async (tx) => {
+      await insert(tx, 3, { commit: false });
+      return insert(tx, 1);
+    }),
+    { code: '23505' },
+  );
+  t.same(await ids(), [1, 2], 'nothing kept of a transaction whose last statement failed');
+
+  // Nothing runs in the transaction after it: refused, rather than run outside of it.
+  await t.rejects(
+    em().transactional(async (tx) => {
+      await insert(tx, 4);
+      await insert(tx, 5, { commit: false });
+    }),
+    /committed with its last statement/,
+  );
+  t.same(await ids(), [1, 2, 4], 'the commit stands; the statement after it did not run');
+
+  // In a nested transaction (a savepoint) the statement leaves the commit to the outermost one.
+  await t.rejects(
+    em().transactional(async (outer) => {
+      await outer.transactional((inner) => insert(inner as EntityManager, 6));
+      throw new Error('the caller fails after');
+    }),
+    /the caller fails after/,
+  );
+  t.same(await ids(), [1, 2, 4], 'rolled back with its caller');
+  t.same(await em().transactional((tx) => insert(tx, 7)), [{ id: 7 }], 'connections stay usable');
+  t.same(await ids(), [1, 2, 4, 7]);
 });
 
 t.test('executePrepared: statements PostgreSQL cannot prepare, errors after the prepare, many statements', { skip: postgresOnly }, async (t) => {

@@ -1,5 +1,6 @@
 /**
- * A transaction's `begin` travels with its first statement: one round trip fewer per transaction.
+ * A transaction's `begin` travels with its first statement, and — when its caller asks — its
+ * `commit` with its last: a round trip fewer at each end.
  *
  * MikroORM (through Kysely) sends `begin` on its own and waits for it, then the transaction's first
  * statement — with row-level security, its session context (`select set_config(…)`). `begin` cannot
@@ -7,16 +8,26 @@
  * simple-query message as the next statement on that connection, `begin; <statement>`; PostgreSQL
  * runs them in order as if they had come one by one. A statement with bound parameters (the extended
  * protocol takes one statement per message) gets the `begin` in a message of its own first.
+ *
+ * A statement sent as `<statement>; commit` (`executePrepared`'s `commit` option) ends the
+ * transaction with it: locks it takes are held for that one message, not for another round trip.
+ * If the statement fails, PostgreSQL skips the `commit` and the transaction is aborted as usual.
+ * Once it has committed, the `commit` (or `rollback`) MikroORM sends afterwards is answered here,
+ * and any other statement on the transaction is refused: it would run outside it.
  */
 import pg from 'pg';
 
 type QueryResults = pg.QueryResult | pg.QueryResult[];
-const BEGUN = { command: 'BEGIN', rowCount: null, rows: [], fields: [], oid: 0 } as unknown as pg.QueryResult;
+const ended = (command: 'BEGIN' | 'COMMIT' | 'ROLLBACK') => ({ command, rowCount: null, rows: [], fields: [], oid: 0 }) as unknown as pg.QueryResult;
 
-/** Holds back each `begin` on the pool's connections until their next statement. */
+/** What a statement ends with to commit its transaction in the same message. */
+export const COMMIT_WITH_STATEMENT = '; commit';
+
+/** Holds back each `begin` on the pool's connections until their next statement; takes a commit sent with a statement. */
 export function sendBeginWithFirstStatement(pool: pg.Pool): void {
   const deferring = new WeakSet<pg.PoolClient>();
   const pending = new WeakSet<pg.PoolClient>();
+  const committed = new WeakSet<pg.PoolClient>();
   pool.on('acquire', (client) => {
     if (deferring.has(client)) return;
     deferring.add(client);
@@ -24,22 +35,34 @@ export function sendBeginWithFirstStatement(pool: pg.Pool): void {
     const send = (...args: unknown[]) => (pg.Client.prototype.query as (...args: unknown[]) => Promise<QueryResults>).apply(client, args);
     client.query = ((config: unknown, values?: unknown, callback?: unknown) => {
       const promised = callback === undefined && typeof values !== 'function';
-      if (config === 'begin' && promised && !(values as unknown[] | undefined)?.length) {
+      const bare = promised && typeof config === 'string' && !(values as unknown[] | undefined)?.length;
+      if (committed.has(client)) {
+        if (bare && (config === 'commit' || config === 'rollback')) {
+          committed.delete(client);
+          return Promise.resolve(ended(config === 'commit' ? 'COMMIT' : 'ROLLBACK'));
+        }
+        const refused = new Error('The transaction was committed with its last statement: nothing more runs in it');
+        if (typeof callback === 'function' || typeof values === 'function') return ((callback ?? values) as (error: Error) => void)(refused);
+        return Promise.reject(refused);
+      }
+      if (config === 'begin' && bare) {
         pending.add(client);
-        return Promise.resolve(BEGUN);
+        return Promise.resolve(ended('BEGIN'));
       }
-      if (!pending.has(client)) return send(config, values, callback);
+      const begins = pending.has(client);
+      const commits = bare && (config as string).endsWith(COMMIT_WITH_STATEMENT);
+      if (!begins && !commits) return send(config, values, callback);
       pending.delete(client);
-      if (typeof config === 'string' && promised && !(values as unknown[] | undefined)?.length) {
-        return send(`begin; ${config}`, values).then((results) => {
-          const [, ...answers] = results as pg.QueryResult[];
-          return answers.length === 1 ? answers[0] : answers;
-        });
-      }
-      return send('begin').then(() => send(config, values, callback));
+      if (!bare) return send('begin').then(() => send(config, values, callback));
+      return send(begins ? `begin; ${config}` : config, values).then((results) => {
+        if (commits) committed.add(client);
+        const answers = (results as pg.QueryResult[]).slice(begins ? 1 : 0, commits ? -1 : undefined);
+        return answers.length === 1 ? answers[0] : answers;
+      });
     }) as typeof client.query;
   });
   pool.on('release', (_error: unknown, client: pg.PoolClient) => {
     pending.delete(client);
+    committed.delete(client);
   });
 }

@@ -17,6 +17,7 @@
 import { createHash } from 'node:crypto';
 import type { EntityManager } from '@mikro-orm/sql';
 import type pg from 'pg';
+import { COMMIT_WITH_STATEMENT } from './deferred-begin.ts';
 
 type QueryResults = pg.QueryResult | pg.QueryResult[];
 
@@ -38,18 +39,38 @@ const NAMED = /\bexecute (atrium_[0-9a-f]{16})\b/g;
 
 type Rows = Record<string, unknown>[];
 
+/** Options of `executePrepared`. */
+export interface ExecuteOptions {
+  /**
+   * The transaction's last statement: on PostgreSQL its `commit` goes in the same message, so the
+   * locks it takes are released without another round trip. Nothing may run in the transaction after
+   * it (the unit of work flushed before: pending changes fail the commit), and nothing of it is undone
+   * by an error thrown afterwards. In a nested transaction (a savepoint), and on the embedded
+   * database, the statement runs as usual and the transaction commits when it ends.
+   */
+  commit?: boolean;
+}
+
+/** A transaction of MikroORM's that is not nested in another (nested ones are savepoints). */
+const isOutermost = (em: EntityManager): boolean => {
+  const context = em.getTransactionContext<object>();
+  return !!context && !('savepointName' in context);
+};
+
 /**
  * Runs `sql` (values as `?` placeholders) as a prepared statement where the connection prepares
  * them (PostgreSQL); elsewhere, and in a transaction until PostgreSQL has prepared it once, as it is.
  */
-export async function executePrepared(em: EntityManager, sql: string, params: readonly unknown[]): Promise<Record<string, unknown>[]> {
+export async function executePrepared(em: EntityManager, sql: string, params: readonly unknown[], options: ExecuteOptions = {}): Promise<Record<string, unknown>[]> {
   const tryOnIdle = preparingConnections.get(em.getConnection());
+  const commit = !!(tryOnIdle && options.commit && isOutermost(em));
+  const run = (text: string) => em.execute<Rows>(commit ? `${text}${COMMIT_WITH_STATEMENT}` : text, [...params]);
   // MikroORM spreads an array into several values: the statement would change shape with its length.
-  if (!tryOnIdle || params.some(Array.isArray)) return em.execute<Rows>(sql, [...params]);
+  if (!tryOnIdle || params.some(Array.isArray)) return run(sql);
   let name = nameOfText.get(sql);
   if (!name) {
     // Statements vary with the fields a query asks: past a bound, new shapes run as they are.
-    if (nameOfText.size >= MAX_STATEMENTS) return em.execute<Rows>(sql, [...params]);
+    if (nameOfText.size >= MAX_STATEMENTS) return run(sql);
     name = `atrium_${createHash('sha256').update(sql).digest('hex').slice(0, 16)}`;
     let index = 0;
     nameOfText.set(sql, name);
@@ -58,16 +79,16 @@ export async function executePrepared(em: EntityManager, sql: string, params: re
       sql.replace(/\?/g, () => `$${++index}`),
     );
   }
-  if (unpreparable.has(name)) return em.execute<Rows>(sql, [...params]);
+  if (unpreparable.has(name)) return run(sql);
   const inTransaction = em.isInTransaction();
   if (inTransaction && !proven.has(name)) {
     tryOnIdle(name);
-    return em.execute<Rows>(sql, [...params]);
+    return run(sql);
   }
   try {
-    return await em.execute<Rows>(params.length ? `execute ${name}(${params.map(() => '?').join(', ')})` : `execute ${name}`, [...params]);
+    return await run(params.length ? `execute ${name}(${params.map(() => '?').join(', ')})` : `execute ${name}`);
   } catch (error) {
-    if (!inTransaction && unpreparable.has(name)) return em.execute<Rows>(sql, [...params]);
+    if (!inTransaction && unpreparable.has(name)) return run(sql);
     throw error;
   }
 }
