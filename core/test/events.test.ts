@@ -1,5 +1,5 @@
 import t from 'tap';
-import { createApp } from '@atrium/core';
+import { companyEm, createApp, insertEvents, newId } from '@atrium/core';
 import { createTestApp, createTestDatabase } from '@atrium/core/testing';
 import { notes } from './fixtures/notes.ts';
 import { audit, calls, failuresLeft } from './fixtures/audit.ts';
@@ -74,6 +74,24 @@ t.test('an event nobody listens to costs the dispatcher one statement', async (t
   stop();
   t.equal(sent.filter((sql) => /with claimed as/.test(sql)).length, 1, 'one dispatch');
   t.same(sent.filter((sql) => /with due as/.test(sql)), [], 'no look for due deliveries: it recorded none');
+});
+
+t.test("insertEvents: events written by a module's own statement are delivered as flushed ones", async (t) => {
+  // The poll is ten minutes away: only the commit's wake can deliver them.
+  const test = await createTestApp({ modules: [notes, audit], config: { events: { pollMs: 600_000 } } });
+  t.teardown(() => test.close());
+  const company = await test.createCompany();
+  await test.app.dispatcher.idle();
+  await companyEm(test.app.kernel, company.id).transactional(async (tx) => {
+    const emit = (title: string) => test.app.kernel.events.emit(tx, 'notes.note.created', { noteId: newId(), title });
+    const written = insertEvents(tx, [emit('by statement')]);
+    const skipped = insertEvents(tx, [emit('not written')], 'false');
+    await tx.execute(`with written as (${written.sql}) ${skipped.sql}`, [...written.params, ...skipped.params]);
+  });
+  // They left the unit of work: the flush before the commit wrote neither.
+  t.same(await test.sql(`select payload->>'title' as title, company_id from atrium_event where payload->>'title' <> 'Welcome' order by title`), [{ title: 'by statement', company_id: company.id }]);
+  for (let waited = 0; waited < 500 && !(await test.sql(`select 1 from audit_entry where title = 'by statement'`)).length; waited += 1) await new Promise((resolve) => setTimeout(resolve, 10));
+  t.same(await test.sql(`select title from audit_entry where title = 'by statement'`), [{ title: 'by statement' }], 'the commit woke the dispatcher: the listener ran');
 });
 
 t.test('events left in the outbox by a stopped app are delivered at the next start', async (t) => {

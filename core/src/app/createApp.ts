@@ -46,7 +46,7 @@ import { cachingVerifier, type AccessClaims } from '../auth/tokens.ts';
 import { resolveJwtSecret } from '../auth/secret.ts';
 import { AtriumError } from '../graphql/errors.ts';
 import { OutboxEvent } from '../events/entities.ts';
-import { EventRegistry } from '../events/outbox.ts';
+import { EventRegistry, wakeAfterInsertedEvents } from '../events/outbox.ts';
 import { EventDispatcher } from '../events/dispatcher.ts';
 import { LiveAccess } from '../access/live-access.ts';
 import { afterCommit, afterCommitSubscriber } from '../db/after-commit.ts';
@@ -425,6 +425,7 @@ export function createApp(options: CreateAppOptions = {}): AtriumApp {
         if (events) outbox.wake({ eventsOnly: true });
         if (jobs) void runner.tick();
       });
+      wakeAfterInsertedEvents(orm.em as EntityManager, () => setImmediate(wake, true, false));
       orm.em.getEventManager().registerSubscriber({
         afterFlush: ({ em, uow }) => {
           const changes = uow.getChangeSets();
