@@ -1,4 +1,4 @@
-import { afterCommit, arrayParam, AtriumError, BadUserInputError, conflict, createValidator, decimal, executePrepared, MAX_CENTS, newId, notFound, type EntityManager, type Viewer, transactionWithRetry } from '@atrium/core';
+import { afterCommit, arrayParam, AtriumError, BadUserInputError, conflict, createValidator, decimal, executePrepared, insertEvents, MAX_CENTS, newId, notFound, type EntityManager, type OutboxEvent, type Viewer, transactionWithRetry } from '@atrium/core';
 import { findContact } from '@atrium/crm';
 import { AgentAllocation, AgentSale, AgentSaleLine } from '../entities/sales.ts';
 import { AgentTransferLine } from '../entities/transfers.ts';
@@ -69,18 +69,6 @@ interface CartLineRow {
 /** A sale line as checkout writes it, with its allocations in the order taken and their layers. */
 type WrittenLine = { line: AgentSaleLine; allocations: { allocation: AgentAllocation; layer: AgentTransferLine }[] };
 
-/** A FIFO layer as checkout locks it. */
-interface LayerRow {
-  id: string;
-  transfer_id: string;
-  product_id: string;
-  position: number;
-  qty_sent: number;
-  qty_accepted: number | null;
-  accepted_at: Date;
-  remaining: number;
-}
-
 /**
  * The sale already made with this key, and the cart (the given one, or the agent's oldest open one)
  * locked: one statement. The sale is looked up in the statement's snapshot, taken before any wait
@@ -103,87 +91,119 @@ async function lockCartForCheckout(tx: EntityManager, viewer: Viewer, data: Chec
   return { previous: !!row?.previous, cart: row?.id ? { id: row.id, status: row.status! } : null };
 }
 
-/** The agent's layers of the products that have stock, locked oldest first (answered as entities, not managed). */
-async function lockLayers(tx: EntityManager, viewer: Viewer, productIds: string[]): Promise<AgentTransferLine[]> {
-  const rows = (await executePrepared(
-    tx,
-    `select id, transfer_id, product_id, position, qty_sent, qty_accepted, accepted_at, remaining from agent_transfer_line
-      where company_id = ? and agent_id = ? and product_id = any(?::uuid[]) and remaining > 0 and accepted_at is not null
-      order by accepted_at, id
-        for update`,
-    [viewer.companyId, viewer.id, arrayParam(productIds)],
-  )) as unknown as LayerRow[];
-  return rows.map((row) =>
-    tx.create(
-      AgentTransferLine,
-      { id: row.id, companyId: viewer.companyId, transferId: row.transfer_id, agentId: viewer.id, productId: row.product_id, position: row.position, qtySent: row.qty_sent, qtyAccepted: row.qty_accepted, acceptedAt: row.accepted_at, remaining: row.remaining },
-      { persist: false },
-    ),
-  );
+/** A FIFO layer as checkout locks it (its remaining before the sale). */
+interface LayerRow {
+  id: string;
+  transfer_id: string;
+  product_id: string;
+  position: number;
+  qty_sent: number;
+  qty_accepted: number | null;
+  accepted_at: string;
+  remaining: number;
 }
 
-/** Writes the sale, its lines and allocations, the layers' new remaining (`taken` from each) and the cart's status (checked out as the sale was made): one statement. */
-async function writeSale(tx: EntityManager, sale: AgentSale, written: WrittenLine[], taken: Map<AgentTransferLine, number>): Promise<void> {
-  const lines = written.map((entry) => entry.line);
-  const allocations = written.flatMap((entry) => entry.allocations.map((pair) => pair.allocation));
-  await executePrepared(
+/** What the sale's statement answers: the layers it locked, the allocations it made (in the order taken), the products it could not cover. */
+interface SoldRow {
+  layers: LayerRow[] | null;
+  taken: { id: string; sale_line_id: string; transfer_line_id: string; quantity: number }[] | null;
+  short: { product_id: string; requested: number; available: number }[] | null;
+}
+
+/** Every statement part below writes only if no product of the cart is short. */
+const COVERED = 'not exists (select from short)';
+
+/**
+ * The sale in one statement, the transaction's last (its commit in the same message): the agent's
+ * layers of the cart's products that have stock locked `FOR UPDATE` oldest first (acceptance time,
+ * then id); each product's lines checked against them; if every one is covered, each line takes
+ * from the layers in FIFO order (the lines' and the layers' running totals overlapping: one
+ * allocation per overlap) and the sale, its lines, the allocations, the layers' new remaining, the
+ * cart's status and the event are written. The layers stay locked for this one message.
+ */
+async function sell(tx: EntityManager, viewer: Viewer, sale: AgentSale, lines: readonly AgentSaleLine[], event: OutboxEvent): Promise<SoldRow> {
+  const events = insertEvents(tx, [event], COVERED);
+  const [row] = await executePrepared(
     tx,
-    `with sale as (
+    `with line as (
+       select * from unnest(?::uuid[], ?::uuid[], ?::int[], ?::int[], ?::numeric[], ?::numeric[], ?::numeric[])
+         as line (id, product_id, position, quantity, unit_price, discount, total)
+     ), locked as materialized (
+       select id, transfer_id, product_id, position, qty_sent, qty_accepted, accepted_at, remaining from agent_transfer_line
+        where company_id = ? and agent_id = ? and product_id in (select product_id from line) and remaining > 0 and accepted_at is not null
+        order by accepted_at, id
+          for update
+     ), layer as (
+       select *, sum(remaining) over (partition by product_id order by accepted_at, id) - remaining as before from locked
+     ), need as (
+       select *, sum(quantity) over (partition by product_id order by position) - quantity as before from line
+     ), short as (
+       select need.product_id, sum(need.quantity)::int as requested, coalesce(max(held.quantity), 0)::int as available
+         from need left join (select product_id, sum(remaining) as quantity from layer group by product_id) held on held.product_id = need.product_id
+        group by need.product_id
+       having sum(need.quantity) > coalesce(max(held.quantity), 0)
+     ), taken as materialized (
+       select atrium_uuid_v7() as id, need.id as sale_line_id, layer.id as transfer_line_id,
+              (least(need.before + need.quantity, layer.before + layer.remaining) - greatest(need.before, layer.before))::int as quantity,
+              row_number() over (order by need.position, layer.accepted_at, layer.id) as n
+         from need join layer on layer.product_id = need.product_id
+        where layer.before < need.before + need.quantity and need.before < layer.before + layer.remaining and ${COVERED}
+     ), sale as (
        insert into agent_sale (id, company_id, agent_id, cart_id, customer_id, idempotency_key, total, status, created_at)
-       values (?, ?, ?, ?, ?, ?, ?, 'COMPLETED', ?)
+       select ?, ?, ?, ?, ?, ?, ?, 'COMPLETED', ? where ${COVERED}
      ), lines as (
        insert into agent_sale_line (id, company_id, sale_id, product_id, position, quantity, unit_price, discount, total)
-       select id, ?, ?, product_id, position, quantity, unit_price, discount, total
-         from unnest(?::uuid[], ?::uuid[], ?::int[], ?::int[], ?::numeric[], ?::numeric[], ?::numeric[])
-           as line (id, product_id, position, quantity, unit_price, discount, total)
+       select id, ?, ?, product_id, position, quantity, unit_price, discount, total from line where ${COVERED}
      ), allocations as (
        -- In the order taken: their clock_timestamp() creation times sort them FIFO.
        insert into agent_allocation (id, company_id, sale_line_id, transfer_line_id, quantity)
-       select id, ?, sale_line_id, transfer_line_id, quantity
-         from unnest(?::uuid[], ?::uuid[], ?::uuid[], ?::int[]) with ordinality as taken (id, sale_line_id, transfer_line_id, quantity, n)
-        order by n
+       select id, ?, sale_line_id, transfer_line_id, quantity from taken order by n
      ), layers as (
        update agent_transfer_line layer set remaining = layer.remaining - taken.quantity
-         from unnest(?::uuid[], ?::int[]) as taken (id, quantity)
-        where layer.id = taken.id
+         from (select transfer_line_id, sum(quantity) as quantity from taken group by transfer_line_id) taken
+        where layer.id = taken.transfer_line_id
+     ), cart as (
+       update agent_cart set status = 'CHECKED_OUT', checked_out_at = ? where id = ? and ${COVERED}
+     ), events as (
+       ${events.sql}
      )
-     update agent_cart set status = 'CHECKED_OUT', checked_out_at = ? where id = ?`,
+     select (select json_agg(locked) from locked) as layers, (select json_agg(taken order by n) from taken) as taken, (select json_agg(short) from short) as short`,
     [
-      sale.id, sale.companyId, sale.agentId, sale.cartId, sale.customerId, sale.idempotencyKey, sale.total, sale.createdAt,
-      sale.companyId, sale.id,
       arrayParam(lines.map((line) => line.id)), arrayParam(lines.map((line) => line.productId)), arrayParam(lines.map((line) => line.position)),
       arrayParam(lines.map((line) => line.quantity)), arrayParam(lines.map((line) => line.unitPrice)), arrayParam(lines.map((line) => line.discount)), arrayParam(lines.map((line) => line.total)),
+      viewer.companyId, viewer.id,
+      sale.id, sale.companyId, sale.agentId, sale.cartId, sale.customerId, sale.idempotencyKey, sale.total, sale.createdAt,
+      sale.companyId, sale.id,
       sale.companyId,
-      arrayParam(allocations.map((allocation) => allocation.id)), arrayParam(allocations.map((allocation) => allocation.saleLineId)),
-      arrayParam(allocations.map((allocation) => allocation.transferLineId)), arrayParam(allocations.map((allocation) => allocation.quantity)),
-      arrayParam([...taken.keys()].map((layer) => layer.id)), arrayParam([...taken.values()]),
       sale.createdAt, sale.cartId,
+      ...events.params,
     ],
+    { commit: true },
   );
+  return row as unknown as SoldRow;
 }
 
 /**
  * Sells a cart of the calling agent from the agent's own stock, in one transaction:
  *
  * 1. a sale already made with this idempotency key is answered (CONFLICT if it was another cart or customer);
- * 2. the cart is locked (a cart sells once; adds wait) and its lines read; the event is written
- *    (rolled back by a failure below);
- * 3. the agent's layers of the cart's products that have stock are locked `FOR UPDATE` oldest first
- *    (acceptance time, then id) — every checkout locks in that one order, and waits rather than skips,
- *    so FIFO holds and no two checkouts deadlock over layers; PostgreSQL re-reads a row whose lock it
- *    waited for, so the quantities used are those committed by the checkouts before;
- * 4. the products' totals (lines of one product summed) are checked against those layers: any
- *    shortfall fails the whole checkout with INSUFFICIENT_STOCK and nothing is kept;
- * 5. each line takes min(needed, remaining) per layer in FIFO order; the sale, its lines, their
- *    allocations, the layers' new remaining and the cart's status are written in one statement.
+ * 2. the cart is locked (a cart sells once; adds wait) and its lines read;
+ * 3. in one statement (`sell`), the agent's layers of the cart's products that have stock are locked
+ *    `FOR UPDATE` oldest first (acceptance time, then id) — every checkout locks in that one order,
+ *    and waits rather than skips, so FIFO holds and no two checkouts deadlock over layers; PostgreSQL
+ *    re-reads a row whose lock it waited for, so the quantities used are those committed by the
+ *    checkouts before; the products' totals (lines of one product summed) are checked against them;
+ *    if all are covered, each line takes from the layers in FIFO order and the sale, its lines, their
+ *    allocations, the layers' new remaining, the cart's status and the event are written;
+ * 4. a shortfall fails the whole checkout with INSUFFICIENT_STOCK: that statement wrote nothing.
  *
- * Six statements in all — the row-level security scope, the key with the cart's lock, the lines, the
- * event, the layers' lock, the one write — plain SQL but for the event and a customer's check; the
- * layers stay locked for the last write and the commit only. A serialisation
- * failure or deadlock reruns the transaction; a concurrent repeat of the key loses on the unique index
- * and reruns into step 1. `agentStockChanged` is published after commit (the caller's, when called
- * inside a transaction), with the on hand the locked layers were left with (no read back); the
- * response's lines and allocations are answered from what was written (`rememberSale`).
+ * Four statements in all — the row-level security scope, the key with the cart's lock, the lines, the
+ * sale — plain SQL but for a customer's check; on PostgreSQL the sale carries the commit, so the
+ * layers stay locked for that one message. A serialisation failure or deadlock reruns the
+ * transaction; a concurrent repeat of the key loses on the unique index and reruns into step 1.
+ * `agentStockChanged` is published after commit (the caller's, when called inside a transaction),
+ * with the on hand the locked layers were left with (no read back); the response's lines and
+ * allocations are answered from what was written (`rememberSale`).
  */
 export async function checkoutAgentCart({ em, viewer, emit, publish }: AgentSalesContext, input: unknown): Promise<AgentSale> {
   const data = checkCheckout(input);
@@ -222,39 +242,42 @@ export async function checkoutAgentCart({ em, viewer, emit, publish }: AgentSale
       const saleLines = priced.map((line, position) =>
         tx.create(AgentSaleLine, { id: newId(), companyId: viewer.companyId, saleId: sale.id, position, ...line, total: decimal(lineTotal(line)) }, { persist: false }),
       );
-      // Written before the layers are locked, so that the lock is held for the allocations only.
-      emit(tx, 'agentSales.sale.completed', { saleId: sale.id, agentId: viewer.id, customerId: sale.customerId, total: sale.total });
-      await tx.flush();
-
-      const needed = new Map<string, number>();
-      for (const line of priced) needed.set(line.productId, (needed.get(line.productId) ?? 0) + line.quantity);
-      const layers = await lockLayers(tx, viewer, [...needed.keys()]);
-      const byProduct = Map.groupBy(layers, (layer) => layer.productId);
-      const shortfalls: Shortfall[] = [];
-      for (const [productId, requested] of needed) {
-        const available = (byProduct.get(productId) ?? []).reduce((sum, layer) => sum + layer.remaining, 0);
-        if (available < requested) shortfalls.push({ productId, requested, available, shortfall: requested - available });
+      const event = emit(tx, 'agentSales.sale.completed', { saleId: sale.id, agentId: viewer.id, customerId: sale.customerId, total: sale.total });
+      const sold = await sell(tx, viewer, sale, saleLines, event);
+      const productIds = [...new Set(priced.map((line) => line.productId))];
+      if (sold.short) {
+        const short = new Map(sold.short.map((row) => [row.product_id, row]));
+        throw insufficientStock(
+          productIds.flatMap((productId) => {
+            const row = short.get(productId);
+            return row ? [{ productId, requested: row.requested, available: row.available, shortfall: row.requested - row.available }] : [];
+          }),
+        );
       }
-      if (shortfalls.length) throw insufficientStock(shortfalls);
-
-      const taken = new Map<AgentTransferLine, number>();
-      const written = saleLines.map((line): WrittenLine => {
-        const allocations: WrittenLine['allocations'] = [];
-        let left = line.quantity;
-        for (const layer of byProduct.get(line.productId)!) {
-          if (left === 0) break;
-          const take = Math.min(left, layer.remaining);
-          if (take === 0) continue;
-          layer.remaining -= take;
-          left -= take;
-          taken.set(layer, (taken.get(layer) ?? 0) + take);
-          allocations.push({ allocation: tx.create(AgentAllocation, { id: newId(), companyId: viewer.companyId, saleLineId: line.id, transferLineId: layer.id, quantity: take }, { persist: false }), layer });
-        }
-        return { line, allocations };
-      });
-      await writeSale(tx, sale, written, taken);
-      // Every layer of these products with stock is locked here: their remaining is the new on hand.
-      return { sale, written, stock: onHandOfLayers(layers, [...needed.keys()]) };
+      const taken = sold.taken ?? [];
+      const layers = new Map(
+        (sold.layers ?? []).map((row) => {
+          const left = row.remaining - taken.reduce((sum, allocation) => sum + (allocation.transfer_line_id === row.id ? allocation.quantity : 0), 0);
+          const layer = tx.create(
+            AgentTransferLine,
+            { id: row.id, companyId: viewer.companyId, transferId: row.transfer_id, agentId: viewer.id, productId: row.product_id, position: row.position, qtySent: row.qty_sent, qtyAccepted: row.qty_accepted, acceptedAt: new Date(row.accepted_at), remaining: left },
+            { persist: false },
+          );
+          return [row.id, layer];
+        }),
+      );
+      const byLine = Map.groupBy(taken, (allocation) => allocation.sale_line_id);
+      const written = saleLines.map(
+        (line): WrittenLine => ({
+          line,
+          allocations: (byLine.get(line.id) ?? []).map((allocation) => ({
+            allocation: tx.create(AgentAllocation, { id: allocation.id, companyId: viewer.companyId, saleLineId: line.id, transferLineId: allocation.transfer_line_id, quantity: allocation.quantity }, { persist: false }),
+            layer: layers.get(allocation.transfer_line_id)!,
+          })),
+        }),
+      );
+      // Every layer of these products with stock was locked: their remaining is the new on hand.
+      return { sale, written, stock: onHandOfLayers([...layers.values()], productIds) };
     },
     lostKeyRace,
   );
