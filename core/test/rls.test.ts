@@ -5,6 +5,7 @@ import { createTestApp, postgresOnly, type TestApp } from '@atrium/core/testing'
 import { afterCommit, Branch, companyEm, paginateRows, Plan, referenceLoader, type AtriumRequestContext, type EntityManager } from '@atrium/core';
 import { Note, notes } from './fixtures/notes.ts';
 import { executePrepared } from '../src/db/prepared.ts';
+import { loaderResolvers } from '../src/graphql/loaders.ts';
 
 const CREATE_NOTE = 'mutation ($input: CreateNoteInput!) { createNote(input: $input) { id } }';
 
@@ -292,4 +293,11 @@ t.test('referenceLoader answers from the identity map only entities that are loa
   em.merge(Branch, { id: b.defaultBranchId, companyId: b.id, name: 'Theirs', createdAt: new Date() });
   t.same(await load(em, b.defaultBranchId), [null], "another company's loaded entity is not the company's");
   t.same(await load(em, a.defaultBranchId), [own], 'a loaded one of the company is answered as it is');
+  // As the field's resolver: a loaded one of the company at once, the others through the batch.
+  const branch = loaderResolvers({ Note: { branch: branchOf } }).Note!.branch as (obj: unknown, params: unknown, context: unknown) => unknown;
+  const context = { em } as unknown as AtriumRequestContext;
+  t.equal(branch({ branchId: a.defaultBranchId }, {}, context), own, 'answered at once, no promise');
+  const foreign = branch({ branchId: b.defaultBranchId }, {}, context);
+  t.ok(foreign instanceof Promise, "another company's goes to the batch");
+  t.equal(await foreign, null, 'and is not answered');
 });

@@ -10,23 +10,45 @@ export interface LoaderQuery<Parent> {
   obj: Parent;
 }
 
+/** A loader that may answer one read at once, without waiting for the batch (`undefined`: it cannot). */
+interface Peeking {
+  peek?: (obj: unknown, context: AtriumRequestContext) => unknown;
+}
+
 /**
  * A mercurius loader for a field that references another entity by id: all parents of a response
  * level are answered with one query (no N+1). `where` narrows what may be returned (e.g. what the
- * viewer may read); a reference outside it, or missing, resolves to `null`.
+ * viewer may read); a reference outside it, or missing, resolves to `null`. Without `where`, a
+ * reference already loaded in the request (of the company) is answered at once, outside the batch:
+ * a page that brought its references along (`paginateRows`) costs no promise per row.
  */
 export function referenceLoader<Parent, T extends { id: string }>(
   entity: EntityName<T>,
   idOf: (parent: Parent) => string | null | undefined,
   where?: (context: AtriumRequestContext) => FilterQuery<T> | null,
 ): (queries: LoaderQuery<Parent>[], context: AtriumRequestContext) => Promise<(T | null)[]> {
-  return async (queries, context) => {
+  const load = async (queries: LoaderQuery<Parent>[], context: AtriumRequestContext) => {
     const ids = [...new Set(queries.map((query) => idOf(query.obj)).filter((id): id is string => !!id))];
     const scope = where ? where(context) : {};
     const rows = ids.length && scope ? await readByIds(context.em, entity, ids, scope) : [];
     const byId = new Map(rows.map((row) => [row.id, row]));
     return queries.map((query) => byId.get(idOf(query.obj) ?? '') ?? null);
   };
+  if (!where) {
+    (load as Peeking).peek = (obj, context) => {
+      const id = idOf(obj as Parent);
+      if (!id) return null;
+      const { em } = context;
+      return loadedOf(em, entity, tenantOf(em, rowSource(em, entity)), id) ?? undefined;
+    };
+  }
+  return load;
+}
+
+/** The entity with this id if this request has loaded it, of the company (a reference, an id only, is not loaded). */
+function loadedOf<T extends object>(em: EntityManager, entity: EntityName<T>, companyId: string | null, id: string): T | null {
+  const loaded = em.getUnitOfWork().getById(entity, id as never);
+  return loaded && wrap(loaded, true).isInitialized() && (!companyId || (loaded as { companyId?: unknown }).companyId === companyId) ? loaded : null;
 }
 
 /**
@@ -39,13 +61,11 @@ async function readByIds<T extends { id: string }>(em: EntityManager, entity: En
   if (Reflect.ownKeys(scope as object).length) return em.find(entity, { $and: [{ id: { $in: ids } }, scope] } as FilterQuery<T>);
   const source = rowSource(em, entity);
   const companyId = tenantOf(em, source);
-  const unitOfWork = em.getUnitOfWork();
   const known: T[] = [];
   const unknown: string[] = [];
   for (const id of ids) {
-    const loaded = unitOfWork.getById(entity, id as never);
-    // A reference (an id only, not loaded) is read like a missing one.
-    if (loaded && wrap(loaded, true).isInitialized() && (!companyId || (loaded as { companyId?: unknown }).companyId === companyId)) known.push(loaded);
+    const loaded = loadedOf(em, entity, companyId, id);
+    if (loaded) known.push(loaded);
     else unknown.push(id);
   }
   if (!unknown.length) return known;
@@ -80,9 +100,12 @@ export function loaderResolvers(loaders: Record<string, Record<string, LoaderDef
     resolvers[typeName] = {};
     for (const [field, definition] of Object.entries(fields)) {
       const load = typeof definition === 'function' ? definition : definition.loader;
+      const { peek } = load as Peeking;
       const name = `${typeName}.${field}`;
-      resolvers[typeName][field] = (obj: unknown, params: unknown, context: AtriumRequestContext) =>
-        new Promise((resolve, reject) => {
+      resolvers[typeName][field] = (obj: unknown, params: unknown, context: AtriumRequestContext) => {
+        const known = peek?.(obj, context);
+        if (known !== undefined) return known;
+        return new Promise((resolve, reject) => {
           const byField = entryOf(batches, context, () => new Map<string, Pending[]>());
           const pending = byField.get(name);
           if (pending) {
@@ -97,6 +120,7 @@ export function loaderResolvers(loaders: Record<string, Record<string, LoaderDef
             dispatch(load, batch, context);
           });
         });
+      };
     }
   }
   return resolvers;
