@@ -294,7 +294,7 @@ t.test('referenceLoader answers from the identity map only entities that are loa
   t.same(await load(em, b.defaultBranchId), [null], "another company's loaded entity is not the company's");
   t.same(await load(em, a.defaultBranchId), [own], 'a loaded one of the company is answered as it is');
   // As the field's resolver: a loaded one of the company at once, the others through the batch.
-  const branch = loaderResolvers({ Note: { branch: branchOf } }).Note!.branch as (obj: unknown, params: unknown, context: unknown) => unknown;
+  const branch = loaderResolvers({ Note: { branch: branchOf as never } }).Note!.branch as (obj: unknown, params: unknown, context: unknown) => unknown;
   const context = { em } as unknown as AtriumRequestContext;
   t.equal(branch({ branchId: a.defaultBranchId }, {}, context), own, 'answered at once, no promise');
   const foreign = branch({ branchId: b.defaultBranchId }, {}, context);
