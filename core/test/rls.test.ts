@@ -6,6 +6,7 @@ import { afterCommit, Branch, companyEm, paginateRows, Plan, referenceLoader, ty
 import { Note, notes } from './fixtures/notes.ts';
 import { executePrepared } from '../src/db/prepared.ts';
 import { loaderResolvers } from '../src/graphql/loaders.ts';
+import { JOINED_REFERENCES } from '../src/db/rows.ts';
 
 const CREATE_NOTE = 'mutation ($input: CreateNoteInput!) { createNote(input: $input) { id } }';
 
@@ -51,6 +52,7 @@ for (const rowLevelSecurity of [true, false]) {
     // The branches come with the page, joined under the company's condition (the loader also refuses
     // another company's entity from the identity map: either alone keeps the foreign branch out).
     t.match(statements.find((sql) => sql.includes('"note"')), /left join "branch" r0 on .*r0\."company_id" = /, 'the joined references are the company\'s only');
+    t.same(statements.filter((sql) => !sql.includes('"note"') && sql.includes('from "branch"')), [], 'nor read again for the loader: each row tells its branch, or none');
     t.same(
       branches.data.noteRows.edges.map((edge: { node: { title: string; branch: { id: string } | null } }) => [edge.node.title, edge.node.branch?.id ?? null]).sort(),
       [['Welcome', a.defaultBranchId], ['n', null]],
@@ -293,11 +295,12 @@ t.test('referenceLoader answers from the identity map only entities that are loa
   em.merge(Branch, { id: b.defaultBranchId, companyId: b.id, name: 'Theirs', createdAt: new Date() });
   t.same(await load(em, b.defaultBranchId), [null], "another company's loaded entity is not the company's");
   t.same(await load(em, a.defaultBranchId), [own], 'a loaded one of the company is answered as it is');
-  // As the field's resolver: a loaded one of the company at once, the others through the batch.
+  // As the field's resolver: a reference the row brought along (paginateRows) at once, others through the batch.
   const branch = loaderResolvers({ Note: { branch: branchOf as never } }).Note!.branch as (obj: unknown, params: unknown, context: unknown) => unknown;
   const context = { em } as unknown as AtriumRequestContext;
-  t.equal(branch({ branchId: a.defaultBranchId }, {}, context), own, 'answered at once, no promise');
-  const foreign = branch({ branchId: b.defaultBranchId }, {}, context);
-  t.ok(foreign instanceof Promise, "another company's goes to the batch");
-  t.equal(await foreign, null, 'and is not answered');
+  t.equal(branch({ branchId: a.defaultBranchId, [JOINED_REFERENCES]: { branch: own } }, {}, context), own, 'brought along: answered at once, no promise');
+  t.equal(branch({ branchId: b.defaultBranchId, [JOINED_REFERENCES]: { branch: null } }, {}, context), null, 'brought along as none: none');
+  const read = branch({ branchId: a.defaultBranchId }, {}, context);
+  t.ok(read instanceof Promise, 'otherwise read through the batch');
+  t.equal(await read, own);
 });

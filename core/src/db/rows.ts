@@ -4,6 +4,12 @@ import { AtriumError } from '../graphql/errors.ts';
 import type { TenantFilterParams } from './orm.ts';
 import { sqlCondition, type SqlCondition } from './sql-condition.ts';
 
+/**
+ * On a row `paginateRows` answers: the references it read with the page, by field (`null`: none, or
+ * not the company's). The field's loader answers from it without a read or a batch.
+ */
+export const JOINED_REFERENCES = Symbol('atrium.joinedReferences');
+
 /** How an entity's rows are read without the ORM: its table, the columns an entity loads, a field's column. */
 export interface RowSource {
   meta: EntityMetadata;

@@ -3,7 +3,7 @@ import type { EntityManager } from '@mikro-orm/sql';
 import { Kind, type GraphQLResolveInfo, type SelectionSetNode } from 'graphql';
 import { accessibleSql, conditionFields, type AppAbility } from '../access/ability.ts';
 import { executePrepared } from '../db/prepared.ts';
-import { mergeRow, rowSource, tenantScope, type RowSource } from '../db/rows.ts';
+import { JOINED_REFERENCES, mergeRow, rowSource, tenantScope, type RowSource } from '../db/rows.ts';
 import { allOf, sqlCondition, type SqlCondition } from '../db/sql-condition.ts';
 import { AtriumError, BadUserInputError } from './errors.ts';
 
@@ -237,11 +237,17 @@ export async function paginateRows<T extends object>(
   for (const node of nodes) for (const field of source.dates) if (typeof node[field] === 'string') node[field] = platform.parseDate(node[field]);
   for (const join of joins) {
     const id = `${join.field}.${join.source.meta.properties.id!.fieldNames[0]}`;
+    const byId = new Map<unknown, object>();
     for (const row of rows) {
       if (row[id] == null) continue;
       const reference: Record<string, unknown> = {};
       for (const column of join.source.columnNames) reference[column] = row[`${join.field}.${column}`];
-      mergeRow(em, join.entity, join.source, reference);
+      byId.set(row[id], mergeRow(em, join.entity, join.source, reference));
+    }
+    // Each node carries its reference (or null: none, or not the company's) for the field's loader.
+    const key = `${join.field}Id`;
+    for (const node of nodes as (Record<string, unknown> & { [JOINED_REFERENCES]?: Record<string, unknown> })[]) {
+      (node[JOINED_REFERENCES] ??= {})[join.field] = byId.get(node[key]) ?? null;
     }
   }
   const edges = nodes.map((node) => new RowEdge(node as T, orderFields));

@@ -1,6 +1,6 @@
 import { wrap, type EntityName, type FilterQuery } from '@mikro-orm/core';
 import type { EntityManager } from '@mikro-orm/sql';
-import { mergeRow, rowSource, tenantOf, tenantScope } from '../db/rows.ts';
+import { JOINED_REFERENCES, mergeRow, rowSource, tenantOf, tenantScope } from '../db/rows.ts';
 import { allOf, sqlIn } from '../db/sql-condition.ts';
 import type { AtriumRequestContext } from '../app/context.ts';
 import { entryOf } from '../shared/entry.ts';
@@ -10,39 +10,23 @@ export interface LoaderQuery<Parent> {
   obj: Parent;
 }
 
-/** A loader that may answer one read at once, without waiting for the batch (`undefined`: it cannot). */
-interface Peeking {
-  peek?: (obj: unknown, context: AtriumRequestContext) => unknown;
-}
-
 /**
  * A mercurius loader for a field that references another entity by id: all parents of a response
  * level are answered with one query (no N+1). `where` narrows what may be returned (e.g. what the
- * viewer may read); a reference outside it, or missing, resolves to `null`. Without `where`, a
- * reference already loaded in the request (of the company) is answered at once, outside the batch:
- * a page that brought its references along (`paginateRows`) costs no promise per row.
+ * viewer may read); a reference outside it, or missing, resolves to `null`.
  */
 export function referenceLoader<Parent, T extends { id: string }>(
   entity: EntityName<T>,
   idOf: (parent: Parent) => string | null | undefined,
   where?: (context: AtriumRequestContext) => FilterQuery<T> | null,
 ): (queries: LoaderQuery<Parent>[], context: AtriumRequestContext) => Promise<(T | null)[]> {
-  const load = async (queries: LoaderQuery<Parent>[], context: AtriumRequestContext) => {
+  return async (queries, context) => {
     const ids = [...new Set(queries.map((query) => idOf(query.obj)).filter((id): id is string => !!id))];
     const scope = where ? where(context) : {};
     const rows = ids.length && scope ? await readByIds(context.em, entity, ids, scope) : [];
     const byId = new Map(rows.map((row) => [row.id, row]));
     return queries.map((query) => byId.get(idOf(query.obj) ?? '') ?? null);
   };
-  if (!where) {
-    (load as Peeking).peek = (obj, context) => {
-      const id = idOf(obj as Parent);
-      if (!id) return null;
-      const { em } = context;
-      return loadedOf(em, entity, tenantOf(em, rowSource(em, entity)), id) ?? undefined;
-    };
-  }
-  return load;
 }
 
 /** The entity with this id if this request has loaded it, of the company (a reference, an id only, is not loaded). */
@@ -100,11 +84,11 @@ export function loaderResolvers(loaders: Record<string, Record<string, LoaderDef
     resolvers[typeName] = {};
     for (const [field, definition] of Object.entries(fields)) {
       const load = typeof definition === 'function' ? definition : definition.loader;
-      const { peek } = load as Peeking;
       const name = `${typeName}.${field}`;
       resolvers[typeName][field] = (obj: unknown, params: unknown, context: AtriumRequestContext) => {
-        const known = peek?.(obj, context);
-        if (known !== undefined) return known;
+        // Read with the page (`paginateRows`' `select.references`, under the company's condition): answered at once.
+        const joined = (obj as { [JOINED_REFERENCES]?: Record<string, unknown> } | null)?.[JOINED_REFERENCES];
+        if (joined && Object.hasOwn(joined, field)) return joined[field];
         return new Promise((resolve, reject) => {
           const byField = entryOf(batches, context, () => new Map<string, Pending[]>());
           const pending = byField.get(name);
