@@ -2,7 +2,7 @@ import t from 'tap';
 import pg from 'pg';
 import type { PostgreSqlConnection } from '@mikro-orm/postgresql';
 import { createTestApp, postgresOnly, type TestApp } from '@atrium/core/testing';
-import { afterCommit, Branch, companyEm, paginateRows, Plan, referenceLoader, type AtriumRequestContext, type EntityManager } from '@atrium/core';
+import { afterCommit, Branch, buildAbility, companyEm, paginateRows, Plan, referenceLoader, type AtriumRequestContext, type EntityManager } from '@atrium/core';
 import { Note, notes } from './fixtures/notes.ts';
 import { executePrepared } from '../src/db/prepared.ts';
 import { loaderResolvers } from '../src/graphql/loaders.ts';
@@ -295,6 +295,15 @@ t.test('referenceLoader answers from the identity map only entities that are loa
   em.merge(Branch, { id: b.defaultBranchId, companyId: b.id, name: 'Theirs', createdAt: new Date() });
   t.same(await load(em, b.defaultBranchId), [null], "another company's loaded entity is not the company's");
   t.same(await load(em, a.defaultBranchId), [own], 'a loaded one of the company is answered as it is');
+  // References read with a page are managed as loaded ones: a flush after the list writes nothing.
+  const page = companyEm(test.app.kernel, a.id);
+  const ability = buildAbility({ userId: a.owner.id, systemRole: 'OWNER', branchIds: [], grants: [] });
+  const listed = await paginateRows(page, Note, { where: [], orderBy: { createdAt: 'asc', id: 'asc' }, select: { fields: ['title', 'branch'], ability, references: { branch: Branch } } });
+  const joined = (listed.edges[0]!.node as { [JOINED_REFERENCES]?: { branch?: { name: string; createdAt: unknown } } })[JOINED_REFERENCES]?.branch;
+  t.equal(joined?.name, 'Main', 'the page brought its branch');
+  t.ok(joined?.createdAt instanceof Date, 'its timestamps as dates');
+  page.getUnitOfWork().computeChangeSets();
+  t.same(page.getUnitOfWork().getChangeSets(), [], 'nothing to write after the list');
   // As the field's resolver: a reference the row brought along (paginateRows) at once, others through the batch.
   const branch = loaderResolvers({ Note: { branch: branchOf as never } }).Note!.branch as (obj: unknown, params: unknown, context: unknown) => unknown;
   const context = { em } as unknown as AtriumRequestContext;

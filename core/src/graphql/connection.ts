@@ -122,7 +122,7 @@ export interface RowSelection {
   references?: Readonly<Record<string, EntityName<any>>>;
 }
 
-/** A reference read with the page: its table joined under `alias`, its columns named `<field>.<column>`. */
+/** A reference read with the page: its table joined under `alias`, its columns in one JSON array named `<field>.` (on the first row of each id only). */
 interface JoinedReference {
   field: string;
   entity: EntityName<any>;
@@ -220,7 +220,7 @@ export async function paginateRows<T extends object>(
   const rows = await executePrepared(
     em,
     `with total as (select count(*)::int as n from ${source.table} where ${filter.sql})
-       select page.*, total.n as "__total"${joins.flatMap((join) => join.source.columnNames.map((column) => `, ${join.alias}.${platform.quoteIdentifier(column)} as "${join.field}.${column}"`)).join('')}
+       select page.*, total.n as "__total"${joins.map((join) => `, case when ${join.alias}.${join.source.columnOf('id')} is not null then json_build_array(${join.source.columnNames.map((column) => `${join.alias}.${platform.quoteIdentifier(column)}`).join(', ')}) end as "${join.field}."`).join('')}
        from total left join lateral (${joins.length ? `select p.*, ${joins.map((join) => `row_number() over (partition by p.${join.key}) = 1 as ${join.first}`).join(', ')} from (${rowsOfPage}) p` : rowsOfPage}) page on true
        ${joins.map((join, i) => `left join ${join.source.table} ${join.alias} on ${joinConditions[i]!.sql}`).join(' ')}
        order by ${orderFields.map((field) => `page.${platform.quoteIdentifier(field)} ${direction}`).join(', ')}`,
@@ -236,13 +236,16 @@ export async function paginateRows<T extends object>(
   // Rows come as they are (each also carries the list's `__total`, and its references' columns); only the embedded database's timestamps need parsing.
   for (const node of nodes) for (const field of source.dates) if (typeof node[field] === 'string') node[field] = platform.parseDate(node[field]);
   for (const join of joins) {
-    const id = `${join.field}.${join.source.meta.properties.id!.fieldNames[0]}`;
+    // One column per reference, not one per its columns: the page's other rows carry a single null.
+    const column = `${join.field}.`;
     const byId = new Map<unknown, object>();
     for (const row of rows) {
-      if (row[id] == null) continue;
+      const values = row[column] as unknown[] | null;
+      if (!values) continue;
       const reference: Record<string, unknown> = {};
-      for (const column of join.source.columnNames) reference[column] = row[`${join.field}.${column}`];
-      byId.set(row[id], mergeRow(em, join.entity, join.source, reference));
+      join.source.columnNames.forEach((name, i) => (reference[name] = values[i]));
+      const entity = mergeRow(em, join.entity, join.source, reference) as { id: unknown };
+      byId.set(entity.id, entity);
     }
     // Each node carries its reference (or null: none, or not the company's) for the field's loader.
     const key = `${join.field}Id`;
