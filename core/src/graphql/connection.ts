@@ -243,14 +243,17 @@ export async function paginateRows<T extends object>(
       const values = row[column] as unknown[] | null;
       if (!values) continue;
       const reference: Record<string, unknown> = {};
-      join.source.columnNames.forEach((name, i) => (reference[name] = values[i]));
+      join.source.columnNames.forEach((name, i) => {
+        reference[name] = values[i];
+      });
       const entity = mergeRow(em, join.entity, join.source, reference) as { id: unknown };
       byId.set(entity.id, entity);
     }
     // Each node carries its reference (or null: none, or not the company's) for the field's loader.
     const key = `${join.field}Id`;
     for (const node of nodes as (Record<string, unknown> & { [JOINED_REFERENCES]?: Record<string, unknown> })[]) {
-      (node[JOINED_REFERENCES] ??= {})[join.field] = byId.get(node[key]) ?? null;
+      node[JOINED_REFERENCES] ??= {};
+      node[JOINED_REFERENCES][join.field] = byId.get(node[key]) ?? null;
     }
   }
   const edges = nodes.map((node) => new RowEdge(node as T, orderFields));
