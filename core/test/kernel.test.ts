@@ -56,19 +56,3 @@ t.test('arrayParam binds a list as one array parameter, every element whole', as
   const [empty] = await em.execute<{ n: number }[]>('select cardinality(?::uuid[]) as n', [arrayParam([])]);
   t.equal(empty!.n, 0);
 });
-
-t.test('atrium_uuid_v7() makes UUID v7 ids of the database clock, in creation order', async (t) => {
-  const test = await createTestApp();
-  t.teardown(() => test.close());
-  const now = 'floor(extract(epoch from clock_timestamp()) * 1000)::bigint::text';
-  const made: string[] = [];
-  for (let i = 0; i < 3; i += 1) {
-    const [row] = await test.sql<{ before: string; id: string; after: string }>(`select ${now} as before, atrium_uuid_v7()::text as id, ${now} as after`);
-    t.match(row!.id, /^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/, 'version 7, RFC variant');
-    const ms = Number.parseInt(row!.id.replace('-', '').slice(0, 12), 16);
-    t.ok(Number(row!.before) <= ms && ms <= Number(row!.after), 'its first 48 bits are the milliseconds it was made at');
-    made.push(row!.id);
-    await test.sql('select pg_sleep(0.002)');
-  }
-  t.same([...made].sort(), made, 'later ids sort after earlier ones');
-});

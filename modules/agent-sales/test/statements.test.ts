@@ -57,6 +57,12 @@ t.test('a checkout is one transaction: no read after commit, for the stock event
   // The same sale read back: what the checkout answered from memory is what the database holds.
   const read = (await ok(test.gql(`query ($id: ID!) { agentSale(id: $id) { id total allocations { quantity transferLine { id } } } }`, { id: res.data.checkoutAgentCart.id }, agent))).agentSale;
   t.same(read, res.data.checkoutAgentCart);
+  // Allocations written in one statement share its clock: their ids alone keep the order taken.
+  const byId = await test.sql<{ transfer_line_id: string; quantity: number }>(
+    'select a.transfer_line_id, a.quantity from agent_allocation a join agent_sale_line l on l.id = a.sale_line_id where l.sale_id = $1 order by a.id',
+    [res.data.checkoutAgentCart.id],
+  );
+  t.same(byId.map((row) => ({ quantity: row.quantity, transferLine: { id: row.transfer_line_id } })), res.data.checkoutAgentCart.allocations, 'ids in the order taken');
   t.same(await ledgerMismatches(test), { remaining: [], sales: [], refunds: [] });
 });
 

@@ -118,7 +118,7 @@ const COVERED = 'not exists (select from short)';
  * layers of the cart's products that have stock locked `FOR UPDATE` oldest first (acceptance time,
  * then id); each product's lines checked against them; if every one is covered, each line takes
  * from the layers in FIFO order (the lines' and the layers' running totals overlapping: one
- * allocation per overlap) and the sale, its lines, the allocations, the layers' new remaining, the
+ * allocation per overlap, its id ordered as taken) and the sale, its lines, the allocations, the layers' new remaining, the
  * cart's status and the event are written. The layers stay locked for this one message.
  */
 async function sell(tx: EntityManager, viewer: Viewer, sale: AgentSale, lines: readonly AgentSaleLine[], event: OutboxEvent): Promise<SoldRow> {
@@ -143,11 +143,15 @@ async function sell(tx: EntityManager, viewer: Viewer, sale: AgentSale, lines: r
         group by need.product_id
        having sum(need.quantity) > coalesce(max(held.quantity), 0)
      ), taken as materialized (
-       select atrium_uuid_v7() as id, need.id as sale_line_id, layer.id as transfer_line_id,
-              (least(need.before + need.quantity, layer.before + layer.remaining) - greatest(need.before, layer.before))::int as quantity,
-              row_number() over (order by need.position, layer.accepted_at, layer.id) as n
-         from need join layer on layer.product_id = need.product_id
-        where layer.before < need.before + need.quantity and need.before < layer.before + layer.remaining and ${COVERED}
+       -- Ids in the order taken: a fresh id of the application's with its last four bytes the allocation's number.
+       select encode(overlay(uuid_send(?::uuid) placing int4send(n::int) from 13 for 4), 'hex')::uuid as id, allocation.*
+         from (
+           select need.id as sale_line_id, layer.id as transfer_line_id,
+                  (least(need.before + need.quantity, layer.before + layer.remaining) - greatest(need.before, layer.before))::int as quantity,
+                  row_number() over (order by need.position, layer.accepted_at, layer.id) as n
+             from need join layer on layer.product_id = need.product_id
+            where layer.before < need.before + need.quantity and need.before < layer.before + layer.remaining and ${COVERED}
+         ) allocation
      ), sale as (
        insert into agent_sale (id, company_id, agent_id, cart_id, customer_id, idempotency_key, total, status, created_at)
        select ?, ?, ?, ?, ?, ?, ?, 'COMPLETED', ? where ${COVERED}
@@ -155,7 +159,7 @@ async function sell(tx: EntityManager, viewer: Viewer, sale: AgentSale, lines: r
        insert into agent_sale_line (id, company_id, sale_id, product_id, position, quantity, unit_price, discount, total)
        select id, ?, ?, product_id, position, quantity, unit_price, discount, total from line where ${COVERED}
      ), allocations as (
-       -- In the order taken: their clock_timestamp() creation times sort them FIFO.
+       -- In the order taken: their clock_timestamp() creation times, then their ids, sort them FIFO.
        insert into agent_allocation (id, company_id, sale_line_id, transfer_line_id, quantity)
        select id, ?, sale_line_id, transfer_line_id, quantity from taken order by n
      ), layers as (
@@ -172,6 +176,7 @@ async function sell(tx: EntityManager, viewer: Viewer, sale: AgentSale, lines: r
       arrayParam(lines.map((line) => line.id)), arrayParam(lines.map((line) => line.productId)), arrayParam(lines.map((line) => line.position)),
       arrayParam(lines.map((line) => line.quantity)), arrayParam(lines.map((line) => line.unitPrice)), arrayParam(lines.map((line) => line.discount)), arrayParam(lines.map((line) => line.total)),
       viewer.companyId, viewer.id,
+      newId(),
       sale.id, sale.companyId, sale.agentId, sale.cartId, sale.customerId, sale.idempotencyKey, sale.total, sale.createdAt,
       sale.companyId, sale.id,
       sale.companyId,
