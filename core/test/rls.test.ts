@@ -312,4 +312,16 @@ t.test('referenceLoader answers from the identity map only entities that are loa
   const read = branch({ branchId: a.defaultBranchId }, {}, context);
   t.ok(read instanceof Promise, 'otherwise read through the batch');
   t.equal(await read, own);
+
+  // Two loaders wanting the same entity while the first one's read runs: one read, one entity.
+  const fresh = companyEm(test.app.kernel, a.id);
+  const creatorOf = referenceLoader(Branch, (parent: { otherBranchId: string }) => parent.otherBranchId);
+  let both: [(Branch | null)[], (Branch | null)[]] = [[], []];
+  const statements = await test.statements(async () => {
+    const first = load(fresh, a.defaultBranchId);
+    both = await Promise.all([first, creatorOf([{ obj: { otherBranchId: a.defaultBranchId } }], { em: fresh } as unknown as AtriumRequestContext)]);
+  });
+  t.equal(statements.filter((sql) => sql.includes('from "branch"')).length, 1, 'read once');
+  t.equal(both[0][0]?.name, 'Main');
+  t.equal(both[1][0], both[0][0], 'both answered with the same entity');
 });

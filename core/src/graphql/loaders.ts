@@ -1,6 +1,6 @@
 import { wrap, type EntityName, type FilterQuery } from '@mikro-orm/core';
 import type { EntityManager } from '@mikro-orm/sql';
-import { JOINED_REFERENCES, mergeRow, rowSource, tenantOf, tenantScope } from '../db/rows.ts';
+import { JOINED_REFERENCES, mergeRow, rowSource, tenantOf, tenantScope, type RowSource } from '../db/rows.ts';
 import { allOf, sqlIn } from '../db/sql-condition.ts';
 import type { AtriumRequestContext } from '../app/context.ts';
 import { entryOf } from '../shared/entry.ts';
@@ -35,27 +35,40 @@ function loadedOf<T extends object>(em: EntityManager, entity: EntityName<T>, co
   return loaded && wrap(loaded, true).isInitialized() && (!companyId || (loaded as { companyId?: unknown }).companyId === companyId) ? loaded : null;
 }
 
+/** Per request (its EntityManager), by entity: the ids being read and the reads answering them. */
+const readsInFlight = new WeakMap<EntityManager, WeakMap<RowSource, Map<string, Promise<object | null>>>>();
+
 /**
  * Entities by id. Without a narrowing scope those already loaded in this request (of the company:
- * `paginateRows` reads a page's references this way) are taken from the identity map, the rest read
- * with plain SQL and handed to the ORM to map (the same entities): building an ORM query costs more
- * than the read.
+ * `paginateRows` reads a page's references this way) are taken from the identity map, those another
+ * loader of the request is reading wait for that read, and the rest are read with plain SQL and handed
+ * to the ORM to map (the same entities): building an ORM query costs more than the read.
  */
 async function readByIds<T extends { id: string }>(em: EntityManager, entity: EntityName<T>, ids: string[], scope: FilterQuery<T>): Promise<T[]> {
   if (Reflect.ownKeys(scope as object).length) return em.find(entity, { $and: [{ id: { $in: ids } }, scope] } as FilterQuery<T>);
   const source = rowSource(em, entity);
   const companyId = tenantOf(em, source);
+  const inFlight = entryOf(entryOf(readsInFlight, em, () => new WeakMap()), source, () => new Map<string, Promise<object | null>>());
   const known: T[] = [];
-  const unknown: string[] = [];
+  const missing: string[] = [];
   for (const id of ids) {
     const loaded = loadedOf(em, entity, companyId, id);
     if (loaded) known.push(loaded);
-    else unknown.push(id);
+    else missing.push(id);
   }
-  if (!unknown.length) return known;
-  const where = allOf([...tenantScope(em, source), sqlIn(source.columnOf('id'), unknown)]);
-  const rows = await em.execute<Record<string, unknown>[]>(`select ${source.columns} from ${source.table} where ${where.sql}`, where.params);
-  return [...known, ...rows.map((row) => mergeRow(em, entity, source, row))];
+  const unread = missing.filter((id) => !inFlight.has(id));
+  if (unread.length) {
+    const where = allOf([...tenantScope(em, source), sqlIn(source.columnOf('id'), unread)]);
+    const read = em
+      .execute<Record<string, unknown>[]>(`select ${source.columns} from ${source.table} where ${where.sql}`, where.params)
+      .then((rows) => new Map(rows.map((row) => [row.id as string, mergeRow(em, entity, source, row)])))
+      .finally(() => {
+        for (const id of unread) inFlight.delete(id);
+      });
+    for (const id of unread) inFlight.set(id, read.then((byId) => byId.get(id) ?? null));
+  }
+  const read = await Promise.all(missing.map((id) => inFlight.get(id)!));
+  return [...known, ...(read.filter((found) => found !== null) as T[])];
 }
 
 type LoaderFunction = (queries: { obj: unknown; params: unknown }[], context: AtriumRequestContext) => Promise<unknown[]> | unknown[];
