@@ -5,10 +5,13 @@ import type { TenantFilterParams } from './orm.ts';
 import { sqlCondition, type SqlCondition } from './sql-condition.ts';
 
 /**
- * On a row `paginateRows` answers: the references it read with the page, by field (`null`: none, or
- * not the company's). The field's loader answers from it without a read or a batch.
+ * The column of a `paginateRows` row that holds the reference it read with the page for `field`
+ * (`null`: none, or not the company's): the field's loader answers from it without a read or a
+ * batch. A column of the statement, so every row has it and setting it changes no row's shape.
  */
-export const JOINED_REFERENCES = Symbol('atrium.joinedReferences');
+export function joinedColumn(field: string): string {
+  return `${field}.`;
+}
 
 /** How an entity's rows are read without the ORM: its table, the columns an entity loads, a field's column. */
 export interface RowSource {

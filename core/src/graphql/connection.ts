@@ -3,7 +3,7 @@ import type { EntityManager } from '@mikro-orm/sql';
 import { Kind, type GraphQLResolveInfo, type SelectionSetNode } from 'graphql';
 import { accessibleSql, conditionFields, type AppAbility } from '../access/ability.ts';
 import { executePrepared } from '../db/prepared.ts';
-import { JOINED_REFERENCES, mergeRow, rowSource, tenantScope, type RowSource } from '../db/rows.ts';
+import { joinedColumn, mergeRow, rowSource, tenantScope, type RowSource } from '../db/rows.ts';
 import { allOf, sqlCondition, type SqlCondition } from '../db/sql-condition.ts';
 import { AtriumError, BadUserInputError } from './errors.ts';
 
@@ -122,30 +122,19 @@ export interface RowSelection {
   references?: Readonly<Record<string, EntityName<any>>>;
 }
 
-/** A reference read with the page: its table joined under `alias`, its columns in one JSON array named `<field>.` (on the first row of each id only). */
+/** A reference read with the page: its rows, each once, as one JSON array of arrays in the first row's column `<field>.`. */
 interface JoinedReference {
   field: string;
   entity: EntityName<any>;
   source: RowSource;
-  alias: string;
   /** The page's column holding the referenced id. */
   key: string;
-  /** The page's column marking the first row of each referenced id: only that one carries the reference. */
-  first: string;
 }
 
 function joinedReferences(em: EntityManager, source: RowSource, selection: RowSelection | undefined): JoinedReference[] {
-  const platform = em.getPlatform();
   return Object.entries(selection?.references ?? {})
     .filter(([field]) => selection!.fields.includes(field) && Object.hasOwn(source.meta.properties, `${field}Id`))
-    .map(([field, entity], i) => ({
-      field,
-      entity,
-      source: rowSource(em, entity),
-      alias: `r${i}`,
-      key: platform.quoteIdentifier(`${field}Id`),
-      first: platform.quoteIdentifier(`__first_${field}`),
-    }));
+    .map(([field, entity]) => ({ field, entity, source: rowSource(em, entity), key: em.getPlatform().quoteIdentifier(`${field}Id`) }));
 }
 
 /**
@@ -212,36 +201,42 @@ export async function paginateRows<T extends object>(
   const platform = em.getPlatform();
   const needed = neededProperties(source, orderFields, args.select);
   const joins = joinedReferences(em, source, args.select);
-  const rowsOfPage = `select ${source.propertiesOf(needed)}, ${platform.quoteValue(source.meta.className)} as "__typename" from ${source.table} where ${page.sql} order by ${keys.map((key) => `${key} ${direction}`).join(', ')} limit ?`;
-  const joinConditions = joins.map((join) =>
-    allOf([sqlCondition(`page.${join.first}`), sqlCondition(`${join.alias}.${join.source.columnOf('id')} = page.${join.key}`), ...tenantScope(em, join.source, join.alias)]),
-  );
-  // One round trip: the total always comes back, with the page's rows or one row of nulls beside it.
+  // The first page counts its rows with a window over the same scan; a later one counts apart (its
+  // rows are past the cursor), and answers the total with one row of nulls when it is empty.
+  const counted = after === undefined;
+  const pageOrder = orderFields.map((field) => `page.${platform.quoteIdentifier(field)} ${direction}`).join(', ');
+  const references = joins.map((join, i) => {
+    const alias = `r${i}`;
+    const scope = allOf([sqlCondition(`${alias}.${join.source.columnOf('id')} in (select page.${join.key} from page)`), ...tenantScope(em, join.source, alias)]);
+    const columns = join.source.columnNames.map((column) => `${alias}.${platform.quoteIdentifier(column)}`).join(', ');
+    return {
+      sql: `case when row_number() over (order by ${pageOrder}) = 1 then (select json_agg(json_build_array(${columns})) from ${join.source.table} ${alias} where ${scope.sql}) end as "${joinedColumn(join.field)}"`,
+      params: scope.params,
+    };
+  });
   const rows = await executePrepared(
     em,
-    `with total as (select count(*)::int as n from ${source.table} where ${filter.sql})
-       select page.*, total.n as "__total"${joins.map((join) => `, case when ${join.alias}.${join.source.columnOf('id')} is not null then json_build_array(${join.source.columnNames.map((column) => `${join.alias}.${platform.quoteIdentifier(column)}`).join(', ')}) end as "${join.field}."`).join('')}
-       from total left join lateral (${joins.length ? `select p.*, ${joins.map((join) => `row_number() over (partition by p.${join.key}) = 1 as ${join.first}`).join(', ')} from (${rowsOfPage}) p` : rowsOfPage}) page on true
-       ${joins.map((join, i) => `left join ${join.source.table} ${join.alias} on ${joinConditions[i]!.sql}`).join(' ')}
-       order by ${orderFields.map((field) => `page.${platform.quoteIdentifier(field)} ${direction}`).join(', ')}`,
-      [...filter.params, ...page.params, first + 1, ...joinConditions.flatMap((condition) => condition.params)],
-    )
-    .catch((error: unknown) => {
-      // A cursor of another list: its values do not fit this list's columns.
-      if (after !== undefined && /^22/.test(String((error as { code?: unknown }).code))) throw notACursor();
-      throw error;
-    });
-  const totalCount = rows[0]!.__total as number;
-  const nodes = rows[0]![source.meta.primaryKeys[0]!] === null ? [] : rows.slice(0, first);
-  // Rows come as they are (each also carries the list's `__total`, and its references' columns); only the embedded database's timestamps need parsing.
-  for (const node of nodes) for (const field of source.dates) if (typeof node[field] === 'string') node[field] = platform.parseDate(node[field]);
+    `with page as materialized (
+       select ${source.propertiesOf(needed)}, ${platform.quoteValue(source.meta.className)} as "__typename"${counted ? ', count(*) over ()::int as "__total"' : ''}
+       from ${source.table} where ${page.sql} order by ${keys.map((key) => `${key} ${direction}`).join(', ')} limit ?
+     )${counted ? '' : `, total as (select count(*)::int as n from ${source.table} where ${filter.sql})`}
+     select page.*${counted ? '' : ', total.n as "__total"'}${references.map((reference) => `, ${reference.sql}`).join('')}
+     from ${counted ? 'page' : 'total left join page on true'} order by ${pageOrder}`,
+    [...page.params, first + 1, ...(counted ? [] : filter.params), ...references.flatMap((reference) => reference.params)],
+  ).catch((error: unknown) => {
+    // A cursor of another list: its values do not fit this list's columns.
+    if (after !== undefined && /^22/.test(String((error as { code?: unknown }).code))) throw notACursor();
+    throw error;
+  });
+  const totalCount = (rows[0]?.__total as number | undefined) ?? 0;
+  const nodes = !rows.length || rows[0]![source.meta.primaryKeys[0]!] === null ? [] : rows.slice(0, first);
+  // Rows come as they are (each also carries the list's `__total`, and its references' column); only timestamps given as text need parsing.
+  const textDates = nodes.length ? source.dates.filter((field) => typeof nodes[0]![field] === 'string') : [];
+  for (const field of textDates) for (const node of nodes) if (typeof node[field] === 'string') node[field] = platform.parseDate(node[field]);
   for (const join of joins) {
-    // One column per reference, not one per its columns: the page's other rows carry a single null.
-    const column = `${join.field}.`;
+    const column = joinedColumn(join.field);
     const byId = new Map<unknown, object>();
-    for (const row of rows) {
-      const values = row[column] as unknown[] | null;
-      if (!values) continue;
+    for (const values of (rows[0]?.[column] as unknown[][] | null) ?? []) {
       const reference: Record<string, unknown> = {};
       join.source.columnNames.forEach((name, i) => {
         reference[name] = values[i];
@@ -249,12 +244,9 @@ export async function paginateRows<T extends object>(
       const entity = mergeRow(em, join.entity, join.source, reference) as { id: unknown };
       byId.set(entity.id, entity);
     }
-    // Each node carries its reference (or null: none, or not the company's) for the field's loader.
+    // Each node's column then holds its reference (or null: none, or not the company's) for the field's loader.
     const key = `${join.field}Id`;
-    for (const node of nodes as (Record<string, unknown> & { [JOINED_REFERENCES]?: Record<string, unknown> })[]) {
-      node[JOINED_REFERENCES] ??= {};
-      node[JOINED_REFERENCES][join.field] = byId.get(node[key]) ?? null;
-    }
+    for (const node of nodes) node[column] = byId.get(node[key]) ?? null;
   }
   const edges = nodes.map((node) => new RowEdge(node as T, orderFields));
   return {

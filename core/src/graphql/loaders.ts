@@ -1,6 +1,6 @@
 import { wrap, type EntityName, type FilterQuery } from '@mikro-orm/core';
 import type { EntityManager } from '@mikro-orm/sql';
-import { JOINED_REFERENCES, mergeRow, rowSource, tenantOf, tenantScope, type RowSource } from '../db/rows.ts';
+import { joinedColumn, mergeRow, rowSource, tenantOf, tenantScope, type RowSource } from '../db/rows.ts';
 import { allOf, sqlIn } from '../db/sql-condition.ts';
 import type { AtriumRequestContext } from '../app/context.ts';
 import { entryOf } from '../shared/entry.ts';
@@ -98,10 +98,10 @@ export function loaderResolvers(loaders: Record<string, Record<string, LoaderDef
     for (const [field, definition] of Object.entries(fields)) {
       const load = typeof definition === 'function' ? definition : definition.loader;
       const name = `${typeName}.${field}`;
+      const joined = joinedColumn(field);
       resolvers[typeName][field] = (obj: unknown, params: unknown, context: AtriumRequestContext) => {
         // Read with the page (`paginateRows`' `select.references`, under the company's condition): answered at once.
-        const joined = (obj as { [JOINED_REFERENCES]?: Record<string, unknown> } | null)?.[JOINED_REFERENCES];
-        if (joined && Object.hasOwn(joined, field)) return joined[field];
+        if (obj && Object.hasOwn(obj, joined)) return (obj as Record<string, unknown>)[joined];
         return new Promise((resolve, reject) => {
           const byField = entryOf(batches, context, () => new Map<string, Pending[]>());
           const pending = byField.get(name);

@@ -359,8 +359,8 @@ t.test('contacts: a page reads only the columns its fields need', async (t) => {
     });
     t.equal(res.errors, undefined);
     const page = statements.find((sql) => sql.includes('"crm_contact"'));
-    // The page's select list (the count's has parentheses).
-    const columns = /select ([^()]*?) from "crm_contact" where/.exec(page ?? '')?.[1] ?? '';
+    // The page's columns (ahead of its type name; the count's select has parentheses).
+    const columns = /select ([^()]*?'Contact' as "__typename")/.exec(page ?? '')?.[1] ?? '';
     return { node: res.data.contacts.edges[0]?.node, columns };
   };
 
