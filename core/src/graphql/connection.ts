@@ -204,10 +204,13 @@ export async function paginateRows<T extends object>(
   // The first page counts its rows with a window over the same scan; a later one counts apart (its
   // rows are past the cursor), and answers the total with one row of nulls when it is empty.
   const counted = after === undefined;
+  const rowsOfPage = `select ${source.propertiesOf(needed)}, ${platform.quoteValue(source.meta.className)} as "__typename"${counted ? ', count(*) over ()::int as "__total"' : ''}
+       from ${source.table} where ${page.sql} order by ${keys.map((key) => `${key} ${direction}`).join(', ')} limit ?`;
   const pageOrder = orderFields.map((field) => `page.${platform.quoteIdentifier(field)} ${direction}`).join(', ');
   const references = joins.map((join, i) => {
     const alias = `r${i}`;
-    const scope = allOf([sqlCondition(`${alias}.${join.source.columnOf('id')} in (select page.${join.key} from page)`), ...tenantScope(em, join.source, alias)]);
+    // `= any(array(…))` finds them by primary key; `in (select …)` scanned the company's rows.
+    const scope = allOf([sqlCondition(`${alias}.${join.source.columnOf('id')} = any(array(select distinct page.${join.key} from page))`), ...tenantScope(em, join.source, alias)]);
     const columns = join.source.columnNames.map((column) => `${alias}.${platform.quoteIdentifier(column)}`).join(', ');
     return {
       sql: `case when row_number() over (order by ${pageOrder}) = 1 then (select json_agg(json_build_array(${columns})) from ${join.source.table} ${alias} where ${scope.sql}) end as "${joinedColumn(join.field)}"`,
@@ -216,10 +219,10 @@ export async function paginateRows<T extends object>(
   });
   const rows = await executePrepared(
     em,
-    `with page as materialized (
-       select ${source.propertiesOf(needed)}, ${platform.quoteValue(source.meta.className)} as "__typename"${counted ? ', count(*) over ()::int as "__total"' : ''}
-       from ${source.table} where ${page.sql} order by ${keys.map((key) => `${key} ${direction}`).join(', ')} limit ?
-     )${counted ? '' : `, total as (select count(*)::int as n from ${source.table} where ${filter.sql})`}
+    // A first page without references is its select alone; the page is a common table otherwise.
+    counted && !references.length
+      ? rowsOfPage
+      : `with page as materialized (${rowsOfPage})${counted ? '' : `, total as (select count(*)::int as n from ${source.table} where ${filter.sql})`}
      select page.*${counted ? '' : ', total.n as "__total"'}${references.map((reference) => `, ${reference.sql}`).join('')}
      from ${counted ? 'page' : 'total left join page on true'} order by ${pageOrder}`,
     [...page.params, first + 1, ...(counted ? [] : filter.params), ...references.flatMap((reference) => reference.params)],
