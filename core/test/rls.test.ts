@@ -74,7 +74,7 @@ t.test('on PostgreSQL a statement outside a transaction takes its company in the
   });
   const raw = sent.filter((text) => text.includes('from note'));
   t.equal(raw.length, 1, 'one message for the read');
-  t.match(raw[0], /^select set_config\('role', 'atrium_tenant', true\), set_config\('app\.company_id', '[0-9a-f-]{36}', true\); select count/, 'the context first, in the same message');
+  t.match(raw[0], /^set local role "atrium_tenant"; set local "app"\."company_id" = '[0-9a-f-]{36}'; select count/, 'the context first, in the same message');
   t.notOk(sent.some((text) => /^\s*(begin|commit)\b/i.test(text)), 'no transaction around it');
 
   // Literals that hold a quote and a semicolon stay one statement (MikroORM inlines them quoted).
@@ -150,14 +150,14 @@ t.test('on PostgreSQL a list page runs as a statement prepared once per connecti
     t.equal((await test.gql(LIST, {}, as)).data.noteRows.totalCount, 1);
   });
   const page = first.find((sql) => sql.includes('execute atrium_'));
-  t.match(page, /^prepare (atrium_[0-9a-f]{16}) as .*; select set_config\(.*\); execute \1\('/s, 'the first run prepares it, in the same message, the context between');
+  t.match(page, /^prepare (atrium_[0-9a-f]{16}) as .*; set local role .*; execute \1\('/s, 'the first run prepares it, in the same message, the context between');
   // Fifteen more runs on a pool of at most ten connections: each prepares it once at most.
   const again = await messagesSent(test, async () => {
     for (let i = 0; i < 15; i += 1) t.same((await test.gql(LIST, {}, as)).data.noteRows.edges, [{ node: { title: 'Welcome', branch: { id: a.defaultBranchId } } }]);
   });
   const runs = again.filter((sql) => sql.includes('execute atrium_'));
   t.equal(runs.length, 15);
-  const bare = runs.filter((sql) => /^select set_config\(.*\); execute atrium_[0-9a-f]{16}\('/.test(sql));
+  const bare = runs.filter((sql) => /^set local role [^;]*; set local [^;]*; execute atrium_[0-9a-f]{16}\('/.test(sql));
   t.ok(bare.length >= 5, `${bare.length} of 15 runs sent only the values`);
   t.ok(runs.every((sql) => bare.includes(sql) || sql.startsWith('prepare ')), 'the others prepared it first');
 });

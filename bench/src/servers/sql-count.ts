@@ -8,7 +8,7 @@ import { median } from '../proc.ts';
  * alternative but needs `shared_preload_libraries`, i.e. a restart of a shared server.
  *
  * Statements are sorted into three kinds: `transaction` (begin, commit, rollback, savepoints),
- * `session` (the row-level-security context: `select set_config(…)`, `set local role …`) and `data`
+ * `session` (the row-level-security context: `select set_config(…)`, `set local …`) and `data`
  * (everything else: the statements that read the answer).
  */
 export interface SqlCounts {
@@ -36,7 +36,7 @@ const counts: SqlCounts = { data: 0, transaction: 0, session: 0, roundTrips: 0 }
 let statements: string[] | undefined;
 
 const TRANSACTION = /^\s*(begin|start transaction|commit|end|rollback|savepoint|release)\b/i;
-const SESSION = /^\s*(select set_config\(|set (local )?role\b|reset role\b)/i;
+const SESSION = /^\s*(select set_config\(|set (local )?role\b|set local\b|reset role\b)/i;
 
 export function kindOf(sql: string): Exclude<keyof SqlCounts, 'roundTrips'> {
   if (TRANSACTION.test(sql)) return 'transaction';
@@ -46,12 +46,18 @@ export function kindOf(sql: string): Exclude<keyof SqlCounts, 'roundTrips'> {
 
 /**
  * The statements of one message: Atrium sends a statement run outside a transaction behind its
- * row-level-security context, `select set_config(…); <statement>` (one round trip, two statements).
- * The context holds no semicolon, so the split at the first one is exact.
+ * row-level-security context, `set local role …; set local "app"."company_id" = …; <statement>` (one
+ * round trip, three statements). The context holds no semicolon, so splitting at each one ahead of
+ * the statement is exact.
  */
 function statementsOf(text: string): string[] {
-  const split = SESSION.test(text) ? text.indexOf(';') : -1;
-  return split === -1 ? [text] : [text.slice(0, split), text.slice(split + 1)];
+  const statements: string[] = [];
+  let rest = text;
+  for (let split = rest.indexOf(';'); SESSION.test(rest) && split !== -1; split = rest.indexOf(';')) {
+    statements.push(rest.slice(0, split));
+    rest = rest.slice(split + 1);
+  }
+  return [...statements, rest];
 }
 
 type Query = (this: pg.Client, config: unknown, ...rest: unknown[]) => unknown;

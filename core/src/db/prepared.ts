@@ -3,7 +3,7 @@
  * of on every run (for a list page, planning costs PostgreSQL three times what running it does).
  *
  * MikroORM sends statements in the simple protocol with their values written in (and, with
- * row-level security, the session context in front: `select set_config(…); <statement>`), which
+ * row-level security, the session context in front: `set local …; <statement>`), which
  * keeps every statement one round trip. `executePrepared` keeps that: it sends
  * `execute atrium_<hash>(<values>)`, and the pool's connections prepare the statement the first
  * time one of them meets its name — `prepare atrium_<hash> as <statement>` in the same message.

@@ -7,7 +7,8 @@
  * read of a list (and of every loader after it). PostgreSQL runs the statements of one simple-query
  * message as one implicit transaction, and MikroORM sends its statements with their parameters
  * inlined (the simple-query protocol): so the context and the statement travel together,
- * `select set_config(…); <statement>`, the context local to that message alone.
+ * `set local role …; set local "app"."company_id" = …; <statement>`, the context local to that
+ * message alone.
  *
  * Only the wraps of single statements change: transactions a caller opens (`em.transactional`,
  * flushes) are left as they are. A statement outside a transaction is its own transaction here, as it
@@ -37,15 +38,17 @@ interface CompiledQuery {
 
 const AFFECTING = new Set(['INSERT', 'UPDATE', 'DELETE', 'MERGE']);
 
-/** The statements that set the context, as one SQL text (values quoted as MikroORM quotes parameters). */
+/**
+ * The statements that set the context, as one SQL text (values quoted as MikroORM quotes parameters):
+ * `set local` each (what `set_config(…, true)` does), utility statements that PostgreSQL neither
+ * plans nor answers with a row — cheaper on both sides than one `select set_config(…), …`.
+ */
 function contextSql(connection: PostgreSqlConnection, context: SessionContext): string {
   const platform = connection.getPlatform();
-  const parts: string[] = [];
-  const variables = Object.entries(context.variables ?? {});
-  if (variables.length) {
-    const value = (raw: unknown) => platform.quoteValue(raw instanceof Date ? raw.toISOString() : String(raw));
-    parts.push(`select ${variables.map(([key, raw]) => `set_config(${platform.quoteValue(key)}, ${value(raw)}, true)`).join(', ')}`);
-  }
+  const value = (raw: unknown) => platform.quoteValue(raw instanceof Date ? raw.toISOString() : String(raw));
+  const parts = Object.entries(context.variables ?? {}).map(([key, raw]) =>
+    key === 'role' ? `set local role ${platform.quoteIdentifier(String(raw))}` : `set local ${platform.quoteIdentifier(key)} = ${value(raw)}`,
+  );
   if (context.role) parts.push(`set local role ${platform.quoteIdentifier(context.role)}`);
   return parts.join('; ');
 }
