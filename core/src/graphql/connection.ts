@@ -6,6 +6,7 @@ import { executePrepared } from '../db/prepared.ts';
 import { joinedColumn, mergeRow, rowSource, tenantScope, type RowSource } from '../db/rows.ts';
 import { allOf, sqlCondition, type SqlCondition } from '../db/sql-condition.ts';
 import { AtriumError, BadUserInputError } from './errors.ts';
+import { entryOf } from '../shared/entry.ts';
 
 /** The largest page a connection serves. */
 export const MAX_PAGE_SIZE = 100;
@@ -84,10 +85,13 @@ export async function paginate<T extends object>(
   };
 }
 
+/** Each ability's conditions as SQL, by action and entity (shared: callers join them, never change them); an ability is never changed and lives as long as its cached viewer. */
+const accessibleRowsOf = new WeakMap<AppAbility, Map<string, SqlCondition | null>>();
+
 /** The rows of `entity` that `action` is allowed on, as a condition for `paginateRows`; `null` when none. */
 export function accessibleRows<T extends object>(em: EntityManager, ability: AppAbility, action: string, entity: EntityName<T>): SqlCondition | null {
   const source = rowSource(em, entity);
-  return accessibleSql(ability, action, source.meta.className, source.columnOf);
+  return entryOf(entryOf(accessibleRowsOf, ability, () => new Map()), `${action} ${source.meta.className}`, () => accessibleSql(ability, action, source.meta.className, source.columnOf));
 }
 
 /**
