@@ -103,7 +103,11 @@ t.test("on PostgreSQL a transaction's begin travels with its first statement", {
     t.equal(created.errors, undefined);
   });
   t.notOk(sent.some((text) => /^\s*begin\s*$/i.test(text)), 'no begin alone');
-  t.ok(sent.some((text) => /^begin; select set_config\('role', 'atrium_tenant', true\)/.test(text)), 'the begin and the company in one message');
+  t.ok(
+    sent.some((text) => /^begin; select set_config\('role', 'atrium_tenant', true\), [^;]*; (insert|select|update|with|execute) /i.test(text)),
+    'the begin, the company and the first statement in one message',
+  );
+  t.notOk(sent.some((text) => /^(begin; )?select set_config\([^;]*\)$/.test(text)), 'no message of the context alone');
   t.equal((await test.sql<{ n: number }>("select count(*)::int as n from note where title = 'together'"))[0]!.n, 1, 'and the transaction committed');
 
   // Statements with bound parameters take one statement per message: the begin goes first, on its own.
@@ -124,6 +128,18 @@ t.test("on PostgreSQL a transaction's begin travels with its first statement", {
     const { rows: single } = await client.query('select 3 as c');
     t.same(single, [{ c: 3 }]);
     await client.query('rollback');
+    // The session context goes with the begin, and both with the next statement: it answers alone.
+    await client.query('begin');
+    await client.query("select set_config('app.company_id', 'held', true)");
+    const { rows: context } = await client.query("select current_setting('app.company_id') as company");
+    t.same(context, [{ company: 'held' }], 'the context holds for the statement it travelled with');
+    await client.query('rollback');
+    await client.query('begin');
+    await client.query("select set_config('app.company_id', 'bound', true)");
+    const { rows: bound } = await client.query('select current_setting($1) as company', ['app.company_id']);
+    t.same(bound, [{ company: 'bound' }], 'before a statement with bound parameters, in a message of their own');
+    await client.query('rollback');
+    t.same((await client.query("select coalesce(current_setting('app.company_id', true), '') as company")).rows, [{ company: '' }], 'and gone with the transaction');
   } finally {
     client.release();
   }

@@ -46,14 +46,15 @@ export function kindOf(sql: string): Exclude<keyof SqlCounts, 'roundTrips'> {
 
 /**
  * The statements of one message: Atrium sends a statement run outside a transaction behind its
- * row-level-security context, `set local role …; set local "app"."company_id" = …; <statement>` (one
- * round trip, three statements). The context holds no semicolon, so splitting at each one ahead of
- * the statement is exact.
+ * row-level-security context, `set local role …; set local "app"."company_id" = …; <statement>`, and
+ * a transaction's first statement behind its `begin` and context, `begin; select set_config(…);
+ * <statement>` (one round trip, three statements). Neither `begin` nor the context holds a semicolon,
+ * so splitting at each one ahead of the statement is exact.
  */
 function statementsOf(text: string): string[] {
   const statements: string[] = [];
   let rest = text;
-  for (let split = rest.indexOf(';'); SESSION.test(rest) && split !== -1; split = rest.indexOf(';')) {
+  for (let split = rest.indexOf(';'); (TRANSACTION.test(rest) || SESSION.test(rest)) && split !== -1; split = rest.indexOf(';')) {
     statements.push(rest.slice(0, split));
     rest = rest.slice(split + 1);
   }

@@ -2,12 +2,14 @@
  * A transaction's `begin` travels with its first statement, and — when its caller asks — its
  * `commit` with its last: a round trip fewer at each end.
  *
- * MikroORM (through Kysely) sends `begin` on its own and waits for it, then the transaction's first
- * statement — with row-level security, its session context (`select set_config(…)`). `begin` cannot
- * fail on a healthy connection and answers nothing, so it is held back and sent in the same
- * simple-query message as the next statement on that connection, `begin; <statement>`; PostgreSQL
- * runs them in order as if they had come one by one. A statement with bound parameters (the extended
- * protocol takes one statement per message) gets the `begin` in a message of its own first.
+ * MikroORM (through Kysely) sends `begin` on its own and waits for it, then — with row-level
+ * security — the session context (`select set_config(…)`), then the transaction's first statement.
+ * `begin` cannot fail on a healthy connection and answers nothing, and the caller reads nothing of
+ * the context's answer, so both are held back and sent in the same simple-query message as the next
+ * statement on that connection, `begin; select set_config(…); <statement>`; PostgreSQL runs them in
+ * order as if they had come one by one (a failing context fails that message: the statement's caller
+ * gets the error). A statement with bound parameters (the extended protocol takes one statement per
+ * message) gets them in a message of their own first.
  *
  * A statement sent as `<statement>; commit` (`executePrepared`'s `commit` option) ends the
  * transaction with it: locks it takes are held for that one message, not for another round trip.
@@ -18,15 +20,19 @@
 import pg from 'pg';
 
 type QueryResults = pg.QueryResult | pg.QueryResult[];
-const ended = (command: 'BEGIN' | 'COMMIT' | 'ROLLBACK') => ({ command, rowCount: null, rows: [], fields: [], oid: 0 }) as unknown as pg.QueryResult;
+const answered = (command: 'BEGIN' | 'COMMIT' | 'ROLLBACK' | 'SELECT') => ({ command, rowCount: null, rows: [], fields: [], oid: 0 }) as unknown as pg.QueryResult;
+
+/** The session context MikroORM sends first in a transaction (`select set_config(…, true), …`, values inlined): held back with the `begin`. */
+const SESSION_CONTEXT = /^select set_config\([^;]*\)$/;
 
 /** What a statement ends with to commit its transaction in the same message. */
 export const COMMIT_WITH_STATEMENT = '; commit';
 
-/** Holds back each `begin` on the pool's connections until their next statement; takes a commit sent with a statement. */
+/** Holds back each `begin` (and its session context) on the pool's connections until their next statement; takes a commit sent with a statement. */
 export function sendBeginWithFirstStatement(pool: pg.Pool): void {
   const deferring = new WeakSet<pg.PoolClient>();
-  const pending = new WeakSet<pg.PoolClient>();
+  /** The statements held back on a connection: its `begin`, then its session context if any. */
+  const pending = new WeakMap<pg.PoolClient, string[]>();
   const committed = new WeakSet<pg.PoolClient>();
   pool.on('acquire', (client) => {
     if (deferring.has(client)) return;
@@ -39,24 +45,29 @@ export function sendBeginWithFirstStatement(pool: pg.Pool): void {
       if (committed.has(client)) {
         if (bare && (config === 'commit' || config === 'rollback')) {
           committed.delete(client);
-          return Promise.resolve(ended(config === 'commit' ? 'COMMIT' : 'ROLLBACK'));
+          return Promise.resolve(answered(config === 'commit' ? 'COMMIT' : 'ROLLBACK'));
         }
         const refused = new Error('The transaction was committed with its last statement: nothing more runs in it');
         if (typeof callback === 'function' || typeof values === 'function') return ((callback ?? values) as (error: Error) => void)(refused);
         return Promise.reject(refused);
       }
       if (config === 'begin' && bare) {
-        pending.add(client);
-        return Promise.resolve(ended('BEGIN'));
+        pending.set(client, ['begin']);
+        return Promise.resolve(answered('BEGIN'));
       }
-      const begins = pending.has(client);
+      const held = pending.get(client);
+      // Setting the context answers nothing the caller reads: it goes with the begin.
+      if (held?.length === 1 && bare && SESSION_CONTEXT.test(config as string)) {
+        held.push(config as string);
+        return Promise.resolve(answered('SELECT'));
+      }
       const commits = bare && (config as string).endsWith(COMMIT_WITH_STATEMENT);
-      if (!begins && !commits) return send(config, values, callback);
+      if (!held && !commits) return send(config, values, callback);
       pending.delete(client);
-      if (!bare) return send('begin').then(() => send(config, values, callback));
-      return send(begins ? `begin; ${config}` : config, values).then((results) => {
+      if (!bare) return send(held!.join('; ')).then(() => send(config, values, callback));
+      return send(held ? `${held.join('; ')}; ${config}` : config, values).then((results) => {
         if (commits) committed.add(client);
-        const answers = (results as pg.QueryResult[]).slice(begins ? 1 : 0, commits ? -1 : undefined);
+        const answers = (results as pg.QueryResult[]).slice(held?.length ?? 0, commits ? -1 : undefined);
         return answers.length === 1 ? answers[0] : answers;
       });
     }) as typeof client.query;
