@@ -36,7 +36,7 @@ const counts: SqlCounts = { data: 0, transaction: 0, session: 0, roundTrips: 0 }
 let statements: string[] | undefined;
 
 const TRANSACTION = /^\s*(begin|start transaction|commit|end|rollback|savepoint|release)\b/i;
-const SESSION = /^\s*(select set_config\(|set (local )?role\b|set local\b|reset role\b)/i;
+const SESSION = /^\s*(select set_config\(|set role\b|set local\b|reset role\b)/i;
 
 export function kindOf(sql: string): Exclude<keyof SqlCounts, 'roundTrips'> {
   if (TRANSACTION.test(sql)) return 'transaction';

@@ -303,6 +303,11 @@ t.test('contacts: a list page costs the same number of statements whatever its s
     t.equal(res.data.contacts.edges.length, first);
     const references = new Set(res.data.contacts.edges.map((edge: any) => `${edge.node.owner.displayName} in ${edge.node.branch.name}`));
     if (first > 1) t.same(references, new Set([`${ownerName} in Second`, `${ownerName} in ${defaultBranch}`]), 'owners and branches answered');
+    // Read once for the page, each row still gets its own: odd numbers in the default branch.
+    t.ok(
+      res.data.contacts.edges.every((edge: any) => edge.node.branch.name === (Number(edge.node.name.slice(-2)) % 2 ? defaultBranch : 'Second')),
+      'each contact with its own branch',
+    );
     // Row-level security sets the session's company and role before each statement: count the statements that read.
     return statements.filter((sql) => !/^(select set_config|set local role)/.test(sql)).length;
   };
