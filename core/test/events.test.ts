@@ -1,6 +1,8 @@
 import t from 'tap';
+import pg from 'pg';
 import { companyEm, createApp, insertEvents, newId } from '@atrium/core';
-import { createTestApp, createTestDatabase } from '@atrium/core/testing';
+import { createTestApp, createTestDatabase, postgresOnly } from '@atrium/core/testing';
+import { statementOf } from '../src/db/prepared.ts';
 import { notes } from './fixtures/notes.ts';
 import { audit, calls, failuresLeft } from './fixtures/audit.ts';
 
@@ -74,6 +76,34 @@ t.test('an event nobody listens to costs the dispatcher one statement', async (t
   stop();
   t.equal(sent.filter((sql) => /with claimed as/.test(sql)).length, 1, 'one dispatch');
   t.same(sent.filter((sql) => /with due as/.test(sql)), [], 'no look for due deliveries: it recorded none');
+});
+
+t.test("on PostgreSQL the workers' statements run prepared", { skip: postgresOnly }, async (t) => {
+  const test = await createTestApp({ modules: [notes], config: { events: { pollMs: 600_000 } } });
+  t.teardown(() => test.close());
+  const company = await test.createCompany();
+  const as = { token: company.owner.token };
+  await test.app.dispatcher.idle();
+  const sent: string[] = [];
+  const query = pg.Client.prototype.query;
+  pg.Client.prototype.query = function (this: pg.Client, config: unknown, ...rest: unknown[]) {
+    if (typeof config === 'string') sent.push(config);
+    return (query as (...args: unknown[]) => unknown).call(this, config, ...rest);
+  } as typeof query;
+  t.teardown(() => {
+    pg.Client.prototype.query = query;
+  });
+  for (const title of ['first', 'second']) {
+    await test.gql(CREATE_NOTE, { input: { title, branchId: company.defaultBranchId } }, as);
+    await test.app.dispatcher.idle();
+  }
+  await test.app.jobs.tick();
+  // A connection's first run of a statement prepares it in the same message: `prepare …; execute …`.
+  const byName = sent.flatMap((sql) => [...sql.matchAll(/\bexecute atrium_[0-9a-f]{16}\b/g)].map(([run]) => statementOf(run)));
+  t.ok(byName.some((sql) => /^with claimed as/.test(sql)), 'a dispatch runs by name');
+  t.ok(byName.some((sql) => /^with due as \(\s*select id from atrium_job/.test(sql)), "the job runner's look for due jobs too");
+  t.notOk(sent.some((sql) => /^\s*(with (claimed|due) as|update atrium_schedule)/.test(sql)), 'neither sent as text to plan');
+  t.same((await test.sql(`select payload->>'title' as title from atrium_event where dispatched_at is null`)), [], 'both dispatched');
 });
 
 t.test("insertEvents: events written by a module's own statement are delivered as flushed ones", async (t) => {

@@ -5,6 +5,7 @@ import { createdAt, primaryId } from '../db/columns.ts';
 import type { TenantFilterParams } from '../db/orm.ts';
 import type { ModuleContext } from '../plugin/manifest.ts';
 import { afterCommit } from '../db/after-commit.ts';
+import { executePrepared } from '../db/prepared.ts';
 
 /** A job a module declares in its manifest (`jobs: { '<module>.<name>': { … } }`). */
 export interface JobDefinition {
@@ -134,8 +135,9 @@ export class JobRunner {
     return this.#running;
   }
 
+  /** Runs prepared, as the event dispatcher does: every poll of every instance sends these. */
   #sql<T>(query: string, params: unknown[] = []): Promise<T[]> {
-    return (this.#orm.em as EntityManager).getConnection().execute(query, params, 'all');
+    return executePrepared(this.#orm.em as EntityManager, query, params) as Promise<T[]>;
   }
 
   async #work(): Promise<void> {
