@@ -104,10 +104,10 @@ t.test("on PostgreSQL a transaction's begin travels with its first statement", {
   });
   t.notOk(sent.some((text) => /^\s*begin\s*$/i.test(text)), 'no begin alone');
   t.ok(
-    sent.some((text) => /^begin; select set_config\('role', 'atrium_tenant', true\), [^;]*; (insert|select|update|with|execute) /i.test(text)),
-    'the begin, the company and the first statement in one message',
+    sent.some((text) => /^begin; set local role "atrium_tenant"; set local "app"\."company_id" = '[0-9a-f-]{36}'; (insert|select|update|with|execute) /i.test(text)),
+    'the begin, the company (as `set local`) and the first statement in one message',
   );
-  t.notOk(sent.some((text) => /^(begin; )?select set_config\([^;]*\)$/.test(text)), 'no message of the context alone');
+  t.notOk(sent.some((text) => /^(begin; )?(select set_config\(|set local )[^;]*(; set local [^;]*)*$/.test(text)), 'no message of the context alone');
   t.equal((await test.sql<{ n: number }>("select count(*)::int as n from note where title = 'together'"))[0]!.n, 1, 'and the transaction committed');
 
   // Statements with bound parameters take one statement per message: the begin goes first, on its own.
@@ -130,12 +130,13 @@ t.test("on PostgreSQL a transaction's begin travels with its first statement", {
     await client.query('rollback');
     // The session context goes with the begin, and both with the next statement: it answers alone.
     await client.query('begin');
-    await client.query("select set_config('app.company_id', 'held', true)");
+    await client.query(`set local role "atrium_tenant"; set local "app"."company_id" = 'held'`);
     const { rows: context } = await client.query("select current_setting('app.company_id') as company");
     t.same(context, [{ company: 'held' }], 'the context holds for the statement it travelled with');
+    t.same((await client.query('select current_user as role')).rows, [{ role: 'atrium_tenant' }], 'both of its statements');
     await client.query('rollback');
     await client.query('begin');
-    await client.query("select set_config('app.company_id', 'bound', true)");
+    await client.query(`set local "app"."company_id" = 'bound'`);
     const { rows: bound } = await client.query('select current_setting($1) as company', ['app.company_id']);
     t.same(bound, [{ company: 'bound' }], 'before a statement with bound parameters, in a message of their own');
     await client.query('rollback');

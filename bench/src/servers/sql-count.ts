@@ -8,7 +8,7 @@ import { median } from '../proc.ts';
  * alternative but needs `shared_preload_libraries`, i.e. a restart of a shared server.
  *
  * Statements are sorted into three kinds: `transaction` (begin, commit, rollback, savepoints),
- * `session` (the row-level-security context: `select set_config(…)`, `set local …`) and `data`
+ * `session` (the row-level-security context: `set local …`) and `data`
  * (everything else: the statements that read the answer).
  */
 export interface SqlCounts {
@@ -36,7 +36,7 @@ const counts: SqlCounts = { data: 0, transaction: 0, session: 0, roundTrips: 0 }
 let statements: string[] | undefined;
 
 const TRANSACTION = /^\s*(begin|start transaction|commit|end|rollback|savepoint|release)\b/i;
-const SESSION = /^\s*(select set_config\(|set role\b|set local\b|reset role\b)/i;
+const SESSION = /^\s*(set role\b|set local\b|reset role\b)/i;
 
 export function kindOf(sql: string): Exclude<keyof SqlCounts, 'roundTrips'> {
   if (TRANSACTION.test(sql)) return 'transaction';
@@ -47,8 +47,8 @@ export function kindOf(sql: string): Exclude<keyof SqlCounts, 'roundTrips'> {
 /**
  * The statements of one message: Atrium sends a statement run outside a transaction behind its
  * row-level-security context, `set local role …; set local "app"."company_id" = …; <statement>`, and
- * a transaction's first statement behind its `begin` and context, `begin; select set_config(…);
- * <statement>` (one round trip, three statements). Neither `begin` nor the context holds a semicolon,
+ * a transaction's first statement behind its `begin` and context, `begin; set local …; set local …;
+ * <statement>` (one round trip, four statements). Neither `begin` nor the context holds a semicolon,
  * so splitting at each one ahead of the statement is exact.
  */
 function statementsOf(text: string): string[] {

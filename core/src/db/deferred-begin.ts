@@ -3,10 +3,10 @@
  * `commit` with its last: a round trip fewer at each end.
  *
  * MikroORM (through Kysely) sends `begin` on its own and waits for it, then — with row-level
- * security — the session context (`select set_config(…)`), then the transaction's first statement.
+ * security — the session context (`set local …`, session-context.ts), then the transaction's first statement.
  * `begin` cannot fail on a healthy connection and answers nothing, and the caller reads nothing of
  * the context's answer, so both are held back and sent in the same simple-query message as the next
- * statement on that connection, `begin; select set_config(…); <statement>`; PostgreSQL runs them in
+ * statement on that connection, `begin; set local …; <statement>`; PostgreSQL runs them in
  * order as if they had come one by one (a failing context fails that message: the statement's caller
  * gets the error). A statement with bound parameters (the extended protocol takes one statement per
  * message) gets them in a message of their own first.
@@ -20,10 +20,13 @@
 import pg from 'pg';
 
 type QueryResults = pg.QueryResult | pg.QueryResult[];
-const answered = (command: 'BEGIN' | 'COMMIT' | 'ROLLBACK' | 'SELECT') => ({ command, rowCount: null, rows: [], fields: [], oid: 0 }) as unknown as pg.QueryResult;
+const answered = (command: 'BEGIN' | 'COMMIT' | 'ROLLBACK' | 'SET') => ({ command, rowCount: null, rows: [], fields: [], oid: 0 }) as unknown as pg.QueryResult;
 
-/** The session context MikroORM sends first in a transaction (`select set_config(…, true), …`, values inlined): held back with the `begin`. */
-const SESSION_CONTEXT = /^select set_config\([^;]*\)$/;
+/**
+ * The session context sent first in a transaction (session-context.ts: `set local role …; set local
+ * "app"."company_id" = …`, values inlined, no semicolon inside a statement): held back with the `begin`.
+ */
+const SESSION_CONTEXT = /^set local [^;]+(?:; set local [^;]+)*$/;
 
 /** What a statement ends with to commit its transaction in the same message. */
 export const COMMIT_WITH_STATEMENT = '; commit';
@@ -58,8 +61,8 @@ export function sendBeginWithFirstStatement(pool: pg.Pool): void {
       const held = pending.get(client);
       // Setting the context answers nothing the caller reads: it goes with the begin.
       if (held?.length === 1 && bare && SESSION_CONTEXT.test(config as string)) {
-        held.push(config as string);
-        return Promise.resolve(answered('SELECT'));
+        held.push(...(config as string).split('; '));
+        return Promise.resolve(answered('SET'));
       }
       const commits = bare && (config as string).endsWith(COMMIT_WITH_STATEMENT);
       if (!held && !commits) return send(config, values, callback);

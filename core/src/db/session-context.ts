@@ -11,10 +11,11 @@
  * message alone.
  *
  * Only the wraps of single statements change: transactions a caller opens (`em.transactional`,
- * flushes) are left as they are. A statement outside a transaction is its own transaction here, as it
- * would be without row-level security.
+ * flushes) are left as they are but for their context, written as the same `set local` statements.
+ * A statement outside a transaction is its own transaction here, as it would be without row-level
+ * security.
  */
-import type { Dictionary, Transaction } from '@mikro-orm/core';
+import type { Dictionary, LoggingOptions, Transaction } from '@mikro-orm/core';
 import type { PostgreSqlConnection } from '@mikro-orm/postgresql';
 import type pg from 'pg';
 
@@ -30,6 +31,8 @@ interface TransactionalOptions {
   isolationLevel?: unknown;
   readOnly?: boolean;
 }
+
+type ApplySessionContext = (trx: Transaction, context: SessionContext, loggerContext?: LoggingOptions) => Promise<void>;
 
 interface CompiledQuery {
   sql: string;
@@ -77,6 +80,11 @@ function statementsUnder(connection: PostgreSqlConnection, context: SessionConte
  * session context (a caller's transaction carries its event broadcaster, isolation level, parent).
  */
 export function sendSessionContextWithStatements(connection: PostgreSqlConnection): void {
+  // A transaction's context in the same form (MikroORM's own, a private method, sends `select
+  // set_config(…)`): held back with its `begin` and sent with its first statement (deferred-begin.ts).
+  (connection as unknown as { applySessionContext: ApplySessionContext }).applySessionContext = async (trx, context, loggerContext) => {
+    await connection.execute(contextSql(connection, context), [], 'run', trx, loggerContext);
+  };
   const transactional = connection.transactional.bind(connection);
   connection.transactional = (<T>(callback: (trx: Transaction) => Promise<T>, options: TransactionalOptions = {}) => {
     const { sessionContext, ctx, eventBroadcaster, isolationLevel, readOnly } = options;

@@ -91,7 +91,7 @@ export const systemEm = (kernel: Kernel): EntityManager => kernel.orm.em.fork({ 
  */
 export function scopeToCompany(em: EntityManager, kernel: Kernel, companyId: string): EntityManager {
   em.setFilterParams('tenant', { companyId });
-  // The role as a variable too (set_config('role', …) is SET LOCAL ROLE): one statement per transaction instead of two.
+  // The role as a variable too (session-context.ts writes it as `set local role`).
   if (kernel.config.rowLevelSecurity) em.setSessionContext({ variables: { role: 'atrium_tenant', 'app.company_id': companyId } });
   return em;
 }
