@@ -1,7 +1,7 @@
 import t from 'tap';
 import pg from 'pg';
 import { companyEm, createApp, insertEvents, newId } from '@atrium/core';
-import { createTestApp, createTestDatabase, postgresOnly } from '@atrium/core/testing';
+import { createTestApp, createTestDatabase, postgresOnly, type TestApp } from '@atrium/core/testing';
 import { statementOf } from '../src/db/prepared.ts';
 import { notes } from './fixtures/notes.ts';
 import { audit, calls, failuresLeft } from './fixtures/audit.ts';
@@ -60,16 +60,20 @@ t.test('domain events through the outbox', async (t) => {
   });
 });
 
-t.test('an event nobody listens to costs the dispatcher one statement', async (t) => {
-  // No audit module: nothing listens to notes.note.created; the poll stays out of the way.
+/** An app whose notes nobody listens to (no audit module), the poll out of the way, and a way to write a note. */
+async function notesAlone(tap: Pick<typeof t, 'teardown'>): Promise<{ test: TestApp; note: (title: string) => Promise<unknown> }> {
   const test = await createTestApp({ modules: [notes], config: { events: { pollMs: 600_000 } } });
-  t.teardown(() => test.close());
+  tap.teardown(() => test.close());
   const company = await test.createCompany();
-  const as = { token: company.owner.token };
   await test.app.dispatcher.idle();
+  return { test, note: (title) => test.gql(CREATE_NOTE, { input: { title, branchId: company.defaultBranchId } }, { token: company.owner.token }) };
+}
+
+t.test('an event nobody listens to costs the dispatcher one statement', async (t) => {
+  const { test, note } = await notesAlone(t);
   const sent: string[] = [];
   const stop = test.onQuery((sql) => sent.push(sql));
-  await test.gql(CREATE_NOTE, { input: { title: 'quiet', branchId: company.defaultBranchId } }, as);
+  await note('quiet');
   // The commit wakes the dispatcher: wait for its dispatch, then for its run to end.
   while (!(await test.sql(`select 1 from atrium_event where dispatched_at is not null and payload->>'title' = 'quiet'`)).length) await new Promise((resolve) => setTimeout(resolve, 10));
   await test.app.dispatcher.idle();
@@ -79,11 +83,7 @@ t.test('an event nobody listens to costs the dispatcher one statement', async (t
 });
 
 t.test("on PostgreSQL the workers' statements run prepared", { skip: postgresOnly }, async (t) => {
-  const test = await createTestApp({ modules: [notes], config: { events: { pollMs: 600_000 } } });
-  t.teardown(() => test.close());
-  const company = await test.createCompany();
-  const as = { token: company.owner.token };
-  await test.app.dispatcher.idle();
+  const { test, note } = await notesAlone(t);
   const sent: string[] = [];
   const query = pg.Client.prototype.query;
   pg.Client.prototype.query = function (this: pg.Client, config: unknown, ...rest: unknown[]) {
@@ -94,7 +94,7 @@ t.test("on PostgreSQL the workers' statements run prepared", { skip: postgresOnl
     pg.Client.prototype.query = query;
   });
   for (const title of ['first', 'second']) {
-    await test.gql(CREATE_NOTE, { input: { title, branchId: company.defaultBranchId } }, as);
+    await note(title);
     await test.app.dispatcher.idle();
   }
   await test.app.jobs.tick();
