@@ -1,9 +1,9 @@
 import t from 'tap';
-import pg from 'pg';
 import { companyEm, createApp, insertEvents, newId } from '@atrium/core';
 import { createTestApp, createTestDatabase, postgresOnly, type TestApp } from '@atrium/core/testing';
 import { statementOf } from '../src/db/prepared.ts';
 import { notes } from './fixtures/notes.ts';
+import { recordMessages } from './fixtures/messages.ts';
 import { audit, calls, failuresLeft } from './fixtures/audit.ts';
 
 const CREATE_NOTE = 'mutation ($input: CreateNoteInput!) { createNote(input: $input) { id } }';
@@ -84,15 +84,8 @@ t.test('an event nobody listens to costs the dispatcher one statement', async (t
 
 t.test("on PostgreSQL the workers' statements run prepared", { skip: postgresOnly }, async (t) => {
   const { test, note } = await notesAlone(t);
-  const sent: string[] = [];
-  const query = pg.Client.prototype.query;
-  pg.Client.prototype.query = function (this: pg.Client, config: unknown, ...rest: unknown[]) {
-    if (typeof config === 'string') sent.push(config);
-    return (query as (...args: unknown[]) => unknown).call(this, config, ...rest);
-  } as typeof query;
-  t.teardown(() => {
-    pg.Client.prototype.query = query;
-  });
+  const { sent, stop } = recordMessages();
+  t.teardown(stop);
   for (const title of ['first', 'second']) {
     await note(title);
     await test.app.dispatcher.idle();

@@ -1,9 +1,10 @@
 import t from 'tap';
-import pg from 'pg';
+import type pg from 'pg';
 import type { PostgreSqlConnection } from '@mikro-orm/postgresql';
 import { createTestApp, postgresOnly, type TestApp } from '@atrium/core/testing';
 import { afterCommit, Branch, buildAbility, companyEm, paginateRows, Plan, referenceLoader, type AtriumRequestContext, type EntityManager } from '@atrium/core';
 import { Note, notes } from './fixtures/notes.ts';
+import { recordMessages } from './fixtures/messages.ts';
 import { executePrepared } from '../src/db/prepared.ts';
 import { loaderResolvers } from '../src/graphql/loaders.ts';
 import { joinedColumn } from '../src/db/rows.ts';
@@ -11,18 +12,15 @@ import { joinedColumn } from '../src/db/rows.ts';
 const CREATE_NOTE = 'mutation ($input: CreateNoteInput!) { createNote(input: $input) { id } }';
 
 /** The messages sent to PostgreSQL while `work` runs (the kernel's background work paused: it has its own transactions). */
-async function messagesSent(test: TestApp, work: (sent: readonly string[]) => Promise<void>): Promise<string[]>{
-  const sent: string[] = [];
-  const query = pg.Client.prototype.query;
+async function messagesSent(test: TestApp, work: (sent: readonly string[]) => Promise<void>): Promise<string[]> {
+  let sent: string[] = [];
   await test.statements(async () => {
-    pg.Client.prototype.query = function (this: pg.Client, config: unknown, ...rest: unknown[]) {
-      sent.push(typeof config === 'string' ? config : String((config as { text?: string })?.text));
-      return (query as (...args: unknown[]) => unknown).call(this, config, ...rest);
-    } as typeof query;
+    const recording = recordMessages();
+    sent = recording.sent;
     try {
       await work(sent);
     } finally {
-      pg.Client.prototype.query = query;
+      recording.stop();
     }
   });
   return sent;
