@@ -20,9 +20,18 @@ import { benchDir, canPin, isQuick, median, pinSelf, spawnNode, stop, table, wri
 type PeerName = 'atrium' | 'sql-floor';
 const PEERS: PeerName[] = ['atrium', 'sql-floor'];
 
-const LEVELS = isQuick ? [1, 8] : [1, 4, 8, 16, 32];
-const SHAPES: Shape[] = isQuick ? ['hot'] : ['hot', 'spread'];
-const ROUNDS = isQuick ? 1 : 3;
+/** `--name=a,b`: the listed values, for runs of a part (an A/B of one level, say); `fallback` without it. */
+function listOption(name: string, fallback: string[]): string[] {
+  const given = process.argv.find((arg) => arg.startsWith(`--${name}=`));
+  return given ? given.slice(name.length + 3).split(',').filter(Boolean) : fallback;
+}
+
+const LEVELS = listOption('levels', isQuick ? ['1', '8'] : ['1', '4', '8', '16', '32']).map(Number);
+const SHAPES = listOption('shapes', isQuick ? ['hot'] : ['hot', 'spread']) as Shape[];
+const ROUNDS = Number(listOption('rounds', [isQuick ? '1' : '3'])[0]);
+if (SHAPES.some((shape) => shape !== 'hot' && shape !== 'spread') || LEVELS.some((n) => !(n >= 1 && 32 % n === 0)) || !(ROUNDS >= 1)) {
+  throw new Error('--shapes= takes hot and spread, --levels= divisors of 32 (clients), --rounds= a count');
+}
 /**
  * Checkouts per run (multiples of 32, so that they split evenly over every level's clients). The
  * floor is an order of magnitude faster: it gets more carts so that its runs last long enough to
@@ -30,7 +39,7 @@ const ROUNDS = isQuick ? 1 : 3;
  */
 const CHECKOUTS: Record<PeerName, number> = isQuick ? { atrium: 160, 'sql-floor': 640 } : { atrium: 480, 'sql-floor': 2400 };
 /** Historical sales before the latency runs, and those runs' checkouts (one client, hot product). */
-const HISTORY = isQuick ? [0, 10_000] : [0, 10_000, 100_000];
+const HISTORY = listOption('history', isQuick ? ['0', '10000'] : ['0', '10000', '100000']).map(Number);
 const HISTORY_CHECKOUTS: Record<PeerName, number> = isQuick ? { atrium: 100, 'sql-floor': 300 } : { atrium: 300, 'sql-floor': 1000 };
 const HISTORY_ROUNDS = isQuick ? 1 : 2;
 /** Single checkouts whose SQL statements are counted. */
