@@ -2,7 +2,7 @@ import t from 'tap';
 import type pg from 'pg';
 import type { PostgreSqlConnection } from '@mikro-orm/postgresql';
 import { createTestApp, postgresOnly, type TestApp } from '@atrium/core/testing';
-import { afterCommit, Branch, buildAbility, companyEm, paginateRows, Plan, referenceLoader, type AtriumRequestContext, type EntityManager } from '@atrium/core';
+import { afterCommit, Branch, buildAbility, companyEm, lockById, paginateRows, Plan, referenceLoader, type AtriumRequestContext, type EntityManager } from '@atrium/core';
 import { Note, notes } from './fixtures/notes.ts';
 import { recordMessages } from './fixtures/messages.ts';
 import { executePrepared } from '../src/db/prepared.ts';
@@ -339,4 +339,69 @@ t.test('referenceLoader answers from the identity map only entities that are loa
   t.equal(statements.filter((sql) => sql.includes('from "branch"')).length, 1, 'read once');
   t.equal(both[0][0]?.name, 'Main');
   t.equal(both[1][0], both[0][0], 'both answered with the same entity');
+});
+
+for (const rowLevelSecurity of [true, false]) {
+  t.test(`lockById answers the company's row only, locked, with row-level security ${rowLevelSecurity ? 'on' : 'off'}`, async (t) => {
+    const test = await createTestApp({ modules: [notes], config: { rowLevelSecurity } });
+    t.teardown(() => test.close());
+    const a = await test.createCompany();
+    const b = await test.createCompany();
+    const [own] = await test.sql<{ id: string }>('select id from note where company_id = $1', [a.id]);
+    const [foreign] = await test.sql<{ id: string }>('select id from note where company_id = $1', [b.id]);
+    const em = companyEm(test.app.kernel, a.id);
+    await em.transactional(async (tx) => {
+      const note = await lockById(tx as EntityManager, Note, own!.id);
+      t.equal(note?.title, 'Welcome', "the company's note, as an entity");
+      t.equal(tx.getUnitOfWork().getById(Note, own!.id), note, 'managed: a flush writes its changes');
+      t.equal(await lockById(tx as EntityManager, Note, foreign!.id), null, "another company's id behaves as a missing one");
+      t.equal(await lockById(tx as EntityManager, Note, 'not-an-id'), null);
+      note!.title = 'Changed';
+    });
+    t.same(await test.sql('select title from note where id = $1', [own!.id]), [{ title: 'Changed' }]);
+    t.same(await test.sql('select title from note where id = $1', [foreign!.id]), [{ title: 'Welcome' }], 'the foreign row untouched');
+  });
+}
+
+t.test('on PostgreSQL lockById holds the row until the transaction ends, and answers what was committed meanwhile', { skip: postgresOnly }, async (t) => {
+  const test = await createTestApp({ modules: [notes] });
+  t.teardown(() => test.close());
+  const a = await test.createCompany();
+  const [{ id }] = (await test.sql<{ id: string }>('select id from note where company_id = $1', [a.id])) as [{ id: string }];
+  // Once outside a transaction: prepared there, so that inside one it runs prepared from then on.
+  await lockById(companyEm(test.app.kernel, a.id), Note, id);
+  let release!: () => void;
+  const held = new Promise<void>((resolve) => {
+    release = resolve;
+  });
+  let locked!: () => void;
+  const lockTaken = new Promise<void>((resolve) => {
+    locked = resolve;
+  });
+  const first = companyEm(test.app.kernel, a.id).transactional(async (tx) => {
+    const note = (await lockById(tx as EntityManager, Note, id))!;
+    note.title = 'First';
+    await tx.flush();
+    locked();
+    await held;
+  });
+  await lockTaken;
+  const order: string[] = [];
+  let sent: string[] = [];
+  const second = companyEm(test.app.kernel, a.id).transactional(async (tx) => {
+    const recording = recordMessages();
+    try {
+      const note = (await lockById(tx as EntityManager, Note, id))!;
+      order.push(`second saw ${note.title}`);
+    } finally {
+      recording.stop();
+      sent = [...recording.sent];
+    }
+  });
+  await new Promise((resolve) => setTimeout(resolve, 200));
+  order.push('first commits');
+  release();
+  await Promise.all([first, second]);
+  t.same(order, ['first commits', 'second saw First'], 'the second waited for the lock, then read the committed title');
+  t.ok(sent.some((message) => /execute atrium_[0-9a-f]{16}\(/.test(message)), 'one prepared statement');
 });

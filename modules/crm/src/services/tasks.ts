@@ -7,6 +7,7 @@ import {
   forbidden,
   isId,
   LockMode,
+  lockById,
   notFound,
   pageArgs,
   paginate,
@@ -362,7 +363,7 @@ export async function createNote({ em, viewer }: CrmContext, input: unknown): Pr
 
 /** A note of the viewer's own on a record the viewer still sees; NOT_FOUND when unseen, FORBIDDEN when someone else's. */
 async function ownNote(em: EntityManager, viewer: Viewer, id: string): Promise<CrmNote> {
-  const note = isId(id) ? await em.findOne(CrmNote, { id }, { lockMode: LockMode.PESSIMISTIC_WRITE }) : null;
+  const note = await lockById(em, CrmNote, id);
   const visible = note && (note.contactId ? await findContact(em, viewer, note.contactId) : await findDeal(em, viewer, note.dealId!));
   if (!note || !visible) throw notFound('Note');
   if (!note.authorId || note.authorId !== actorOf(viewer)) throw forbidden('Only the author may change or delete a note');

@@ -1,4 +1,4 @@
-import { isId, LockMode, raw, viewerFact, type FilterQuery, type Viewer } from '@atrium/core';
+import { isId, lockById, raw, viewerFact, type FilterQuery, type Viewer } from '@atrium/core';
 import { Conversation } from '../entities/conversations.ts';
 import { Inbox, InboxMember } from '../entities/inboxes.ts';
 import { roomKey } from '../permissions.ts';
@@ -87,7 +87,7 @@ export function readableConversationsWhere(ctx: Pick<MessengerContext, 'viewer'>
 export async function findReadableConversation(ctx: Pick<MessengerContext, 'em' | 'viewer'>, id: string, options: { lock?: boolean } = {}): Promise<Conversation | null> {
   const where = readableConversationsWhere(ctx);
   if (!where || !isId(id)) return null;
-  const conversation = await ctx.em.findOne(Conversation, { id }, options.lock ? { lockMode: LockMode.PESSIMISTIC_WRITE } : {});
+  const conversation = options.lock ? await lockById(ctx.em, Conversation, id) : await ctx.em.findOne(Conversation, { id });
   return conversation && (await canReadConversation(ctx, conversation)) ? conversation : null;
 }
 

@@ -7,7 +7,7 @@ import {
   conflict,
   createValidator,
   flushOrConflict,
-  LockMode,
+  lockById,
   newId,
   notFound,
   User,
@@ -107,7 +107,7 @@ export async function createInbox(ctx: MessengerContext, input: unknown): Promis
 }
 
 async function inboxToManage(tx: EntityManager, id: string): Promise<Inbox> {
-  const inbox = await tx.findOne(Inbox, { id }, { lockMode: LockMode.PESSIMISTIC_WRITE });
+  const inbox = await lockById(tx, Inbox, id);
   if (!inbox) throw notFound('Inbox');
   return inbox;
 }

@@ -3,8 +3,8 @@ import {
   BadUserInputError,
   createValidator,
   forbidden,
-  isId,
   LockMode,
+  lockById,
   newId,
   notFound,
   paginateRows,
@@ -281,7 +281,7 @@ function requireUser(ctx: MessengerContext): Viewer {
 /** A message the viewer wrote, locked: NOT_FOUND when unreadable, FORBIDDEN when someone else's. */
 async function ownMessage(tx: EntityManager, ctx: MessengerContext, id: string): Promise<Message> {
   const viewer = requireUser(ctx);
-  const message = isId(id) ? await tx.findOne(Message, { id }, { lockMode: LockMode.PESSIMISTIC_WRITE }) : null;
+  const message = await lockById(tx, Message, id);
   const conversation = message && (await findReadableConversation({ em: tx, viewer }, message.conversationId));
   if (!message || !conversation) throw notFound('Message');
   if (message.senderType !== 'USER' || message.senderUserId !== viewer.id) throw forbidden('Only its author changes a message');
