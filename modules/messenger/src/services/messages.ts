@@ -3,6 +3,7 @@ import {
   BadUserInputError,
   createValidator,
   forbidden,
+  executePrepared,
   LockMode,
   lockById,
   newId,
@@ -66,7 +67,8 @@ async function checkFlood(ctx: MessengerContext, companyId: string, input: PostM
  */
 async function insertMessage(tx: EntityManager, values: Record<string, unknown>): Promise<Message | null> {
   const columns = Object.keys(values);
-  const rows = await tx.execute<Record<string, unknown>[]>(
+  const rows = await executePrepared(
+    tx,
     `insert into messenger_message (${columns.join(', ')}) values (${columns.map((c) => (c === 'content_attributes' ? '?::jsonb' : '?')).join(', ')})
      on conflict (dedup_scope, source_id) where source_id is not null do nothing returning *`,
     columns.map((column) => values[column]),
