@@ -91,8 +91,9 @@ export function tenantScope(em: EntityManager, source: RowSource, table?: string
 /**
  * A row read by column names (`source.columns`), as the ORM's entity, managed as `find` makes it
  * (the entity factory's merge; an entity already loaded in this request keeps its unflushed
- * changes; `refresh`: the row's values win). Not `em.merge`: it snapshots the entity again and cascades over its collections, the
- * larger part of a list's cost when its page's references come joined.
+ * changes, unless `refresh`: then the row's values win). Not `em.merge`: it snapshots the entity
+ * again and cascades over its collections, the larger part of a list's cost when its page's
+ * references come joined.
  */
 export function mergeRow<T extends object>(em: EntityManager, entity: EntityName<T>, source: RowSource, row: Record<string, unknown>, options: { refresh?: boolean } = {}): T {
   return em.getEntityFactory().create(entity, em.getDriver().mapResult(row as never, source.meta) as EntityData<T>, { merge: true, convertCustomTypes: true, refresh: options.refresh });
@@ -100,10 +101,11 @@ export function mergeRow<T extends object>(em: EntityManager, entity: EntityName
 
 /**
  * The entity of this id with its row locked `FOR UPDATE` until the transaction ends, under the
- * company's scope (another company's id answers null, as a missing one or one that is no id) — what `findOne` with
- * `lockMode: PESSIMISTIC_WRITE, refresh: true` answers, as one prepared statement without the ORM's
- * query building: that building was a third of the time a message took to lock its conversation.
- * The entity is managed as `findOne` makes it; its columns are those committed when the lock was granted.
+ * company's scope (another company's id answers null, as a missing one or one that is no id) —
+ * what `findOne` with `lockMode: PESSIMISTIC_WRITE, refresh: true` answers, as one prepared
+ * statement without the ORM's query building (a third of the time a message took to lock its
+ * conversation). The entity is managed as `findOne` makes it, with the row as committed when the
+ * lock was granted.
  */
 export async function lockById<T extends object>(em: EntityManager, entity: EntityName<T>, id: string): Promise<T | null> {
   if (!isId(id)) return null;
