@@ -13,13 +13,13 @@ import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import pg from 'pg';
 import type { FanOutJob, FanOutMessage, RunRequest, RunResult } from './fan-out-load.ts';
-import { benchDir, canPin, isQuick, median, pinSelf, spawnNode, stop, table, writeResult } from './proc.ts';
+import { benchDir, canPin, isQuick, listOption, median, pinSelf, spawnNode, stop, table, writeResult } from './proc.ts';
 import { startServer, until, type Server } from './subscriber-server.ts';
 
 /** Subscriber counts measured, growing (`--steps=1000,5000`: only these). */
-const STEPS = process.argv.find((arg) => arg.startsWith('--steps='))?.slice('--steps='.length).split(',').map(Number) ?? (isQuick ? [200, 1000] : [1000, 5000, 10_000]);
+const STEPS = listOption('steps', isQuick ? ['200', '1000'] : ['1000', '5000', '10000']).map(Number);
 /** Rounds over all peers, interleaved (`--rounds=2`: twice). */
-const ROUNDS = Number(process.argv.find((arg) => arg.startsWith('--rounds='))?.slice('--rounds='.length) ?? 1);
+const ROUNDS = Number(listOption('rounds', ['1'])[0]);
 const RUN: Omit<RunRequest, 'type'> = isQuick ? { warmup: 1, messages: 3, intervalMs: 1000, graceMs: 30_000 } : { warmup: 2, messages: 15, intervalMs: 1000, graceMs: 10_000 };
 /** Sockets opened first and counted in the idle memory: code loaded on the first subscriber is not per subscriber. */
 const WARMUP_SOCKETS = 20;
@@ -101,8 +101,8 @@ const ALL_PEERS: Peer[] = [
 ];
 
 /** `--peers=atrium,ws`: only these (the ratios need all four). */
-const only = process.argv.find((arg) => arg.startsWith('--peers='))?.slice('--peers='.length).split(',');
-const PEERS = only ? ALL_PEERS.filter((peer) => only.includes(peer.name)) : ALL_PEERS;
+const only = listOption('peers', ALL_PEERS.map((peer) => peer.name));
+const PEERS = ALL_PEERS.filter((peer) => only.includes(peer.name));
 
 interface Step extends Omit<RunResult, 'type'> {
   idleRss: number;

@@ -15,16 +15,10 @@ import { medianCounts, type SqlCountRequest, type SqlCounts, type SqlCountsMessa
 import { atriumLoad, CHECKOUT, floorLoad, type LoadResult } from './fifo-load.ts';
 import { QTY, QUEUE_DDL, resetRun, seedFixture, seedHistory, seedRun, type Shape } from './fifo-seed.ts';
 import { verifyRun, type RunCheck } from './fifo-verify.ts';
-import { benchDir, canPin, isQuick, median, pinSelf, spawnNode, stop, table, writeResult } from './proc.ts';
+import { benchDir, canPin, isQuick, listOption, median, pinSelf, spawnNode, stop, table, writeResult } from './proc.ts';
 
 type PeerName = 'atrium' | 'sql-floor';
 const PEERS: PeerName[] = ['atrium', 'sql-floor'];
-
-/** `--name=a,b`: the listed values, for runs of a part (an A/B of one level, say); `fallback` without it. */
-function listOption(name: string, fallback: string[]): string[] {
-  const given = process.argv.find((arg) => arg.startsWith(`--${name}=`));
-  return given ? given.slice(name.length + 3).split(',').filter(Boolean) : fallback;
-}
 
 const LEVELS = listOption('levels', isQuick ? ['1', '8'] : ['1', '4', '8', '16', '32']).map(Number);
 const SHAPES = listOption('shapes', isQuick ? ['hot'] : ['hot', 'spread']) as Shape[];

@@ -47,6 +47,12 @@ export function median(values: number[]): number {
 
 export const isQuick = process.argv.includes('--quick');
 
+/** `--name=a,b` on the command line: its values (to run a part of a scenario, for an A/B say); `fallback` without it. */
+export function listOption(name: string, fallback: string[]): string[] {
+  const given = process.argv.find((arg) => arg.startsWith(`--${name}=`));
+  return given ? given.slice(name.length + 3).split(',').filter(Boolean) : fallback;
+}
+
 /** bench/ (this file lives in bench/src). */
 export const benchDir = dirname(dirname(fileURLToPath(import.meta.url)));
 
