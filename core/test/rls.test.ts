@@ -389,9 +389,12 @@ t.test('on PostgreSQL lockById holds the row until the transaction ends, and ans
   const order: string[] = [];
   let sent: string[] = [];
   const second = companyEm(test.app.kernel, a.id).transactional(async (tx) => {
+    // Read before the lock (the first's change not committed yet): the lock still answers the committed row.
+    const before = (await tx.findOne(Note, { id }))!;
     const recording = recordMessages();
     try {
       const note = (await lockById(tx as EntityManager, Note, id))!;
+      t.equal(note, before, 'the entity already loaded, its columns brought up to the committed row');
       order.push(`second saw ${note.title}`);
     } finally {
       recording.stop();

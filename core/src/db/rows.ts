@@ -91,26 +91,25 @@ export function tenantScope(em: EntityManager, source: RowSource, table?: string
 /**
  * A row read by column names (`source.columns`), as the ORM's entity, managed as `find` makes it
  * (the entity factory's merge; an entity already loaded in this request keeps its unflushed
- * changes, unless `refresh`: then the row's values win). Not `em.merge`: it snapshots the entity
- * again and cascades over its collections, the larger part of a list's cost when its page's
- * references come joined.
+ * changes). Not `em.merge`: it snapshots the entity again and cascades over its collections, the
+ * larger part of a list's cost when its page's references come joined.
  */
-export function mergeRow<T extends object>(em: EntityManager, entity: EntityName<T>, source: RowSource, row: Record<string, unknown>, options: { refresh?: boolean } = {}): T {
-  return em.getEntityFactory().create(entity, em.getDriver().mapResult(row as never, source.meta) as EntityData<T>, { merge: true, convertCustomTypes: true, refresh: options.refresh });
+export function mergeRow<T extends object>(em: EntityManager, entity: EntityName<T>, source: RowSource, row: Record<string, unknown>): T {
+  return em.getEntityFactory().create(entity, em.getDriver().mapResult(row as never, source.meta) as EntityData<T>, { merge: true, convertCustomTypes: true });
 }
 
 /**
  * The entity of this id with its row locked `FOR UPDATE` until the transaction ends, under the
  * company's scope (another company's id answers null, as a missing one or one that is no id) —
- * what `findOne` with `lockMode: PESSIMISTIC_WRITE, refresh: true` answers, as one prepared
- * statement without the ORM's query building (a third of the time a message took to lock its
- * conversation). The entity is managed as `findOne` makes it, with the row as committed when the
- * lock was granted.
+ * what `findOne` with `lockMode: PESSIMISTIC_WRITE` answers, as one prepared statement without the
+ * ORM's query building (a third of the time a message took to lock its conversation). The entity is
+ * managed as `findOne` makes it: one already loaded takes the row as committed when the lock was
+ * granted, but for the changes made to it and not flushed yet.
  */
 export async function lockById<T extends object>(em: EntityManager, entity: EntityName<T>, id: string): Promise<T | null> {
   if (!isId(id)) return null;
   const source = rowSource(em, entity);
   const where = allOf([...tenantScope(em, source), sqlCondition(`${source.columnOf('id')} = ?`, id)]);
   const [row] = await executePrepared(em, `select ${source.columns} from ${source.table} where ${where.sql} for update`, where.params);
-  return row ? mergeRow(em, entity, source, row, { refresh: true }) : null;
+  return row ? mergeRow(em, entity, source, row) : null;
 }
