@@ -2,7 +2,7 @@ import t from 'tap';
 import type pg from 'pg';
 import type { PostgreSqlConnection } from '@mikro-orm/postgresql';
 import { createTestApp, postgresOnly, type TestApp } from '@atrium/core/testing';
-import { afterCommit, Branch, buildAbility, companyEm, lockById, paginateRows, Plan, referenceLoader, type AtriumRequestContext, type EntityManager } from '@atrium/core';
+import { afterCommit, Branch, buildAbility, companyEm, lockById, newId, paginateRows, Plan, referenceLoader, type AtriumRequestContext, type EntityManager } from '@atrium/core';
 import { Note, notes } from './fixtures/notes.ts';
 import { recordMessages } from './fixtures/messages.ts';
 import { executePrepared } from '../src/db/prepared.ts';
@@ -199,6 +199,74 @@ t.test('executePrepared in a transaction: as it is until PostgreSQL has prepared
   });
   t.ok(sent.includes("begin; select '2'::int * 3 as n"), 'the first run, before PostgreSQL prepared it anywhere, as it is');
   t.match(sent.at(-2), /^begin; execute atrium_[0-9a-f]{16}\('4'\)$/, 'the next run on that connection sends its values only');
+});
+
+t.test("on PostgreSQL a flush's events travel with the transaction's next statement, or its commit", { skip: postgresOnly }, async (t) => {
+  const test = await createTestApp({ modules: [notes], config: { events: { pollMs: 600_000 } } });
+  t.teardown(() => test.close());
+  const [a, b] = [await test.createCompany(), await test.createCompany()];
+  const eventInsert = /^insert into "atrium_event" /;
+  const count = async (table: 'note' | 'atrium_event', title: string) =>
+    (await test.sql<{ n: number }>(`select count(*)::int as n from ${table} where ${table === 'note' ? 'title' : "payload->>'title'"} = $1`, [title]))[0]!.n;
+  const emit = (tx: EntityManager, title: string, companyId?: string) =>
+    test.app.kernel.events.emit(tx, 'notes.note.created', { noteId: newId(), title }, companyId ? { companyId } : {});
+
+  // A mutation writing a note and its event: the event goes with the next message, none of its own.
+  const sent = await messagesSent(test, async () => {
+    const created = await test.gql(CREATE_NOTE, { input: { title: 'with its event', branchId: a.defaultBranchId } }, { token: a.owner.token });
+    t.equal(created.errors, undefined);
+  });
+  t.notOk(sent.some((text) => eventInsert.test(text)), 'no message starts with the event');
+  t.ok(sent.some((text) => /; insert into "atrium_event" \([^;]*\); \w+/.test(text)), 'it travels in front of another statement');
+  t.same([await count('note', 'with its event'), await count('atrium_event', 'with its event')], [1, 1], 'both committed');
+
+  // Flushed last: it goes with the commit; a later read still answers alone.
+  const last = await messagesSent(test, async () => {
+    await companyEm(test.app.kernel, a.id).transactional(async (tx) => {
+      emit(tx, 'event only');
+      await tx.flush();
+      t.same(await tx.getConnection().execute('select 41 + 1 as n', [], 'all', tx.getTransactionContext()), [{ n: 42 }], 'a statement after it answers its own');
+      emit(tx, 'event last');
+    });
+  });
+  t.ok(last.some((text) => /^(begin; set local [^;]*; set local [^;]*; )?insert into "atrium_event" [^;]*; select 41 \+ 1 as n$/.test(text)), 'the first with the read');
+  t.ok(last.some((text) => /^insert into "atrium_event" [^;]*; commit$/.test(text)), 'the second with the commit');
+  t.same([await count('atrium_event', 'event only'), await count('atrium_event', 'event last')], [1, 1]);
+
+  // A rollback (of the transaction or of a savepoint) drops them unsent.
+  const dropped = await messagesSent(test, async () => {
+    await t.rejects(
+      companyEm(test.app.kernel, a.id).transactional(async (tx) => {
+        emit(tx, 'rolled back');
+        await tx.flush();
+        throw new Error('the caller fails');
+      }),
+      /the caller fails/,
+    );
+    await companyEm(test.app.kernel, a.id).transactional(async (outer) => {
+      await outer
+        .transactional(async (inner) => {
+          emit(inner as EntityManager, 'savepoint rolled back');
+          await inner.flush();
+          throw new Error('the nested part fails');
+        })
+        .catch(() => {});
+      emit(outer, 'kept by the caller');
+    });
+  });
+  t.notOk(dropped.some((text) => /'rolled back'|savepoint rolled back/.test(text)), 'never sent');
+  t.same([await count('atrium_event', 'rolled back'), await count('atrium_event', 'savepoint rolled back'), await count('atrium_event', 'kept by the caller')], [0, 0, 1]);
+
+  // A held event that fails (here: another company's, refused by row-level security) fails the transaction with it.
+  await t.rejects(
+    companyEm(test.app.kernel, a.id).transactional(async (tx) => {
+      tx.create(Note, { companyId: a.id, branchId: a.defaultBranchId, title: 'failed with its event' });
+      emit(tx, 'failed with its event', b.id);
+    }),
+    { code: '42501' },
+  );
+  t.same([await count('note', 'failed with its event'), await count('atrium_event', 'failed with its event')], [0, 0], 'nothing of it written');
+  t.equal((await test.gql(CREATE_NOTE, { input: { title: 'after', branchId: a.defaultBranchId } }, { token: a.owner.token })).errors, undefined, 'connections stay usable');
 });
 
 t.test('executePrepared with commit: the transaction ends with its last statement, in the same message', { skip: postgresOnly }, async (t) => {

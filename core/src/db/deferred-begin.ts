@@ -16,11 +16,18 @@
  * If the statement fails, PostgreSQL skips the `commit` and the transaction is aborted as usual.
  * Once it has committed, the `commit` (or `rollback`) MikroORM sends afterwards is answered here,
  * and any other statement on the transaction is refused: it would run outside it.
+ *
+ * In a transaction begun here, a statement `holdBack` accepts (the outbox's inserts: their caller
+ * reads no answer, and no error of theirs is expected) waits in the same way for the transaction's
+ * next statement — a flush's event travels with its next write, or with the `commit`. A rollback
+ * drops what waits unsent (it came after the last savepoint: any statement sends it). If a held
+ * statement fails, the statement it travelled with reports it, and the transaction is aborted as usual.
  */
 import pg from 'pg';
+import { entryOf } from '../shared/entry.ts';
 
 type QueryResults = pg.QueryResult | pg.QueryResult[];
-const answered = (command: 'BEGIN' | 'COMMIT' | 'ROLLBACK' | 'SET') => ({ command, rowCount: null, rows: [], fields: [], oid: 0 }) as unknown as pg.QueryResult;
+const answered = (command: 'BEGIN' | 'COMMIT' | 'ROLLBACK' | 'SET' | 'INSERT') => ({ command, rowCount: null, rows: [], fields: [], oid: 0 }) as unknown as pg.QueryResult;
 
 /**
  * The session context sent first in a transaction (session-context.ts: `set local role …; set local
@@ -31,11 +38,18 @@ const SESSION_CONTEXT = /^set local [^;]+(?:; set local [^;]+)*$/;
 /** What a statement ends with to commit its transaction in the same message. */
 export const COMMIT_WITH_STATEMENT = '; commit';
 
-/** Holds back each `begin` (and its session context) on the pool's connections until their next statement; takes a commit sent with a statement. */
-export function sendBeginWithFirstStatement(pool: pg.Pool): void {
+/**
+ * Holds back each `begin` (and its session context) on the pool's connections until their next
+ * statement, and in a transaction the statements `holdBack` accepts; takes a commit sent with a statement.
+ */
+export function sendBeginWithFirstStatement(pool: pg.Pool, holdBack: (statement: string) => boolean = () => false): void {
   const deferring = new WeakSet<pg.PoolClient>();
   /** The statements held back on a connection: its `begin`, then its session context if any. */
   const pending = new WeakMap<pg.PoolClient, string[]>();
+  /** Statements `holdBack` accepted, waiting for the transaction's next one. */
+  const waiting = new WeakMap<pg.PoolClient, string[]>();
+  /** Connections in a transaction begun here: only there may a statement wait. */
+  const inTransaction = new WeakSet<pg.PoolClient>();
   const committed = new WeakSet<pg.PoolClient>();
   pool.on('acquire', (client) => {
     if (deferring.has(client)) return;
@@ -56,27 +70,41 @@ export function sendBeginWithFirstStatement(pool: pg.Pool): void {
       }
       if (config === 'begin' && bare) {
         pending.set(client, ['begin']);
+        inTransaction.add(client);
         return Promise.resolve(answered('BEGIN'));
       }
-      const held = pending.get(client);
+      const context = pending.get(client);
       // Setting the context answers nothing the caller reads: it goes with the begin.
-      if (held?.length === 1 && bare && SESSION_CONTEXT.test(config as string)) {
-        held.push(...(config as string).split('; '));
+      if (context?.length === 1 && bare && SESSION_CONTEXT.test(config as string)) {
+        context.push(...(config as string).split('; '));
         return Promise.resolve(answered('SET'));
       }
+      if (bare && inTransaction.has(client) && holdBack(config as string)) {
+        entryOf(waiting, client, () => []).push(config as string);
+        // Kysely reads an insert's count as a number; the ORM reads none of an insert's.
+        return Promise.resolve({ ...answered('INSERT'), rowCount: 0 });
+      }
+      // `rollback`, or `rollback to [savepoint] <name>`.
+      const rollback = bare && /^rollback( to |$)/.test(config as string);
+      const ends = bare && (config === 'commit' || config === 'rollback');
       const commits = bare && (config as string).endsWith(COMMIT_WITH_STATEMENT);
-      if (!held && !commits) return send(config, values, callback);
+      if (ends || commits) inTransaction.delete(client);
+      const held = [...(context ?? []), ...(rollback ? [] : (waiting.get(client) ?? []))];
       pending.delete(client);
-      if (!bare) return send(held!.join('; ')).then(() => send(config, values, callback));
-      return send(held ? `${held.join('; ')}; ${config}` : config, values).then((results) => {
+      waiting.delete(client);
+      if (!held.length && !commits) return send(config, values, callback);
+      if (!bare) return send(held.join('; ')).then(() => send(config, values, callback));
+      return send(held.length ? `${held.join('; ')}; ${config}` : config, values).then((results) => {
         if (commits) committed.add(client);
-        const answers = (results as pg.QueryResult[]).slice(held?.length ?? 0, commits ? -1 : undefined);
+        const answers = (results as pg.QueryResult[]).slice(held.length, commits ? -1 : undefined);
         return answers.length === 1 ? answers[0] : answers;
       });
     }) as typeof client.query;
   });
   pool.on('release', (_error: unknown, client: pg.PoolClient) => {
     pending.delete(client);
+    waiting.delete(client);
+    inTransaction.delete(client);
     committed.delete(client);
   });
 }

@@ -6,6 +6,7 @@ import { MikroORM as PostgreSqlMikroORM, type PostgreSqlConnection } from '@mikr
 import { PGlite, type PGliteOptions } from '@electric-sql/pglite';
 import { sendSessionContextWithStatements } from './session-context.ts';
 import { sendBeginWithFirstStatement } from './deferred-begin.ts';
+import { isEventInsert } from '../events/outbox.ts';
 import { prepareOnFirstUse } from './prepared.ts';
 import type pg from 'pg';
 
@@ -93,7 +94,8 @@ export async function openOrm({ target, entities, debug = false }: OrmOptions): 
     const connection = orm.em.getDriver().getConnection() as PostgreSqlConnection;
     sendSessionContextWithStatements(connection);
     const pool = (await connection.getNativeClient()) as pg.Pool;
-    sendBeginWithFirstStatement(pool);
+    // A flush's events travel with its next statement (or the commit): a round trip fewer per event-writing transaction.
+    sendBeginWithFirstStatement(pool, isEventInsert);
     prepareOnFirstUse(pool, connection);
     return orm as MikroORM;
   }

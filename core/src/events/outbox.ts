@@ -40,6 +40,14 @@ export class EventRegistry {
   };
 }
 
+/**
+ * Whether a statement is the ORM's insert of events (a flush's): no `returning`, so nothing of its
+ * answer is read — the connection may send it with the transaction's next statement.
+ */
+export function isEventInsert(statement: string): boolean {
+  return statement.startsWith('insert into "atrium_event" (') && statement.endsWith(')');
+}
+
 /** The dispatcher's wake of each app, by the ORM configuration its EntityManagers share. */
 const wakes = new WeakMap<object, () => void>();
 
