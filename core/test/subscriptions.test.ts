@@ -289,6 +289,44 @@ t.test("sockets of one authorization share their access re-read and their decisi
   t.same((await other.next()).data, { noteCreated: { title: 'after' } }, 'the other user still receives');
 });
 
+t.test('while events come, live access is re-read ahead of the next one, for every user in one statement, and not once they stop', async (t) => {
+  // Every read reaches the database (no kernel cache); a live access is good for 1.5 s, read ahead after 1.2 s.
+  const test = await createTestApp({ modules: [notes], config: { auth: { subscriptionRecheckMs: 1500, accessRecheckMs: 0 } } });
+  t.teardown(() => test.close());
+  const company = await test.createCompany();
+  const reader = await test.createUser({ company, permissions: ['notes.note.read'] });
+  const [owner, read] = await Promise.all([company.owner, reader].map((user) => test.subscribe('subscription { noteCreated { title } }', {}, user)));
+  const reads: string[][] = [];
+  t.teardown(
+    test.onQuery((sql, params) => {
+      if (sql === ACCESS_STAMP_SQL) reads.push(String(params[0]).replace(/[{}"]/g, '').split(','));
+    }),
+  );
+  const publish = async (title: string) => {
+    await test.app.publish(noteCreated(company.id), { id: company.id, title, branchId: company.defaultBranchId } as never);
+    for (const socket of [owner, read]) t.same((await socket.next()).data, { noteCreated: { title } });
+  };
+  const readsAfter = async (count: number) => {
+    for (let waited = 0; reads.length < count && waited < 10_000; waited += 20) await new Promise((resolve) => setTimeout(resolve, 20));
+    return reads.length;
+  };
+
+  await publish('first');
+  await publish('second: events are coming');
+  t.equal(reads.length, 0, 'both delivered on the access read at sign-in');
+  t.equal(await readsAfter(1), 1, 'a read ahead, with no event to deliver');
+  t.same(reads[0]!.sort(), [company.owner.id, reader.id].sort(), "both users' stamps in one statement");
+  await publish('third: its access was read ahead');
+  t.equal(reads.length, 1, 'delivered without a read in front of it');
+
+  // Revoked elsewhere (no change on this instance to announce it): the read ahead finds it, no event needed.
+  await test.sql('update app_user set active = false, access_version = access_version + 1 where id = $1', [reader.id]);
+  t.match(await read.closed, { code: 4403, reason: 'Access revoked' }, 'the revoked reader is closed by the read ahead');
+  t.equal(reads.length, 2);
+  await new Promise((resolve) => setTimeout(resolve, 3500));
+  t.equal(reads.length, 2, 'no read once events stopped');
+});
+
 t.test("a subscription's filter runs once per event and viewer, not once per socket", async (t) => {
   const { filterChecks } = await import('./fixtures/notes.ts');
   const test = await createTestApp({ modules: [notes] });
