@@ -1,9 +1,8 @@
 import t from 'tap';
 import { companyEm, createApp, insertEvents, newId } from '@atrium/core';
-import { createTestApp, createTestDatabase, postgresOnly, type TestApp } from '@atrium/core/testing';
+import { createTestApp, createTestDatabase, postgresOnly, recordMessages, type TestApp } from '@atrium/core/testing';
 import { statementOf } from '../src/db/prepared.ts';
 import { notes } from './fixtures/notes.ts';
-import { recordMessages } from './fixtures/messages.ts';
 import { audit, calls, failuresLeft } from './fixtures/audit.ts';
 
 const CREATE_NOTE = 'mutation ($input: CreateNoteInput!) { createNote(input: $input) { id } }';

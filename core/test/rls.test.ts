@@ -1,10 +1,9 @@
 import t from 'tap';
 import type pg from 'pg';
 import type { PostgreSqlConnection } from '@mikro-orm/postgresql';
-import { createTestApp, postgresOnly, type TestApp } from '@atrium/core/testing';
+import { createTestApp, postgresOnly, recordMessages, type TestApp } from '@atrium/core/testing';
 import { afterCommit, Branch, buildAbility, companyEm, lockById, newId, paginateRows, Plan, referenceLoader, type AtriumRequestContext, type EntityManager } from '@atrium/core';
 import { Note, notes } from './fixtures/notes.ts';
-import { recordMessages } from './fixtures/messages.ts';
 import { executePrepared } from '../src/db/prepared.ts';
 import { loaderResolvers } from '../src/graphql/loaders.ts';
 import { joinedColumn } from '../src/db/rows.ts';

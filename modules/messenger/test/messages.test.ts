@@ -1,6 +1,6 @@
 import { readdir } from 'node:fs/promises';
 import t from 'tap';
-import { postgresOnly } from '@atrium/core/testing';
+import { postgresOnly, recordMessages } from '@atrium/core/testing';
 import { agent, codeOf, countRows, createInbox, data, fieldsOf, incomingConversation, messengerApp, RECEIVE, receive, SEND, send, writeCounts } from './helpers.ts';
 
 const EDIT = 'mutation ($id: ID!, $content: String!) { editMessage(id: $id, content: $content) { id content editedAt changes { kind previousContent changedBy { id } } } }';
@@ -28,6 +28,32 @@ t.test('messages: a sourceId makes one message however often it is delivered', a
   const elsewhere = await incomingConversation(test, owner, otherInbox);
   const same = await receive(test, owner, elsewhere.contactInboxId, 'other inbox', { sourceId: 'wamid.1' });
   t.not(same.id, first.id, 'a sourceId is unique per inbox, not across inboxes');
+});
+
+t.test("messages: on PostgreSQL an agent's reply is four round trips — lock, insert, the event with the conversation's update, commit", { skip: postgresOnly }, async (t) => {
+  const { test, company } = await messengerApp();
+  t.teardown(() => test.close());
+  const owner = company.owner;
+  const inboxId = await createInbox(test, owner);
+  const { conversationId } = await incomingConversation(test, owner, inboxId);
+  await send(test, owner, conversationId, 'the first reply');
+  let sent: string[] = [];
+  await test.statements(async () => {
+    const recording = recordMessages();
+    try {
+      t.equal(codeOf(await test.gql('mutation ($input: SendMessageInput!) { sendMessage(input: $input) { id } }', { input: { conversationId, content: 'the second' } }, owner)), undefined);
+    } finally {
+      recording.stop();
+      // The caller's access stamp is re-read by the clock (at most once a second), not by the reply.
+      sent = recording.sent.filter((message) => !message.startsWith('select u.id, u.company_id, u.active'));
+    }
+  });
+  t.equal(sent.length, 4, 'four messages', { sent });
+  t.match(sent[0], /^begin; set local role [^;]*; set local [^;]*; (prepare atrium_\w+ as [^;]*; )?(select|execute) /, 'the lock, with the begin and the context');
+  t.match(sent[1], /insert into messenger_message|execute atrium_/, "the message's insert");
+  t.match(sent[2], /^insert into "atrium_event" [^;]*; update "messenger_conversation" /, 'the event travels with the update');
+  t.equal(sent[3], 'commit');
+  t.equal(await countRows(test, 'atrium_event', `name = 'messenger.message.created'`), 3, 'the event written (with those of the first two messages)');
 });
 
 t.test('messages: 5 concurrent deliveries of one sourceId make one message and one event (PostgreSQL)', { skip: postgresOnly }, async (t) => {
