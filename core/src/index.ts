@@ -46,7 +46,7 @@ export { subscription, topic, type Publish, type SubscriptionOptions, type Subsc
 export { ajv, createValidator, type JsonSchema } from './validation.ts';
 export { newId, isId } from './db/ids.ts';
 export { arrayParam } from './db/array-param.ts';
-export { executePrepared, type ExecuteOptions } from './db/prepared.ts';
+export { executePrepared, flushAndCommit, type ExecuteOptions } from './db/prepared.ts';
 export { lockById } from './db/rows.ts';
 export { sqlCondition, allOf, type SqlCondition } from './db/sql-condition.ts';
 export { cents, createdAt, decimal, MAX_CENTS, money, MONEY_PATTERN, primaryId } from './db/columns.ts';

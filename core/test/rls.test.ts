@@ -2,7 +2,7 @@ import t from 'tap';
 import type pg from 'pg';
 import type { PostgreSqlConnection } from '@mikro-orm/postgresql';
 import { createTestApp, postgresOnly, recordMessages, type TestApp } from '@atrium/core/testing';
-import { afterCommit, Branch, buildAbility, companyEm, lockById, newId, paginateRows, Plan, referenceLoader, type AtriumRequestContext, type EntityManager } from '@atrium/core';
+import { afterCommit, Branch, buildAbility, companyEm, flushAndCommit, lockById, newId, paginateRows, Plan, referenceLoader, type AtriumRequestContext, type EntityManager } from '@atrium/core';
 import { Note, notes } from './fixtures/notes.ts';
 import { executePrepared } from '../src/db/prepared.ts';
 import { loaderResolvers } from '../src/graphql/loaders.ts';
@@ -266,6 +266,75 @@ t.test("on PostgreSQL a flush's events travel with the transaction's next statem
   );
   t.same([await count('note', 'failed with its event'), await count('atrium_event', 'failed with its event')], [0, 0], 'nothing of it written');
   t.equal((await test.gql(CREATE_NOTE, { input: { title: 'after', branchId: a.defaultBranchId } }, { token: a.owner.token })).errors, undefined, 'connections stay usable');
+});
+
+t.test("flushAndCommit: a transaction's last writes and its commit in one message on PostgreSQL; a flush as usual elsewhere", async (t) => {
+  const test = await createTestApp({ modules: [notes], config: { events: { pollMs: 600_000 } } });
+  t.teardown(() => test.close());
+  const a = await test.createCompany();
+  await test.sql('create unique index note_title_probe on note (company_id, title)');
+  const titles = async () => (await test.sql<{ title: string }>('select title from note where company_id = $1 order by title', [a.id])).map((row) => row.title);
+  const events = async (title: string) => (await test.sql<{ n: number }>("select count(*)::int as n from atrium_event where payload->>'title' = $1", [title]))[0]!.n;
+  const em = () => companyEm(test.app.kernel, a.id);
+  const emit = (tx: EntityManager, title: string) => test.app.kernel.events.emit(tx, 'notes.note.created', { noteId: newId(), title });
+  const before = await titles();
+  const [existing] = await test.sql<{ id: string }>('insert into note (id, company_id, branch_id, title) values ($1, $2, $3, $4) returning id', [newId(), a.id, a.defaultBranchId, 'to rename']);
+
+  let stepsRun = 0;
+  const sent = await messagesSent(test, async () => {
+    await em().transactional(async (tx) => {
+      const note = await tx.findOneOrFail(Note, { id: existing!.id });
+      note.title = 'renamed';
+      tx.create(Note, { companyId: a.id, branchId: a.defaultBranchId, title: 'created' });
+      emit(tx, 'created');
+      void afterCommit(tx, () => (stepsRun += 1));
+      await flushAndCommit(tx);
+    });
+  });
+  t.same(await titles(), [...before, 'created', 'renamed'].sort(), 'the writes committed');
+  t.equal(await events('created'), 1, 'and the event');
+  t.equal(stepsRun, 1, 'afterCommit steps ran');
+  if (!postgresOnly) {
+    const last = sent.at(-1)!;
+    t.ok(/^insert into "(note|atrium_event)" [^;]*; insert into "(note|atrium_event)" [^;]*; update "note" set "title" = 'renamed' [^;]*; select 1; commit$/.test(last) && /"note" \(/.test(last) && /"atrium_event" \(/.test(last), 'the writes and the commit in the last message', { last });
+    t.equal(sent.filter((message) => /^(insert|update) /.test(message)).length, 1, 'no write on its own');
+    t.notOk(sent.includes('commit'), 'no commit on its own');
+  }
+
+  // A write that fails fails the call with the ORM's own error (what flushOrConflict and the deadlock retry read), and nothing is kept.
+  await t.rejects(
+    em().transactional(async (tx) => {
+      tx.create(Note, { companyId: a.id, branchId: a.defaultBranchId, title: 'created' });
+      emit(tx, 'a duplicate');
+      await flushAndCommit(tx);
+    }),
+    { name: 'UniqueConstraintViolationException' },
+  );
+  t.equal(await events('a duplicate'), 0, 'nothing of a failed one kept');
+
+  // In a nested transaction it only flushes: the caller's rollback undoes it.
+  await t.rejects(
+    em().transactional(async (outer) => {
+      await outer.transactional(async (inner) => {
+        inner.create(Note, { companyId: a.id, branchId: a.defaultBranchId, title: 'nested' });
+        await flushAndCommit(inner as EntityManager);
+      });
+      throw new Error('the caller fails after');
+    }),
+    /the caller fails after/,
+  );
+  t.same(await titles(), [...before, 'created', 'renamed'].sort(), 'rolled back with its caller');
+  if (!postgresOnly) {
+    await t.rejects(
+      em().transactional(async (tx) => {
+        tx.create(Note, { companyId: a.id, branchId: a.defaultBranchId, title: 'last' });
+        await flushAndCommit(tx);
+        await tx.getConnection().execute('select 1', [], 'all', tx.getTransactionContext());
+      }),
+      /committed with its last statement/,
+    );
+    t.ok((await titles()).includes('last'), 'nothing runs after it; what it committed stands');
+  }
 });
 
 t.test('executePrepared with commit: the transaction ends with its last statement, in the same message', { skip: postgresOnly }, async (t) => {

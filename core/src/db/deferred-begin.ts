@@ -22,12 +22,15 @@
  * next statement — a flush's event travels with its next write, or with the `commit`. A rollback
  * drops what waits unsent (it came after the last savepoint: any statement sends it). If a held
  * statement fails, the statement it travelled with reports it, and the transaction is aborted as usual.
+ * Inside `holdingWrites` (`flushAndCommit`'s flush), every insert, update and delete whose answer has
+ * no rows (no `returning`) waits the same way.
  */
+import { AsyncLocalStorage } from 'node:async_hooks';
 import pg from 'pg';
 import { entryOf } from '../shared/entry.ts';
 
 type QueryResults = pg.QueryResult | pg.QueryResult[];
-const answered = (command: 'BEGIN' | 'COMMIT' | 'ROLLBACK' | 'SET' | 'INSERT') => ({ command, rowCount: null, rows: [], fields: [], oid: 0 }) as unknown as pg.QueryResult;
+const answered = (command: 'BEGIN' | 'COMMIT' | 'ROLLBACK' | 'SET' | 'INSERT' | 'UPDATE' | 'DELETE') => ({ command, rowCount: null, rows: [], fields: [], oid: 0 }) as unknown as pg.QueryResult;
 
 /**
  * The session context sent first in a transaction (session-context.ts: `set local role …; set local
@@ -37,6 +40,17 @@ const SESSION_CONTEXT = /^set local [^;]+(?:; set local [^;]+)*$/;
 
 /** What a statement ends with to commit its transaction in the same message. */
 export const COMMIT_WITH_STATEMENT = '; commit';
+
+/** Set while writes may wait for the transaction's next statement (`flushAndCommit`'s flush). */
+const writesHeld = new AsyncLocalStorage<true>();
+
+/** Runs `work` with its writes held back until the transaction's next statement (see the top of this file). */
+export function holdingWrites<T>(work: () => Promise<T>): Promise<T> {
+  return writesHeld.run(true, work);
+}
+
+/** An insert, update or delete that answers no rows: the ORM reads nothing of it but a count. */
+const isPlainWrite = (statement: string): boolean => /^(insert into|update|delete from) /.test(statement) && !/ returning "[^"]*"(, "[^"]*")*$/.test(statement);
 
 /**
  * Holds back each `begin` (and its session context) on the pool's connections until their next
@@ -79,10 +93,10 @@ export function sendBeginWithFirstStatement(pool: pg.Pool, holdBack: (statement:
         context.push(...(config as string).split('; '));
         return Promise.resolve(answered('SET'));
       }
-      if (bare && inTransaction.has(client) && holdBack(config as string)) {
+      if (bare && inTransaction.has(client) && (holdBack(config as string) || (writesHeld.getStore() && isPlainWrite(config as string)))) {
         entryOf(waiting, client, () => []).push(config as string);
-        // Kysely reads an insert's count as a number; the ORM reads none of an insert's.
-        return Promise.resolve({ ...answered('INSERT'), rowCount: 0 });
+        // Kysely reads a write's count as a number; the ORM reads none of these (`flushAndCommit` checks no versions).
+        return Promise.resolve({ ...answered(/^\w+/.exec(config as string)![0]!.toUpperCase() as 'INSERT'), rowCount: 0 });
       }
       // `rollback`, or `rollback to [savepoint] <name>`.
       const rollback = bare && /^rollback( to |$)/.test(config as string);

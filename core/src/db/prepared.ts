@@ -17,7 +17,7 @@
 import { createHash } from 'node:crypto';
 import type { EntityManager } from '@mikro-orm/sql';
 import type pg from 'pg';
-import { COMMIT_WITH_STATEMENT } from './deferred-begin.ts';
+import { COMMIT_WITH_STATEMENT, holdingWrites } from './deferred-begin.ts';
 
 type QueryResults = pg.QueryResult | pg.QueryResult[];
 
@@ -91,6 +91,26 @@ export async function executePrepared(em: EntityManager, sql: string, params: re
     if (!inTransaction && unpreparable.has(name)) return run(sql);
     throw error;
   }
+}
+
+/**
+ * Flushes the transaction and commits it, its writes and the `commit` in one message (on
+ * PostgreSQL): for a service's last step, when nothing runs in the transaction after it. A write
+ * that fails fails this call with the ORM's error, as the flush would, and the transaction rolls back.
+ * In a nested transaction (a savepoint), on the embedded database, and when a changed entity has a
+ * version or concurrency check (the ORM reads its update's count), it flushes as usual and the
+ * transaction commits when it ends.
+ */
+export async function flushAndCommit(em: EntityManager): Promise<void> {
+  const unitOfWork = em.getUnitOfWork();
+  unitOfWork.computeChangeSets();
+  const counted = unitOfWork.getChangeSets().some((changeSet) => changeSet.meta.versionProperty || changeSet.meta.concurrencyCheckKeys.size);
+  if (!preparingConnections.has(em.getConnection()) || !isOutermost(em) || counted) {
+    await em.flush();
+    return;
+  }
+  await holdingWrites(() => em.flush());
+  await em.execute(`select 1${COMMIT_WITH_STATEMENT}`);
 }
 
 /** The statement SQL runs: for `execute atrium_…(…)`, the prepared one (`$n` placeholders); other SQL as it is. */

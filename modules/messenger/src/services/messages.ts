@@ -4,6 +4,7 @@ import {
   createValidator,
   forbidden,
   executePrepared,
+  flushAndCommit,
   LockMode,
   lockById,
   newId,
@@ -82,9 +83,10 @@ async function insertMessage(tx: EntityManager, values: Record<string, unknown>)
  * and starts `waitingSince`; an agent's public OUTGOING message sets `firstReplyCreatedAt` once and
  * ends the wait (`messenger.reply.created`); private notes change neither. Emits
  * `messenger.message.created` and queues a live MESSAGE_CREATED. The same sourceId again: the
- * earlier message, nothing written, nothing emitted.
+ * earlier message, nothing written, nothing emitted. With `commit` (the caller's last step) the
+ * transaction commits with the message's writes, in the same message to the database.
  */
-export async function postMessage(tx: EntityManager, ctx: MessengerContext, conversation: Conversation, input: PostMessageInput): Promise<PostedMessage> {
+export async function postMessage(tx: EntityManager, ctx: MessengerContext, conversation: Conversation, input: PostMessageInput, options: { commit?: boolean } = {}): Promise<PostedMessage> {
   const field = input.field ?? 'input';
   const content = input.content ?? null;
   if (content !== null && content.length > MAX_CONTENT_LENGTH) throw new BadUserInputError({ [`${field}.content`]: `is longer than ${MAX_CONTENT_LENGTH} characters` });
@@ -148,7 +150,7 @@ export async function postMessage(tx: EntityManager, ctx: MessengerContext, conv
       }
     }
   }
-  await tx.flush();
+  await (options.commit ? flushAndCommit(tx) : tx.flush());
   publishConversationEvent(ctx, {
     type: 'MESSAGE_CREATED',
     conversationId: conversation.id,
@@ -267,7 +269,7 @@ export async function sendMessage(ctx: MessengerContext, input: unknown): Promis
       replyToId: data.replyToId,
       sourceId: data.sourceId,
       attachments: data.attachments,
-    });
+    }, { commit: true });
     return message;
   });
 }
