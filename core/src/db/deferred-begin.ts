@@ -96,7 +96,7 @@ export function sendBeginWithFirstStatement(pool: pg.Pool, holdBack: (statement:
       if (bare && inTransaction.has(client) && (holdBack(config as string) || (writesHeld.getStore() && isPlainWrite(config as string)))) {
         entryOf(waiting, client, () => []).push(config as string);
         // Kysely reads a write's count as a number; the ORM reads none of these (`flushAndCommit` checks no versions).
-        return Promise.resolve({ ...answered(/^\w+/.exec(config as string)![0]!.toUpperCase() as 'INSERT'), rowCount: 0 });
+        return Promise.resolve({ ...answered((config as string).split(' ', 1)[0]!.toUpperCase() as 'INSERT' | 'UPDATE' | 'DELETE'), rowCount: 0 });
       }
       // `rollback`, or `rollback to [savepoint] <name>`.
       const rollback = bare && /^rollback( to |$)/.test(config as string);
