@@ -290,8 +290,9 @@ t.test("sockets of one authorization share their access re-read and their decisi
 });
 
 t.test('while events come, live access is re-read ahead of the next one, for every user in one statement, and not once they stop', async (t) => {
-  // Every read reaches the database (no kernel cache); a live access is good for 1.5 s, read ahead after 1.2 s.
-  const test = await createTestApp({ modules: [notes], config: { auth: { subscriptionRecheckMs: 1500, accessRecheckMs: 0 } } });
+  // Every read reaches the database (no kernel cache); a live access is good for 3 s (room for a busy
+  // machine between the events), read ahead after 2.4 s.
+  const test = await createTestApp({ modules: [notes], config: { auth: { subscriptionRecheckMs: 3000, accessRecheckMs: 0 } } });
   t.teardown(() => test.close());
   const company = await test.createCompany();
   const reader = await test.createUser({ company, permissions: ['notes.note.read'] });
@@ -323,6 +324,7 @@ t.test('while events come, live access is re-read ahead of the next one, for eve
   await test.sql('update app_user set active = false, access_version = access_version + 1 where id = $1', [reader.id]);
   t.match(await read.closed, { code: 4403, reason: 'Access revoked' }, 'the revoked reader is closed by the read ahead');
   t.equal(reads.length, 2);
+  // Longer than the 2.4 s after which another read ahead would have come.
   await new Promise((resolve) => setTimeout(resolve, 3500));
   t.equal(reads.length, 2, 'no read once events stopped');
 });
