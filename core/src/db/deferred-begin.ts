@@ -17,13 +17,12 @@
  * Once it has committed, the `commit` (or `rollback`) MikroORM sends afterwards is answered here,
  * and any other statement on the transaction is refused: it would run outside it.
  *
- * In a transaction begun here, a statement `holdBack` accepts (the outbox's inserts: their caller
- * reads no answer, and no error of theirs is expected) waits in the same way for the transaction's
- * next statement — a flush's event travels with its next write, or with the `commit`. A rollback
- * drops what waits unsent (it came after the last savepoint: any statement sends it). If a held
- * statement fails, the statement it travelled with reports it, and the transaction is aborted as usual.
- * Inside `holdingWrites` (`flushAndCommit`'s flush), every insert, update and delete whose answer has
- * no rows (no `returning`) waits the same way.
+ * In a transaction begun here, an insert, update or delete that answers no rows (no `returning`)
+ * waits in the same way for the transaction's next statement when `holdBack` accepts it (the
+ * outbox's inserts: no error of theirs is expected — a flush's event travels with its next write, or
+ * with the `commit`), and any such write inside `holdingWrites` (`flushAndCommit`'s flush). A
+ * rollback drops what waits unsent (it came after the last savepoint: any statement sends it). If a
+ * held statement fails, the statement it travelled with reports it, and the transaction is aborted.
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
 import pg from 'pg';
@@ -93,7 +92,7 @@ export function sendBeginWithFirstStatement(pool: pg.Pool, holdBack: (statement:
         context.push(...(config as string).split('; '));
         return Promise.resolve(answered('SET'));
       }
-      if (bare && inTransaction.has(client) && (holdBack(config as string) || (writesHeld.getStore() && isPlainWrite(config as string)))) {
+      if (bare && inTransaction.has(client) && (holdBack(config as string) || writesHeld.getStore()) && isPlainWrite(config as string)) {
         entryOf(waiting, client, () => []).push(config as string);
         // Kysely reads a write's count as a number; the ORM reads none of these (`flushAndCommit` checks no versions).
         return Promise.resolve({ ...answered((config as string).split(' ', 1)[0]!.toUpperCase() as 'INSERT' | 'UPDATE' | 'DELETE'), rowCount: 0 });

@@ -41,11 +41,11 @@ export class EventRegistry {
 }
 
 /**
- * Whether a statement is the ORM's insert of events (a flush's): no `returning`, so nothing of its
- * answer is read — the connection may send it with the transaction's next statement.
+ * Whether a statement is the ORM's insert of events (a flush's): the connection may send it with the
+ * transaction's next statement (when it answers no rows, which the connection checks).
  */
 export function isEventInsert(statement: string): boolean {
-  return statement.startsWith('insert into "atrium_event" (') && statement.endsWith(')');
+  return statement.startsWith('insert into "atrium_event" (');
 }
 
 /** The dispatcher's wake of each app, by the ORM configuration its EntityManagers share. */
