@@ -17,6 +17,7 @@
 import { createHash } from 'node:crypto';
 import type { EntityManager } from '@mikro-orm/sql';
 import type pg from 'pg';
+import { entryOf } from '../shared/entry.ts';
 import { COMMIT_WITH_STATEMENT, holdingWrites } from './deferred-begin.ts';
 
 type QueryResults = pg.QueryResult | pg.QueryResult[];
@@ -93,18 +94,20 @@ export async function executePrepared(em: EntityManager, sql: string, params: re
   }
 }
 
+/** Per ORM (its metadata): whether an entity has a version or concurrency check, whose update's count the ORM reads. */
+const countsUpdates = new WeakMap<object, boolean>();
+
 /**
  * Flushes the transaction and commits it, its writes and the `commit` in one message (on
  * PostgreSQL): for a service's last step, when nothing runs in the transaction after it. A write
  * that fails fails this call with the ORM's error, as the flush would, and the transaction rolls back.
- * In a nested transaction (a savepoint), on the embedded database, and when a changed entity has a
- * version or concurrency check (the ORM reads its update's count), it flushes as usual and the
+ * In a nested transaction (a savepoint), on the embedded database, and in an app with an entity that
+ * has a version or concurrency check (the ORM reads its update's count), it flushes as usual and the
  * transaction commits when it ends.
  */
 export async function flushAndCommit(em: EntityManager): Promise<void> {
-  const unitOfWork = em.getUnitOfWork();
-  unitOfWork.computeChangeSets();
-  const counted = unitOfWork.getChangeSets().some((changeSet) => changeSet.meta.versionProperty || changeSet.meta.concurrencyCheckKeys.size);
+  const metadata = em.getMetadata();
+  const counted = entryOf(countsUpdates, metadata, () => [...metadata.getAll().values()].some((meta) => meta.versionProperty || meta.concurrencyCheckKeys.size));
   if (!preparingConnections.has(em.getConnection()) || !isOutermost(em) || counted) {
     await em.flush();
     return;
