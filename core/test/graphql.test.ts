@@ -1,6 +1,29 @@
 import t from 'tap';
 import { createTestApp } from '@atrium/core/testing';
 import { batchCalls, ping, probe } from './fixtures/modules.ts';
+import { DateTimeScalar, isoString } from '../src/graphql/scalars.ts';
+
+t.test("DateTime writes every date as toISOString does, whatever day came before", async (t) => {
+  const edges = [
+    0, -1, 1, Date.UTC(1969, 11, 31, 23, 59, 59, 999), Date.UTC(2024, 1, 29, 12, 0, 0, 5), Date.UTC(2026, 11, 31, 23, 59, 59, 999),
+    Date.UTC(2027, 0, 1), Date.UTC(1000, 0, 1), Date.UTC(1000, 0, 1) - 1, Date.UTC(9999, 11, 31, 23, 59, 59, 999), Date.UTC(9999, 11, 31, 23, 59, 59, 999) + 1,
+    Date.UTC(1, 5, 6, 7, 8, 9, 10), -8.64e15, 8.64e15,
+  ];
+  let seed = 7;
+  const random = () => {
+    seed = (seed * 48271) % 2147483647;
+    return seed / 2147483647;
+  };
+  const times = [...edges];
+  for (let i = 0; i < 2000; i++) times.push(Math.floor(Date.UTC(1950, 0, 1) + random() * 120 * 365.25 * 86_400_000));
+  // Neighbours on one day, then back to an earlier one: the cached day must never leak.
+  for (let i = 0; i < 200; i++) times.push(Date.UTC(2026, 10, 21) + Math.floor(random() * 3 * 86_400_000) - 86_400_000);
+  const wrong = times.filter((time) => isoString(new Date(time)) !== new Date(time).toISOString());
+  t.same(wrong.map((time) => new Date(time).toISOString()), [], `${times.length} dates written alike`);
+  t.equal(DateTimeScalar.serialize(new Date(Date.UTC(2026, 0, 31, 10, 30))), '2026-01-31T10:30:00.000Z');
+  t.equal(DateTimeScalar.serialize('2026-01-31 12:30:00+02'), '2026-01-31T10:30:00.000Z', 'text is read as a date first');
+  t.throws(() => DateTimeScalar.serialize(new Date(Number.NaN)), TypeError, 'an invalid date is refused');
+});
 
 t.test('the GraphQL endpoint', async (t) => {
   const test = await createTestApp({ modules: [probe], config: { env: 'development', graphql: { maxDepth: 5, maxComplexity: 200, maxAliases: 3 } } });

@@ -1,6 +1,8 @@
 import t from 'tap';
 import { createTestApp } from '@atrium/core/testing';
+import pg from 'pg';
 import { arrayParam, Branch, companyEm, CORE_VERSION, type EntityManager } from '@atrium/core';
+import { textArrayReader } from '../src/db/array-param.ts';
 
 t.test('the kernel answers its info query', async (t) => {
   const started = Date.now();
@@ -42,6 +44,35 @@ t.test('loaded entities keep their fields as plain data, and changes to them are
   loaded!.name = 'Renamed';
   await em.flush();
   t.same(await test.sql('select name from branch where id = $1', [company.defaultBranchId]), [{ name: 'Renamed' }], 'a change is found by the unit of work');
+});
+
+t.test("textArrayReader reads every text array as pg's own parser does, the unquoted ones without it", async (t) => {
+  const generic: (text: string) => unknown = pg.types.getTypeParser(1009 as never); // text[]: not among the builtins of its typings
+  let genericCalls = 0;
+  const read = textArrayReader((text) => {
+    genericCalls++;
+    return generic(text);
+  });
+  const unquoted = ['{}', '{vip}', '{vip,lead,NULL}', '{NULL}', '{a.b@c,x-y_z,42,Ünïcode}'];
+  for (const text of unquoted) t.same(read(text), generic(text), text);
+  t.equal(genericCalls, 0, 'the unquoted arrays are read without the generic parser');
+  t.same(read('{vip,NULL,lead}'), ['vip', null, 'lead'], 'NULL unquoted is the null element');
+  const quoted = ['{"NULL",null}', '{""}', '{"with, comma","{braces}","a \\"quote\\"","back\\\\slash","two words"}', '{{a,b},{c,d}}', '[0:1]={a,b}'];
+  for (const text of quoted) t.same(read(text), generic(text), text);
+  t.equal(genericCalls, quoted.length, 'every quoted, nested or bounded array goes to the generic parser');
+});
+
+t.test('text arrays read from the database come back element for element', async (t) => {
+  const test = await createTestApp();
+  t.teardown(() => test.close());
+  const em = test.app.orm.em.fork() as EntityManager;
+  const values = ['vip', 'NULL as text', 'null', 'with, comma', '{braces}', 'a "quote"', 'back\\slash', '', ' padded '];
+  for (const list of [[], ['vip', 'lead'], values]) {
+    const [row] = await em.execute<{ text: string[]; varchar: string[] }[]>('select ?::text[] as text, ?::varchar[] as varchar', [arrayParam(list), arrayParam(list)]);
+    t.same(row, { text: list, varchar: list }, JSON.stringify(list));
+  }
+  const [withNull] = await em.execute<{ a: (string | null)[]; b: (string | null)[] }[]>("select array['x', null] as a, array['x', null, 'NULL'] as b");
+  t.same(withNull, { a: ['x', null], b: ['x', null, 'NULL'] }, 'a null element, and the text NULL, stay apart');
 });
 
 t.test('arrayParam binds a list as one array parameter, every element whole', async (t) => {

@@ -8,6 +8,7 @@ import { sendSessionContextWithStatements } from './session-context.ts';
 import { sendBeginWithFirstStatement } from './deferred-begin.ts';
 import { isEventInsert } from '../events/outbox.ts';
 import { prepareOnFirstUse } from './prepared.ts';
+import { textArrayReader } from './array-param.ts';
 import type pg from 'pg';
 
 /** Where the data lives: the embedded PGlite database or a PostgreSQL server. */
@@ -97,6 +98,7 @@ export async function openOrm({ target, entities, debug = false }: OrmOptions): 
     // A flush's events travel with its next statement (or the commit): a round trip fewer per event-writing transaction.
     sendBeginWithFirstStatement(pool, isEventInsert);
     prepareOnFirstUse(pool, connection);
+    readTextArraysFast(pool);
     return orm as MikroORM;
   }
   if ('instance' in target) {
@@ -104,6 +106,16 @@ export async function openOrm({ target, entities, debug = false }: OrmOptions): 
   }
   mkdirSync(target.dataDir, { recursive: true });
   return PgliteMikroORM.init({ ...common, dbName: join(target.dataDir, 'pglite') }) as Promise<MikroORM>;
+}
+
+const TEXT_ARRAY = 1009;
+const VARCHAR_ARRAY = 1015;
+
+/** text[] and varchar[] columns (labels, tags) read by `textArrayReader` on every connection of the pool. */
+function readTextArraysFast(pool: pg.Pool): void {
+  const types = (pool.options as { types?: { getTypeParser(oid: number): (text: string) => unknown; setTypeParser(oid: number, parse: (text: string) => unknown): void } }).types;
+  if (!types) throw new Error('The pool has no type parsers of its own to extend');
+  for (const oid of [TEXT_ARRAY, VARCHAR_ARRAY]) types.setTypeParser(oid, textArrayReader(types.getTypeParser(oid)));
 }
 
 /** Runs a statement outside any entity (health checks, migrations bookkeeping). */
