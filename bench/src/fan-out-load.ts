@@ -43,6 +43,8 @@ export interface RunResult {
   max: number;
   /** Median over messages of the time until the last subscriber had it. */
   lastReceiptMedian: number;
+  /** Per measured message, in order, the time until the last subscriber had it (which message set the p99). */
+  lastReceipts: number[];
   /** Median time until the publish request (Atrium: the mutation) answered. */
   publishAnswerMedian: number;
   /**
@@ -173,6 +175,7 @@ async function runMessages(request: RunRequest): Promise<void> {
     p99: percentile(sorted, 99),
     max: sorted[samples - 1]!,
     lastReceiptMedian: median(lastReceipts),
+    lastReceipts: lastReceipts.map((ms) => Math.round(ms * 10) / 10),
     publishAnswerMedian: median(answered),
     missed,
     duplicates: current.duplicates,
