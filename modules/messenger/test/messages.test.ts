@@ -1,7 +1,7 @@
 import { readdir } from 'node:fs/promises';
 import t from 'tap';
 import { postgresOnly, recordMessages } from '@atrium/core/testing';
-import { agent, codeOf, countRows, createInbox, data, fieldsOf, incomingConversation, messengerApp, RECEIVE, receive, SEND, send, writeCounts } from './helpers.ts';
+import { agent, codeOf, countRows, createContactInbox, createInbox, data, fieldsOf, incomingConversation, messengerApp, RECEIVE, receive, SEND, send, writeCounts } from './helpers.ts';
 
 const EDIT = 'mutation ($id: ID!, $content: String!) { editMessage(id: $id, content: $content) { id content editedAt changes { kind previousContent changedBy { id } } } }';
 const DELETE = 'mutation ($id: ID!) { deleteMessage(id: $id) { id content deletedAt attachments { id } changes { kind previousContent } } }';
@@ -55,6 +55,48 @@ t.test("messages: on PostgreSQL an agent's reply is three round trips — the lo
   t.same((await live.next()).data?.conversationEvents, { type: 'MESSAGE_CREATED', message: { content: 'the second' } }, 'published once committed');
   t.equal(await countRows(test, 'messenger_message', `content = 'the second'`), 1);
   t.equal(await countRows(test, 'atrium_event', `name = 'messenger.message.created'`), 3, 'the event written (with those of the first two messages)');
+});
+
+t.test("messages: on PostgreSQL a contact's message commits with its last writes — the out-of-office reply's when one follows", { skip: postgresOnly }, async (t) => {
+  const { test, company } = await messengerApp();
+  t.teardown(() => test.close());
+  const owner = company.owner;
+  const now = new Date();
+  const hours = (day: number) => ({ workingHours: [{ day, open: '00:00', close: '24:00' }], timezone: 'UTC', outOfOfficeMessage: 'We are closed' });
+  const openToday = await createInbox(test, owner, hours(now.getUTCDay()));
+  const closedToday = await createInbox(test, owner, hours((now.getUTCDay() + 3) % 7));
+  const open = await incomingConversation(test, owner, openToday);
+  const received = async (contactInboxId: string, content: string): Promise<string[]> => {
+    let sent: string[] = [];
+    await test.statements(async () => {
+      const recording = recordMessages();
+      sent = recording.sent;
+      try {
+        await receive(test, owner, contactInboxId, content);
+      } finally {
+        recording.stop();
+      }
+    });
+    return sent;
+  };
+  const commits = (sent: string[]) => sent.filter((message) => /\bcommit$/.test(message));
+
+  const inOpen = await received(open.contactInboxId, 'again');
+  t.equal(commits(inOpen).length, 1, 'one commit', { sent: inOpen });
+  t.match(commits(inOpen)[0], /^insert into "atrium_event" [^;]*; (update [^;]*; )*select 1; commit$/, "the message's event travels with the commit");
+  t.notOk(inOpen.some((message) => message === 'commit'), 'no commit alone');
+
+  const closedInbox = await createContactInbox(test, owner, closedToday, open.contactId);
+  const withReply = await received(closedInbox, 'hello, anyone?');
+  t.equal(commits(withReply).length, 1, 'one commit', { sent: withReply });
+  t.match(commits(withReply)[0], /^insert into "atrium_event" [^;]*; (update [^;]*; )*select 1; commit$/, "the reply's event travels with the commit");
+  t.notOk(withReply.some((message) => message === 'commit'), 'no commit alone');
+  const conversationId = (await test.sql<{ conversation_id: string }>('select conversation_id from messenger_message where content = $1', ['hello, anyone?']))[0]!.conversation_id;
+  t.same(await test.sql('select content, sender_type from messenger_message where conversation_id = $1 order by created_at, id', [conversationId]), [
+    { content: 'hello, anyone?', sender_type: 'CONTACT' },
+    { content: 'We are closed', sender_type: 'SYSTEM' },
+  ], 'the message and the out-of-office reply, both committed');
+  t.equal(await countRows(test, 'atrium_event', `name = 'messenger.message.created' and payload->>'conversationId' = $1`, [conversationId]), 2, 'with their events');
 });
 
 t.test('messages: 5 concurrent deliveries of one sourceId make one message and one event (PostgreSQL)', { skip: postgresOnly }, async (t) => {

@@ -41,6 +41,8 @@ export interface PostMessageInput {
   sourceId?: string | null;
   attachments?: AttachmentInput[] | null;
   contentAttributes?: Record<string, unknown>;
+  /** When it was written (default: now). */
+  createdAt?: Date;
   /** Prefix of input paths in errors (default `input`). */
   field?: string;
 }
@@ -115,7 +117,7 @@ export async function postMessage(tx: EntityManager, ctx: MessengerContext, conv
     reply_to_id: input.replyToId ?? null,
     status: 'SENT',
     source_id: sourceId,
-    created_at: new Date(),
+    created_at: input.createdAt ?? new Date(),
   });
   if (!message) return { message: await tx.findOneOrFail(Message, { dedupScope, sourceId }), duplicate: true };
   // A redelivery (above) is not a new message: only new ones count. A refusal rolls the insert back.
@@ -185,9 +187,10 @@ export interface ReceivedMessage extends PostedMessage {
  * unresolved conversation (with `lockToSingleConversation`, any of the contact's in the inbox; else
  * the latest of this contact inbox), reopens a RESOLVED one when the inbox allows messages after
  * resolve, and otherwise starts a new conversation. Outside working hours, the first unanswered
- * message gets the inbox's out-of-office reply.
+ * message gets the inbox's out-of-office reply. With `commit` (the caller's last step) the
+ * transaction commits with the last message's writes, as `postMessage`'s.
  */
-export async function receiveIncoming(tx: EntityManager, ctx: MessengerContext, input: IncomingInput): Promise<ReceivedMessage> {
+export async function receiveIncoming(tx: EntityManager, ctx: MessengerContext, input: IncomingInput, options: { commit?: boolean } = {}): Promise<ReceivedMessage> {
   const { contactInbox } = input;
   const inbox = await tx.findOneOrFail(Inbox, { id: contactInbox.inboxId });
   // One contact's messages are taken one at a time: two never start two conversations.
@@ -207,17 +210,28 @@ export async function receiveIncoming(tx: EntityManager, ctx: MessengerContext, 
     (inbox.allowMessagesAfterResolved ? await tx.findOne(Conversation, { ...scope }, { orderBy: { createdAt: 'desc', id: 'desc' }, lockMode: LockMode.PESSIMISTIC_WRITE }) : null);
   conversation ??= await openConversation(tx, ctx, { kind: 'INBOX', branchId: inbox.branchId, inboxId: inbox.id, contactId: contactInbox.contactId, contactInboxId: contactInbox.id });
   const wasWaiting = !!conversation.waitingSince;
-  const posted = await postMessage(tx, ctx, conversation, {
-    messageType: 'INCOMING',
-    senderType: 'CONTACT',
-    senderContactId: contactInbox.contactId,
-    content: input.content,
-    sourceId: input.sourceId,
-    attachments: input.attachments,
-    field: input.field,
-  });
-  if (!posted.duplicate && !wasWaiting && conversation.status !== 'RESOLVED' && inbox.outOfOfficeMessage && !isWithinWorkingHours(inbox, posted.message.createdAt)) {
-    await postMessage(tx, ctx, conversation, { messageType: 'OUTGOING', senderType: 'SYSTEM', content: inbox.outOfOfficeMessage, contentAttributes: { kind: 'OUT_OF_OFFICE' } });
+  // Known before the message is written, so that the last write carries the commit: the
+  // out-of-office reply when one may follow, else the message.
+  const createdAt = new Date();
+  const outOfOffice = !wasWaiting && inbox.outOfOfficeMessage && !isWithinWorkingHours(inbox, createdAt) ? inbox.outOfOfficeMessage : null;
+  const posted = await postMessage(
+    tx,
+    ctx,
+    conversation,
+    {
+      messageType: 'INCOMING',
+      senderType: 'CONTACT',
+      senderContactId: contactInbox.contactId,
+      content: input.content,
+      sourceId: input.sourceId,
+      attachments: input.attachments,
+      createdAt,
+      field: input.field,
+    },
+    { commit: options.commit && !outOfOffice },
+  );
+  if (outOfOffice && !posted.duplicate && conversation.status !== 'RESOLVED') {
+    await postMessage(tx, ctx, conversation, { messageType: 'OUTGOING', senderType: 'SYSTEM', content: outOfOffice, contentAttributes: { kind: 'OUT_OF_OFFICE' } }, options);
   }
   return { ...posted, conversation };
 }
@@ -413,7 +427,7 @@ export async function receiveMessage(ctx: MessengerContext, input: unknown): Pro
   return transact(ctx, async (tx) => {
     const contactInbox = await tx.findOne(ContactInbox, { id: data.contactInboxId });
     if (!contactInbox) throw notFound('Contact inbox');
-    const { message } = await receiveIncoming(tx, ctx, { contactInbox, content: data.content, sourceId: data.sourceId, attachments: data.attachments });
+    const { message } = await receiveIncoming(tx, ctx, { contactInbox, content: data.content, sourceId: data.sourceId, attachments: data.attachments }, { commit: true });
     return message;
   });
 }

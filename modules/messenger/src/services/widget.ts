@@ -150,7 +150,7 @@ export async function widgetSendMessage(caller: WidgetCaller, token: unknown, co
   const ctx = contextFor(caller, session.companyId);
   return transact(ctx, async (tx) => {
     const contactInbox = await tx.findOneOrFail(ContactInbox, { id: session.contactInboxId });
-    const { message } = await receiveIncoming(tx, ctx, { contactInbox, content: input.content, sourceId: input.sourceId ?? null, field: '' });
+    const { message } = await receiveIncoming(tx, ctx, { contactInbox, content: input.content, sourceId: input.sourceId ?? null, field: '' }, { commit: true });
     return message;
   });
 }
