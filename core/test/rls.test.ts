@@ -1,7 +1,7 @@
 import t from 'tap';
 import type pg from 'pg';
 import type { PostgreSqlConnection } from '@mikro-orm/postgresql';
-import { createTestApp, postgresOnly, recordMessages, type TestApp } from '@atrium/core/testing';
+import { createTestApp, postgresOnly, recordMessages } from '@atrium/core/testing';
 import { afterCommit, Branch, buildAbility, companyEm, flushAndCommit, lockById, newId, paginateRows, Plan, referenceLoader, type AtriumRequestContext, type EntityManager } from '@atrium/core';
 import { Note, notes } from './fixtures/notes.ts';
 import { executePrepared } from '../src/db/prepared.ts';
@@ -9,21 +9,6 @@ import { loaderResolvers } from '../src/graphql/loaders.ts';
 import { joinedColumn } from '../src/db/rows.ts';
 
 const CREATE_NOTE = 'mutation ($input: CreateNoteInput!) { createNote(input: $input) { id } }';
-
-/** The messages sent to PostgreSQL while `work` runs (the kernel's background work paused: it has its own transactions). */
-async function messagesSent(test: TestApp, work: (sent: readonly string[]) => Promise<void>): Promise<string[]> {
-  let sent: string[] = [];
-  await test.statements(async () => {
-    const recording = recordMessages();
-    sent = recording.sent;
-    try {
-      await work(sent);
-    } finally {
-      recording.stop();
-    }
-  });
-  return sent;
-}
 
 for (const rowLevelSecurity of [true, false]) {
   t.test(`a raw query that omits the tenant filter, with row-level security ${rowLevelSecurity ? 'on' : 'off'}`, async (t) => {
@@ -66,7 +51,7 @@ t.test('on PostgreSQL a statement outside a transaction takes its company in the
   const title = "it's; select 1";
   for (const company of [a, b]) await test.gql(CREATE_NOTE, { input: { title, branchId: company.defaultBranchId } }, { token: company.owner.token });
 
-  const sent = await messagesSent(test, async () => {
+  const sent = await test.messages(async () => {
     t.equal((await test.gql('{ rawNoteCount }', {}, { token: a.owner.token })).data.rawNoteCount, 2, 'the company only');
   });
   const raw = sent.filter((text) => text.includes('from note'));
@@ -95,7 +80,7 @@ t.test("on PostgreSQL a transaction's begin travels with its first statement", {
   const test = await createTestApp({ modules: [notes] });
   t.teardown(() => test.close());
   const a = await test.createCompany();
-  const sent = await messagesSent(test, async () => {
+  const sent = await test.messages(async () => {
     const created = await test.gql(CREATE_NOTE, { input: { title: 'together', branchId: a.defaultBranchId } }, { token: a.owner.token });
     t.equal(created.errors, undefined);
   });
@@ -160,13 +145,13 @@ t.test('on PostgreSQL a list page runs as a statement prepared once per connecti
   const a = await test.createCompany();
   const as = { token: a.owner.token };
   const LIST = '{ noteRows(first: 10) { totalCount edges { node { title branch { id } } } } }';
-  const first = await messagesSent(test, async () => {
+  const first = await test.messages(async () => {
     t.equal((await test.gql(LIST, {}, as)).data.noteRows.totalCount, 1);
   });
   const page = first.find((sql) => sql.includes('execute atrium_'));
   t.match(page, /^prepare (atrium_[0-9a-f]{16}) as .*; set local role .*; execute \1\('/s, 'the first run prepares it, in the same message, the context between');
   // Fifteen more runs on a pool of at most ten connections: each prepares it once at most.
-  const again = await messagesSent(test, async () => {
+  const again = await test.messages(async () => {
     for (let i = 0; i < 15; i += 1) t.same((await test.gql(LIST, {}, as)).data.noteRows.edges, [{ node: { title: 'Welcome', branch: { id: a.defaultBranchId } } }]);
   });
   const runs = again.filter((sql) => sql.includes('execute atrium_'));
@@ -182,7 +167,7 @@ t.test('executePrepared in a transaction: as it is until PostgreSQL has prepared
   t.teardown(() => test.close());
   const run = (value: string) => (test.app.orm.em.fork() as EntityManager).transactional((tx) => executePrepared(tx, 'select ?::int * 3 as n', [value]));
   // A transaction's first statement travels with its `begin`.
-  const sent = await messagesSent(test, async (sent) => {
+  const sent = await test.messages(async (sent) => {
     t.same(await run('2'), [{ n: 6 }]);
     // Meanwhile an idle connection tries to prepare it; then a transaction prepares it where it runs.
     // The run fails after the prepare (a value that is not a number): the connection, its transaction
@@ -211,7 +196,7 @@ t.test("on PostgreSQL a flush's events travel with the transaction's next statem
     test.app.kernel.events.emit(tx, 'notes.note.created', { noteId: newId(), title }, companyId ? { companyId } : {});
 
   // A mutation writing a note and its event: the event goes with the next message, none of its own.
-  const sent = await messagesSent(test, async () => {
+  const sent = await test.messages(async () => {
     const created = await test.gql(CREATE_NOTE, { input: { title: 'with its event', branchId: a.defaultBranchId } }, { token: a.owner.token });
     t.equal(created.errors, undefined);
   });
@@ -220,7 +205,7 @@ t.test("on PostgreSQL a flush's events travel with the transaction's next statem
   t.same([await count('note', 'with its event'), await count('atrium_event', 'with its event')], [1, 1], 'both committed');
 
   // Flushed last: it goes with the commit; a later read still answers alone.
-  const last = await messagesSent(test, async () => {
+  const last = await test.messages(async () => {
     await companyEm(test.app.kernel, a.id).transactional(async (tx) => {
       emit(tx, 'event only');
       await tx.flush();
@@ -233,7 +218,7 @@ t.test("on PostgreSQL a flush's events travel with the transaction's next statem
   t.same([await count('atrium_event', 'event only'), await count('atrium_event', 'event last')], [1, 1]);
 
   // A rollback (of the transaction or of a savepoint) drops them unsent.
-  const dropped = await messagesSent(test, async () => {
+  const dropped = await test.messages(async () => {
     await t.rejects(
       companyEm(test.app.kernel, a.id).transactional(async (tx) => {
         emit(tx, 'rolled back');
@@ -281,7 +266,7 @@ t.test("flushAndCommit: a transaction's last writes and its commit in one messag
   const [existing] = await test.sql<{ id: string }>('insert into note (id, company_id, branch_id, title) values ($1, $2, $3, $4) returning id', [newId(), a.id, a.defaultBranchId, 'to rename']);
 
   let stepsRun = 0;
-  const sent = await messagesSent(test, async () => {
+  const sent = await test.messages(async () => {
     await em().transactional(async (tx) => {
       const note = await tx.findOneOrFail(Note, { id: existing!.id });
       note.title = 'renamed';
@@ -345,7 +330,7 @@ t.test('executePrepared with commit: the transaction ends with its last statemen
   const ids = async () => (await test.sql<{ id: number }>('select id from commit_probe order by id')).map((row) => row.id);
   const insert = (tx: EntityManager, id: number, options = { commit: true }) => executePrepared(tx, 'insert into commit_probe (id) values (?::int) returning id', [String(id)], options);
   let stepsRun = 0;
-  const sent = await messagesSent(test, async () => {
+  const sent = await test.messages(async () => {
     const answer = await em().transactional(async (tx) => {
       await insert(tx, 1, { commit: false });
       void afterCommit(tx, () => (stepsRun += 1));
@@ -401,7 +386,7 @@ t.test('executePrepared: statements PostgreSQL cannot prepare, errors after the 
   t.same(await executePrepared(em(), 'select 1 as one where ? is null', ['b']), []);
   // The prepare succeeds, the run fails: the connection still knows it has the statement (background
   // work paused, so that the pool hands the same connection back).
-  const sent = await messagesSent(test, async () => {
+  const sent = await test.messages(async () => {
     await t.rejects(executePrepared(em(), 'select ?::int + 1 as n', ['x']), { code: '22P02' });
     t.same(await executePrepared(em(), 'select ?::int + 1 as n', ['41']), [{ n: 42 }]);
   });
@@ -413,7 +398,7 @@ t.test('executePrepared: statements PostgreSQL cannot prepare, errors after the 
   t.same(await executePrepared(em(), 'select ?::int + 0 as n', ['7']), [{ n: 7 }], 'a dropped statement is prepared again');
   // The process remembers 1000 shapes at most (queries choose their fields): the next ones run as they are.
   for (let i = 0; i < 1000; i += 1) await executePrepared(em(), `select ?::int - ${i} as n`, ['1']);
-  const plain = await messagesSent(test, async () => {
+  const plain = await test.messages(async () => {
     t.same(await executePrepared(em(), 'select ?::int * 2 as n', ['21']), [{ n: 42 }]);
   });
   t.same(plain, ["select '21'::int * 2 as n"], 'past the bound, sent as it is');

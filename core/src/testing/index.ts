@@ -15,6 +15,7 @@ import type { NotificationChannel } from '../notifications/notifications.ts';
 import type { AtriumPlugin } from '../plugin/manifest.ts';
 import { randomBytes } from 'node:crypto';
 import { createTestDatabase, type TestDatabase } from './database.ts';
+import { recordMessages } from './messages.ts';
 import { createCompany, createUser, type CreateCompanyOptions, type CreateUserOptions, type TestCompany, type TestUser } from './factories.ts';
 
 export { createTestDatabase, type TestDatabase } from './database.ts';
@@ -95,6 +96,13 @@ export interface TestApp {
    * whatever the page size.
    */
   statements(fn: () => Promise<unknown>): Promise<string[]>;
+  /**
+   * Runs `fn` as `statements` does and returns the messages the app sent to PostgreSQL meanwhile,
+   * each as it went over the wire (several statements travel in one: a `begin` with the first
+   * statement, an event's insert with the next, a `commit` with the last) — for pinning round trips.
+   * `fn` is handed the list as it grows.
+   */
+  messages(fn: (sent: readonly string[]) => Promise<unknown>): Promise<string[]>;
   /**
    * Calls `listener` with every SQL statement the app issues from now on (background work included),
    * until the returned function is called (hand it to `t.teardown`).
@@ -228,6 +236,20 @@ export async function createTestApp(options: TestAppOptions = {}): Promise<TestA
         await app.jobs.start();
       }
       return issued;
+    },
+    async messages(fn) {
+      let sent: string[] = [];
+      // Recorded inside: the workers' stop and restart send messages of their own.
+      await test.statements(async () => {
+        const recording = recordMessages();
+        sent = recording.sent;
+        try {
+          await fn(sent);
+        } finally {
+          recording.stop();
+        }
+      });
+      return sent;
     },
     onQuery(listener) {
       queryListeners.add(listener);

@@ -1,6 +1,6 @@
 import { readdir } from 'node:fs/promises';
 import t from 'tap';
-import { postgresOnly, recordMessages } from '@atrium/core/testing';
+import { postgresOnly } from '@atrium/core/testing';
 import { agent, codeOf, countRows, createContactInbox, createInbox, data, fieldsOf, incomingConversation, messengerApp, RECEIVE, receive, SEND, send, writeCounts } from './helpers.ts';
 
 const EDIT = 'mutation ($id: ID!, $content: String!) { editMessage(id: $id, content: $content) { id content editedAt changes { kind previousContent changedBy { id } } } }';
@@ -38,15 +38,8 @@ t.test("messages: on PostgreSQL an agent's reply is three round trips — the lo
   const { conversationId } = await incomingConversation(test, owner, inboxId);
   await send(test, owner, conversationId, 'the first reply');
   const live = await test.subscribe('subscription ($id: ID!) { conversationEvents(conversationId: $id) { type message { content } } }', { id: conversationId }, owner);
-  let sent: string[] = [];
-  await test.statements(async () => {
-    const recording = recordMessages();
-    sent = recording.sent;
-    try {
-      t.equal(codeOf(await test.gql('mutation ($input: SendMessageInput!) { sendMessage(input: $input) { id } }', { input: { conversationId, content: 'the second' } }, owner)), undefined);
-    } finally {
-      recording.stop();
-    }
+  const sent = await test.messages(async () => {
+    t.equal(codeOf(await test.gql('mutation ($input: SendMessageInput!) { sendMessage(input: $input) { id } }', { input: { conversationId, content: 'the second' } }, owner)), undefined);
   });
   t.equal(sent.length, 3, 'three messages', { sent });
   t.match(sent[0], /^begin; set local role [^;]*; set local [^;]*; (prepare atrium_\w+ as [^;]*; )?(select|execute) /, 'the lock, with the begin and the context');
@@ -66,19 +59,7 @@ t.test("messages: on PostgreSQL a contact's message commits with its last writes
   const openToday = await createInbox(test, owner, hours(now.getUTCDay()));
   const closedToday = await createInbox(test, owner, hours((now.getUTCDay() + 3) % 7));
   const open = await incomingConversation(test, owner, openToday);
-  const received = async (contactInboxId: string, content: string): Promise<string[]> => {
-    let sent: string[] = [];
-    await test.statements(async () => {
-      const recording = recordMessages();
-      sent = recording.sent;
-      try {
-        await receive(test, owner, contactInboxId, content);
-      } finally {
-        recording.stop();
-      }
-    });
-    return sent;
-  };
+  const received = (contactInboxId: string, content: string) => test.messages(() => receive(test, owner, contactInboxId, content));
   const commits = (sent: string[]) => sent.filter((message) => /\bcommit$/.test(message));
 
   const inOpen = await received(open.contactInboxId, 'again');
