@@ -1,6 +1,6 @@
 import t from 'tap';
 import { createHmac } from 'node:crypto';
-import { createTestApp } from '@atrium/core/testing';
+import { createTestApp, type TestApp } from '@atrium/core/testing';
 import { eventTopic } from '@atrium/core';
 import { noteCreated, notes } from './fixtures/notes.ts';
 import { audit } from './fixtures/audit.ts';
@@ -8,6 +8,21 @@ import { ACCESS_STAMP_SQL } from '../src/access/authenticate.ts';
 
 const SUBSCRIBE = 'subscription { noteCreated { id title } }';
 const CREATE_NOTE = 'mutation ($input: CreateNoteInput!) { createNote(input: $input) { id } }';
+
+/** A graphql-transport-ws socket spoken by hand, after its connection_init: what the server sends, frame by frame. */
+async function rawSocket(test: TestApp, token: string) {
+  const { default: WebSocket } = await import('ws');
+  const socket = new WebSocket(`${test.url.replace('http', 'ws')}/graphql`, 'graphql-transport-ws');
+  const frames: { message: { type: string; id?: string; payload?: unknown }; binary: boolean }[] = [];
+  const closed = new Promise<number>((resolve) => socket.on('close', (code) => resolve(code)));
+  socket.on('message', (data, binary) => frames.push({ message: JSON.parse(String(data)), binary }));
+  await new Promise((resolve) => socket.once('open', resolve));
+  socket.send(JSON.stringify({ type: 'connection_init', payload: { authorization: `Bearer ${token}` } }));
+  const received = async (type: string) => {
+    while (!frames.some((frame) => frame.message.type === type)) await new Promise((resolve) => setTimeout(resolve, 5));
+  };
+  return { socket, frames, closed, received };
+}
 
 t.test('sockets authenticate in connection_init', async (t) => {
   const test = await createTestApp({ modules: [notes] });
@@ -128,14 +143,8 @@ t.test('a client that does not keep up is disconnected instead of buffered witho
   const test = await createTestApp({ modules: [notes], config: { subscriptionMaxQueuedEvents: 50 } });
   t.teardown(() => test.close());
   const company = await test.createCompany();
-  const { default: WebSocket } = await import('ws');
-  const socket = new WebSocket(`${test.url.replace('http', 'ws')}/graphql`, 'graphql-transport-ws');
-  const messages: { type: string }[] = [];
-  const closed = new Promise<number>((resolve) => socket.on('close', (code) => resolve(code)));
-  socket.on('message', (data) => messages.push(JSON.parse(String(data))));
-  await new Promise((resolve) => socket.once('open', resolve));
-  socket.send(JSON.stringify({ type: 'connection_init', payload: { authorization: `Bearer ${company.owner.token}` } }));
-  while (!messages.some((m) => m.type === 'connection_ack')) await new Promise((resolve) => setTimeout(resolve, 5));
+  const { socket, closed, received } = await rawSocket(test, company.owner.token);
+  await received('connection_ack');
   const started = new Promise((resolve) => test.app.lifecycle.once('subscription', resolve));
   socket.send(JSON.stringify({ id: '1', type: 'subscribe', payload: { query: SUBSCRIBE } }));
   await started;
@@ -156,23 +165,31 @@ t.test('a client that does not keep up is disconnected instead of buffered witho
   t.equal(await closed, 1013, 'closed with 1013 (try again later)');
 });
 
+t.test('a live event reaches the socket as one text frame: the graphql-ws next message with its data', async (t) => {
+  const test = await createTestApp({ modules: [notes] });
+  t.teardown(() => test.close());
+  const company = await test.createCompany();
+  const { socket, frames, received } = await rawSocket(test, company.owner.token);
+  t.teardown(() => socket.close());
+  await received('connection_ack');
+  const started = new Promise((resolve) => test.app.lifecycle.once('subscription', resolve));
+  socket.send(JSON.stringify({ id: 'sub "1" \\ é', type: 'subscribe', payload: { query: SUBSCRIBE } }));
+  await started;
+  const id = (await test.gql(CREATE_NOTE, { input: { title: 'ünïcode "quoted"', branchId: company.defaultBranchId } }, company.owner)).data.createNote.id;
+  await received('next');
+  const next = frames.find((frame) => frame.message.type === 'next')!;
+  t.equal(next.binary, false, 'a text frame (browsers hand binary ones over as Blobs)');
+  t.same(next.message, { type: 'next', id: 'sub "1" \\ é', payload: { data: { noteCreated: { id, title: 'ünïcode "quoted"' } } } });
+});
+
 t.test('idle sockets are pinged', async (t) => {
   const test = await createTestApp({ config: { subscriptionKeepAliveMs: 50 } });
   t.teardown(() => test.close());
   const company = await test.createCompany();
-  const { default: WebSocket } = await import('ws');
-  const socket = new WebSocket(`${test.url.replace('http', 'ws')}/graphql`, 'graphql-transport-ws');
+  const { socket, frames, received } = await rawSocket(test, company.owner.token);
   t.teardown(() => socket.close());
-  const types: string[] = [];
-  const pinged = new Promise<void>((resolve) =>
-    socket.on('message', (data) => {
-      types.push(JSON.parse(String(data)).type);
-      if (types.includes('ping')) resolve();
-    }),
-  );
-  await new Promise((resolve) => socket.once('open', resolve));
-  socket.send(JSON.stringify({ type: 'connection_init', payload: { authorization: `Bearer ${company.owner.token}` } }));
-  await pinged;
+  await received('ping');
+  const types = frames.map((frame) => frame.message.type);
   t.same(types.slice(0, 2), ['connection_ack', 'ping']);
 });
 

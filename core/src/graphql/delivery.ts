@@ -26,10 +26,11 @@ export interface DeliveryEvent {
 }
 
 /**
- * What a subscriber decides about an event: not for it (false), the serialised `data` to send, to
- * deliver it on its own (null: its group's execution failed), or first to wait for something.
+ * What a subscriber decides about an event: not for it (false), the serialised `data` to send (its
+ * UTF-8 bytes), to deliver it on its own (null: its group's execution failed), or first to wait for
+ * something.
  */
-type Decision = false | string | null | Promise<unknown>;
+type Decision = false | Buffer | null | Promise<unknown>;
 
 interface Subscriber {
   /** Subscribers with the same `share` decide the same about every event: the hub asks one of them. */
@@ -37,7 +38,7 @@ interface Subscriber {
   /** Decides about the event; a promise: what it waits for (mostly shared: an access re-read, a filter's answer, a group's execution). */
   decide(event: DeliveryEvent): Decision;
   /** Sends the decided `data`. */
-  send(data: string): void;
+  send(data: Buffer): void;
   /** Delivers the event on its own (its own execution, its own errors); a promise: wait, then call again. */
   alone(event: DeliveryEvent): undefined | Promise<unknown>;
 }
@@ -120,7 +121,7 @@ export class SubscriptionHub {
             if (share !== undefined) decided.set(share, decision);
           }
           if (decision === false) continue;
-          if (typeof decision === 'string') {
+          if (Buffer.isBuffer(decision)) {
             subscriber.send(decision);
             continue;
           }
@@ -143,46 +144,66 @@ export class SubscriptionHub {
 
 /** What onConnect sees of mercurius' per-socket connection (it calls onConnect as its method). */
 export interface SubscriptionConnection {
-  socket: { readyState: number; bufferedAmount: number; send(data: string): void };
+  socket: DeliverySocket;
   protocolMessageTypes: { GQL_DATA: string };
   context: unknown;
   errorFormatter(result: ExecutionResult, context: unknown): { response: unknown };
 }
 
+/** ws' WebSocket, as delivery writes to it. */
+interface DeliverySocket {
+  readyState: number;
+  bufferedAmount: number;
+  send(data: string | Buffer, options?: { binary: boolean }): void;
+}
+
 const SENDER = Symbol('atrium.sender');
 const CHECKS = Symbol('atrium.deliveryChecks');
 const OPEN = 1;
+/** A message written as bytes is still a text frame (graphql-ws reads text). */
+const TEXT = { binary: false };
+const MESSAGE_END = Buffer.from('}}');
 
 /** A socket's writer of subscription messages, kept in its context. */
 interface Sender {
   hub: SubscriptionHub;
-  /** Writes a `next` message whose `data` is already serialised. */
-  data(id: string, data: string): void;
+  socket: DeliverySocket;
+  /** The bytes a `next` message of this subscription starts with, up to its `data`. */
+  prefix(id: string): Buffer;
+  keepingUp(queued: number): boolean;
   /** Writes a `next` message of one subscriber's own result (errors formatted as for HTTP). */
   result(id: string, result: ExecutionResult): void;
 }
 
 /**
+ * Writes a message unless the socket is closed or its client is not keeping up: `keepingUp` is asked
+ * how many messages of this size the socket still buffers (its unsent bytes; none is the usual case).
+ * No callback per message (it costs as much as the rest of a delivery); a failed write closes the
+ * socket through its 'error' event.
+ */
+function write(socket: DeliverySocket, keepingUp: (queued: number) => boolean, message: string | Buffer, length: number): void {
+  if (socket.readyState !== OPEN) return;
+  const buffered = socket.bufferedAmount;
+  if (buffered > 0 && !keepingUp(Math.ceil(buffered / length))) return;
+  socket.send(message, TEXT);
+}
+
+/**
  * The socket context's part that lets its subscriptions be delivered directly. `keepingUp` is asked,
- * before each message, how many the socket still buffers (its unsent bytes, in messages of this size).
+ * before a message, how many the socket still buffers (in messages of this size) when it buffers any.
  */
 export function socketSender(connection: SubscriptionConnection, hub: SubscriptionHub, keepingUp: (queued: number) => boolean): { [SENDER]: Sender } {
-  // No callback per message (it costs as much as the rest of a delivery): what the socket still
-  // holds, in messages of this size, is what the client has not read yet. A failed write closes the
-  // socket through its 'error' event.
-  const write = (message: string) => {
-    const socket = connection.socket;
-    if (socket.readyState !== OPEN || !keepingUp(Math.ceil(socket.bufferedAmount / message.length))) return;
-    socket.send(message);
-  };
   const type = JSON.stringify(connection.protocolMessageTypes.GQL_DATA);
   return {
     [SENDER]: {
       hub,
-      data: (id, data) => write(`{"type":${type},"id":${JSON.stringify(id)},"payload":{"data":${data}}}`),
+      socket: connection.socket,
+      keepingUp,
+      prefix: (id) => Buffer.from(`{"type":${type},"id":${JSON.stringify(id)},"payload":{"data":`),
       result: (id, result) => {
         const payload = result.errors?.length ? connection.errorFormatter(result, connection.context).response : result;
-        write(JSON.stringify({ type: connection.protocolMessageTypes.GQL_DATA, id, payload }));
+        const message = JSON.stringify({ type: connection.protocolMessageTypes.GQL_DATA, id, payload });
+        write(connection.socket, keepingUp, message, message.length);
       },
     },
   };
@@ -212,13 +233,13 @@ export function deliveryChecksPass(context: object, viewer: Viewer | null): bool
 }
 
 /**
- * A resolution of one event: its `data` serialised once when it succeeded; otherwise the result with
- * its errors, or the exception the execution threw.
+ * A resolution of one event: its `data` serialised once (as bytes) when it succeeded; otherwise the
+ * result with its errors, or the exception the execution threw.
  */
 interface Resolution {
   done: Promise<void>;
   settled: boolean;
-  data?: string;
+  data?: Buffer;
   result?: ExecutionResult;
   failed?: boolean;
   failure?: unknown;
@@ -246,7 +267,7 @@ function resolutionOf(event: DeliveryEvent, selection: string, group: string | o
       .then(
         (result) => {
           if (result.errors?.length) resolution.result = result;
-          else resolution.data = JSON.stringify(result.data);
+          else resolution.data = Buffer.from(JSON.stringify(result.data));
         },
         (error: unknown) => {
           resolution.failed = true;
@@ -258,6 +279,37 @@ function resolutionOf(event: DeliveryEvent, selection: string, group: string | o
       });
     return resolution;
   });
+}
+
+/**
+ * A subscription delivered directly. Per event, what a subscriber of a share that has decided costs
+ * is this object and its socket: the message is its own first bytes (up to `data`, with its id) and
+ * the group's data bytes copied into one buffer — no string built and encoded per socket — written
+ * from fields rather than through closures (at thousands of sockets, every object an event touches
+ * per socket is a likely cache miss).
+ */
+class DirectSubscriber implements Subscriber {
+  readonly share: object | undefined;
+  readonly decide: (event: DeliveryEvent) => Decision;
+  readonly alone: (event: DeliveryEvent) => undefined | Promise<unknown>;
+  readonly #socket: DeliverySocket;
+  readonly #prefix: Buffer;
+  readonly #keepingUp: (queued: number) => boolean;
+
+  constructor(share: object | undefined, decide: Subscriber['decide'], alone: Subscriber['alone'], sender: Sender, id: string) {
+    this.share = share;
+    this.decide = decide;
+    this.alone = alone;
+    this.#socket = sender.socket;
+    this.#prefix = sender.prefix(id);
+    this.#keepingUp = sender.keepingUp;
+  }
+
+  /** Writes the `next` message around the `data` every subscriber of the group shares. */
+  send(data: Buffer): void {
+    const length = this.#prefix.length + data.length + MESSAGE_END.length;
+    write(this.#socket, this.#keepingUp, Buffer.concat([this.#prefix, data, MESSAGE_END], length), length);
+  }
 }
 
 /**
@@ -286,29 +338,27 @@ export async function deliverDirectly<Payload>(
   const selection = `${print(info.operation as OperationDefinitionNode)}\n${JSON.stringify(info.variableValues)}`;
   const execution = (event: DeliveryEvent) =>
     execute({ schema: info.schema, document, rootValue: event.payload, contextValue: context, variableValues: info.variableValues });
-  const subscriber: Subscriber = {
-    share: shareOf?.(selection),
-    decide(event) {
-      const allowed = deliverable(event.payload as Payload, event);
-      if (allowed === false) return false;
-      if (allowed !== true) return allowed;
-      const shared = resolutionOf(event, selection, groupOf(subscriberContext.viewer), execution);
-      if (!shared.settled) return shared.done;
-      return shared.data ?? null;
-    },
-    send: (data) => sender.data(id, data),
-    alone(event) {
-      const allowed = deliverable(event.payload as Payload, event);
-      if (allowed === false) return undefined;
-      if (allowed !== true) return allowed;
-      const own = resolutionOf(event, selection, subscriber, execution);
-      if (!own.settled) return own.done;
-      if (own.failed) throw own.failure;
-      if (own.data !== undefined) sender.data(id, own.data);
-      else sender.result(id, own.result!);
-      return undefined;
-    },
+  const share = shareOf?.(selection);
+  const decide = (event: DeliveryEvent): Decision => {
+    const allowed = deliverable(event.payload as Payload, event);
+    if (allowed === false) return false;
+    if (allowed !== true) return allowed;
+    const shared = resolutionOf(event, selection, groupOf(subscriberContext.viewer), execution);
+    if (!shared.settled) return shared.done;
+    return shared.data ?? null;
   };
+  const alone = (event: DeliveryEvent): undefined | Promise<unknown> => {
+    const allowed = deliverable(event.payload as Payload, event);
+    if (allowed === false) return undefined;
+    if (allowed !== true) return allowed;
+    const own = resolutionOf(event, selection, subscriber, execution);
+    if (!own.settled) return own.done;
+    if (own.failed) throw own.failure;
+    if (own.data !== undefined) subscriber.send(own.data);
+    else sender.result(id, own.result!);
+    return undefined;
+  };
+  const subscriber = new DirectSubscriber(share, decide, alone, sender, id);
 
   let end!: () => void;
   const ended = new Promise<IteratorResult<Payload>>((resolve) => {
