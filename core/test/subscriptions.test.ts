@@ -10,9 +10,9 @@ const SUBSCRIBE = 'subscription { noteCreated { id title } }';
 const CREATE_NOTE = 'mutation ($input: CreateNoteInput!) { createNote(input: $input) { id } }';
 
 /** A graphql-transport-ws socket spoken by hand, after its connection_init: what the server sends, frame by frame. */
-async function rawSocket(test: TestApp, token: string) {
+async function rawSocket(test: TestApp, token: string, options: { autoPong?: boolean } = {}) {
   const { default: WebSocket } = await import('ws');
-  const socket = new WebSocket(`${test.url.replace('http', 'ws')}/graphql`, 'graphql-transport-ws');
+  const socket = new WebSocket(`${test.url.replace('http', 'ws')}/graphql`, 'graphql-transport-ws', options);
   const frames: { message: { type: string; id?: string; payload?: unknown }; binary: boolean }[] = [];
   const closed = new Promise<number>((resolve) => socket.on('close', (code) => resolve(code)));
   socket.on('message', (data, binary) => frames.push({ message: JSON.parse(String(data)), binary }));
@@ -182,15 +182,34 @@ t.test('a live event reaches the socket as one text frame: the graphql-ws next m
   t.same(next.message, { type: 'next', id: 'sub "1" \\ é', payload: { data: { noteCreated: { id, title: 'ünïcode "quoted"' } } } });
 });
 
-t.test('idle sockets are pinged', async (t) => {
+t.test('accepted sockets are pinged with ping frames, and one that stops answering is dropped', async (t) => {
   const test = await createTestApp({ config: { subscriptionKeepAliveMs: 50 } });
   t.teardown(() => test.close());
   const company = await test.createCompany();
-  const { socket, frames, received } = await rawSocket(test, company.owner.token);
-  t.teardown(() => socket.close());
-  await received('ping');
-  const types = frames.map((frame) => frame.message.type);
-  t.same(types.slice(0, 2), ['connection_ack', 'ping']);
+  const answering = await rawSocket(test, company.owner.token);
+  t.teardown(() => answering.socket.close());
+  let pings = 0;
+  answering.socket.on('ping', () => {
+    pings += 1;
+  });
+  await answering.received('connection_ack');
+
+  const silent = await rawSocket(test, company.owner.token, { autoPong: false });
+  let unanswered = 0;
+  silent.socket.on('ping', () => {
+    unanswered += 1;
+  });
+  t.equal(await silent.closed, 1006, 'the socket that never answers is dropped (no close frame)');
+  t.ok(unanswered >= 1, 'after a ping it left unanswered');
+
+  const seen = pings;
+  while (pings < seen + 2) await new Promise((resolve) => setTimeout(resolve, 10));
+  t.equal(answering.socket.readyState, answering.socket.OPEN, 'the socket that answers stays open, ping after ping');
+  t.same(
+    answering.frames.map((frame) => frame.message.type),
+    ['connection_ack'],
+    'pings are frames of the WebSocket, not graphql-ws messages',
+  );
 });
 
 t.test('an event is resolved once per (selection, permission set), not once per subscriber', async (t) => {

@@ -86,7 +86,10 @@ export interface AtriumConfig {
    * (closes it with 1013, try again later): one slow client cannot grow the server's memory without bound.
    */
   subscriptionMaxQueuedEvents: number;
-  /** How often an idle WebSocket is pinged (graphql-ws `ping`), keeping proxies from cutting it. */
+  /**
+   * How often a subscription WebSocket is pinged (a WebSocket ping frame), keeping proxies from
+   * cutting it; a socket that has not answered the previous ping by then is dropped.
+   */
   subscriptionKeepAliveMs: number;
 }
 

@@ -336,6 +336,7 @@ export function createApp(options: CreateAppOptions = {}): AtriumApp {
             if (!authorization) {
               if (!publicSubscriptions) return refuse(4401, 'Unauthorized: send authorization in connection_init');
               const anonymous = await requestContext(undefined, undefined, '', socket);
+              keepAlive(socket, config.subscriptionKeepAliveMs);
               return Object.assign(anonymous, socketSender(this, hub, anonymous.keepingUp));
             }
             const context = await requestContext(authorization, undefined, '', socket);
@@ -357,9 +358,11 @@ export function createApp(options: CreateAppOptions = {}): AtriumApp {
             socket.once('close', () => {
               if (live.leave(member) && liveAccess.get(authorization) === live) liveAccess.delete(authorization);
             });
+            keepAlive(socket, config.subscriptionKeepAliveMs);
             return Object.assign(context, socketSender(this, hub, context.keepingUp));
           },
-          keepAlive: config.subscriptionKeepAliveMs,
+          // Pinged by keepAlive below, with WebSocket ping frames rather than mercurius' graphql-ws messages.
+          keepAlive: 0,
           fullWsTransport: false,
         },
       });
@@ -539,7 +542,31 @@ function withEmOnFirstUse<T extends object>(context: T, fork: () => EntityManage
 /** The part of a WebSocket the subscription gate uses. */
 interface SocketLike {
   close(code: number, reason: string): void;
+  terminate(): void;
+  ping(): void;
+  on(event: 'pong', listener: () => void): void;
   once(event: 'close', listener: () => void): void;
+}
+
+/**
+ * Pings an accepted socket every `intervalMs` with a WebSocket ping frame — proxies see traffic, and
+ * clients (browsers included) answer with a pong frame by themselves — and drops it when the last
+ * ping went unanswered, as graphql-ws' own server does. (A graphql-ws `ping` message, mercurius'
+ * keep-alive, is answered by a `pong` message that mercurius reads like any other: at thousands of
+ * sockets, most of what a young-generation GC had to keep.)
+ */
+function keepAlive(socket: SocketLike, intervalMs: number): void {
+  let answered = true;
+  socket.on('pong', () => {
+    answered = true;
+  });
+  const timer = setInterval(() => {
+    if (!answered) return socket.terminate();
+    answered = false;
+    socket.ping();
+  }, intervalMs);
+  timer.unref();
+  socket.once('close', () => clearInterval(timer));
 }
 
 /** A bearer token's expiry (ms since the epoch) if its signature holds, and whether it has passed. */
