@@ -333,11 +333,13 @@ export function createApp(options: CreateAppOptions = {}): AtriumApp {
               socket.close(code, reason);
               return false;
             };
+            const accept = (context: Awaited<ReturnType<typeof requestContext>>) => {
+              keepAlive(socket, config.subscriptionKeepAliveMs);
+              return Object.assign(context, socketSender(this, hub, context.keepingUp));
+            };
             if (!authorization) {
               if (!publicSubscriptions) return refuse(4401, 'Unauthorized: send authorization in connection_init');
-              const anonymous = await requestContext(undefined, undefined, '', socket);
-              keepAlive(socket, config.subscriptionKeepAliveMs);
-              return Object.assign(anonymous, socketSender(this, hub, anonymous.keepingUp));
+              return accept(await requestContext(undefined, undefined, '', socket));
             }
             const context = await requestContext(authorization, undefined, '', socket);
             if (!context.viewer) {
@@ -358,8 +360,7 @@ export function createApp(options: CreateAppOptions = {}): AtriumApp {
             socket.once('close', () => {
               if (live.leave(member) && liveAccess.get(authorization) === live) liveAccess.delete(authorization);
             });
-            keepAlive(socket, config.subscriptionKeepAliveMs);
-            return Object.assign(context, socketSender(this, hub, context.keepingUp));
+            return accept(context);
           },
           // Pinged by keepAlive below, with WebSocket ping frames rather than mercurius' graphql-ws messages.
           keepAlive: 0,
