@@ -15,7 +15,7 @@ import { medianCounts, type SqlCountRequest, type SqlCounts, type SqlCountsMessa
 import { atriumLoad, CHECKOUT, floorLoad, type LoadResult } from './fifo-load.ts';
 import { QTY, QUEUE_DDL, resetRun, seedFixture, seedHistory, seedRun, type Shape } from './fifo-seed.ts';
 import { verifyRun, type RunCheck } from './fifo-verify.ts';
-import { benchDir, canPin, isQuick, listOption, median, pinSelf, spawnNode, stop, table, writeResult } from './proc.ts';
+import { benchDir, canPin, cpuSample, type CpuSample, isQuick, listOption, median, pinSelf, spawnNode, stop, table, writeResult } from './proc.ts';
 
 type PeerName = 'atrium' | 'sql-floor';
 const PEERS: PeerName[] = ['atrium', 'sql-floor'];
@@ -43,12 +43,26 @@ const DATABASE = 'atrium_bench_fifo';
 /** `--cpu-prof`: the Atrium server writes a CPU profile to bench/results/profiles when it stops. */
 const PROFILE = process.argv.includes('--cpu-prof');
 
+/**
+ * CPU per checkout during a run, ms: the whole machine's, and of it the Atrium server's process and
+ * the runner's (Atrium's clients live in it); the rest is PostgreSQL's backends (with pgbench, for
+ * the floor) and whatever else the machine ran meanwhile.
+ */
+interface CheckoutCpu {
+  machineMs: number;
+  serverMs: number;
+  runnerMs: number;
+  restMs: number;
+}
+
 interface Measured {
   checkoutsPerSecond: number;
   p50Ms: number;
   p99Ms: number;
   check: RunCheck;
   refused: number;
+  /** Null where the machine has no `/proc`. */
+  cpu: CheckoutCpu | null;
 }
 
 function percentile(values: number[], p: number): number {
@@ -100,6 +114,14 @@ async function outboxDrained(db: pg.Client): Promise<void> {
   throw new Error('the outbox did not drain in 30 s');
 }
 
+function cpuPerCheckout(before: CpuSample, after: CpuSample, checkouts: number): CheckoutCpu {
+  const used = (from: number, to: number) => (to - from) / checkouts;
+  const machineMs = used(before.machineMs, after.machineMs);
+  const serverMs = used(before.processMs[0]!, after.processMs[0]!);
+  const runnerMs = used(before.processMs[1]!, after.processMs[1]!);
+  return { machineMs, serverMs, runnerMs, restMs: machineMs - serverMs - runnerMs };
+}
+
 async function main(): Promise<void> {
   pinSelf();
   const deadline = setTimeout(() => {
@@ -136,7 +158,10 @@ async function main(): Promise<void> {
       await resetRun(db);
       await outboxDrained(db);
       const plan = await seedRun(db, fixture, shape, clients, checkouts);
+      const pids = [atrium!.child.pid!, process.pid];
+      const before = cpuSample(pids);
       const load: LoadResult = peer === 'atrium' ? await atriumLoad(atrium!.url, fixture, plan, QTY) : await floorLoad(databaseUrl, plan);
+      const after = cpuSample(pids);
       const label = `${peer} ${shape} ×${clients}`;
       const check = await verifyRun(db, plan, label);
       const refused = peer === 'atrium' ? load.refused : checkouts - check.sales;
@@ -147,6 +172,7 @@ async function main(): Promise<void> {
         p99Ms: percentile(load.latencies, 99),
         check,
         refused,
+        cpu: before && after ? cpuPerCheckout(before, after, load.latencies.length) : null,
       };
     };
 
@@ -210,10 +236,17 @@ async function main(): Promise<void> {
     await admin.end();
   }
 
+  const medianCpu = (cpus: CheckoutCpu[]): CheckoutCpu => ({
+    machineMs: median(cpus.map((c) => c.machineMs)),
+    serverMs: median(cpus.map((c) => c.serverMs)),
+    runnerMs: median(cpus.map((c) => c.runnerMs)),
+    restMs: median(cpus.map((c) => c.restMs)),
+  });
   const summarise = (rounds: Measured[]) => ({
     checkoutsPerSecond: median(rounds.map((r) => r.checkoutsPerSecond)),
     p50Ms: median(rounds.map((r) => r.p50Ms)),
     p99Ms: median(rounds.map((r) => r.p99Ms)),
+    cpu: rounds.every((r) => r.cpu) ? medianCpu(rounds.map((r) => r.cpu!)) : null,
   });
   const contentionRows = SHAPES.flatMap((shape) =>
     LEVELS.map((clients) => {
@@ -225,7 +258,12 @@ async function main(): Promise<void> {
         clients,
         atrium: a,
         sqlFloor: f,
-        ratio: { checkoutsPerSecond: a.checkoutsPerSecond / f.checkoutsPerSecond, p99: a.p99Ms / f.p99Ms },
+        ratio: {
+          checkoutsPerSecond: a.checkoutsPerSecond / f.checkoutsPerSecond,
+          p99: a.p99Ms / f.p99Ms,
+          // Where the machine's CPU bounds both peers, the rate ratio cannot exceed this.
+          cpuBound: a.cpu && f.cpu ? f.cpu.machineMs / a.cpu.machineMs : null,
+        },
         rounds: { atrium: of('atrium').rounds, sqlFloor: of('sql-floor').rounds },
       };
     }),
@@ -261,6 +299,25 @@ async function main(): Promise<void> {
       ]),
     ),
   );
+  const cpuRows = contentionRows.filter((r) => r.atrium.cpu && r.sqlFloor.cpu);
+  if (cpuRows.length) {
+    console.log('\nCPU per checkout, ms of the whole machine (medians): Atrium\'s split into its server, its clients (the runner) and PostgreSQL with the rest of the machine; floor/atrium is the rate ratio the CPU allows where it bounds both\n');
+    console.log(
+      table(
+        ['shape', 'clients', 'atrium', 'server', 'clients', 'postgres+rest', 'floor', 'floor/atrium'],
+        cpuRows.map((r) => [
+          r.shape,
+          String(r.clients),
+          r.atrium.cpu!.machineMs.toFixed(2),
+          r.atrium.cpu!.serverMs.toFixed(2),
+          r.atrium.cpu!.runnerMs.toFixed(2),
+          r.atrium.cpu!.restMs.toFixed(2),
+          r.sqlFloor.cpu!.machineMs.toFixed(2),
+          r.ratio.cpuBound!.toFixed(2),
+        ]),
+      ),
+    );
+  }
   console.log(`\nSQL statements per checkout (data + transaction + RLS session, round trips): atrium ${statements!.data} + ${statements!.transaction} + ${statements!.session}, ${statements!.roundTrips}; floor 3 + 2 + 0, 5`);
   console.log('\nCheckout latency against history (one client, hot product)\n');
   console.log(

@@ -1,5 +1,5 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -37,6 +37,32 @@ export function stop(child: ChildProcess): Promise<void> {
     });
     child.kill('SIGTERM');
   });
+}
+
+/** CPU time used so far, ms: the whole machine's (busy, not idle or waiting) and each given process's. */
+export interface CpuSample {
+  machineMs: number;
+  processMs: number[];
+}
+
+/** Linux's `/proc` counts in USER_HZ ticks, 100 a second on every architecture Node runs on. */
+const MS_PER_TICK = 10;
+
+/**
+ * The machine's busy CPU time (user, nice, system, irq and softirq of `/proc/stat`) and each
+ * process's (utime + stime of `/proc/<pid>/stat`), so that a run can say where its CPU went; null
+ * where there is no `/proc` (not Linux): the split is then left out.
+ */
+export function cpuSample(pids: number[]): CpuSample | null {
+  if (!existsSync('/proc/stat')) return null;
+  const [user, nice, system, , , irq, softirq] = readFileSync('/proc/stat', 'utf8').split('\n', 1)[0]!.trim().split(/\s+/).slice(1).map(Number);
+  const processMs = pids.map((pid) => {
+    // The fields after the command's name (which may hold spaces) in parentheses; utime and stime are the 14th and 15th.
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(') ') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) * MS_PER_TICK;
+  });
+  return { machineMs: (user! + nice! + system! + irq! + softirq!) * MS_PER_TICK, processMs };
 }
 
 export function median(values: number[]): number {
