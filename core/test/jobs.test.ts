@@ -44,7 +44,9 @@ t.test('a periodic job runs at most once per period across instances', async (t)
   const runs = await runsOf(first, 'chores.sweep');
   const slots = runs.map((run) => new Date(run.slot).toISOString());
   t.equal(new Set(slots).size, slots.length, `${slots.length} runs, each of its own period`);
-  for (let i = 1; i < runs.length; i++) t.ok(new Date(runs[i].slot).getTime() - new Date(runs[i - 1].slot).getTime() >= 40, 'a period apart');
+  // One assertion for all the gaps: how many runs there are by now depends on the machine's speed.
+  const gaps = runs.slice(1).map((run, i) => new Date(run.slot).getTime() - new Date(runs[i].slot).getTime());
+  t.same(gaps.filter((gap) => gap < 40), [], 'each run a period after the one before');
 });
 
 t.test('a tick asked for while a pass is under way waits for a pass that looks again', async (t) => {
