@@ -62,7 +62,10 @@ export function cpuSample(pids: number[]): CpuSample | null {
     const fields = stat.slice(stat.lastIndexOf(') ') + 2).split(' ');
     return (Number(fields[11]) + Number(fields[12])) * MS_PER_TICK;
   });
-  return { machineMs: (user! + nice! + system! + irq! + softirq!) * MS_PER_TICK, processMs };
+  const machineMs = (user! + nice! + system! + irq! + softirq!) * MS_PER_TICK;
+  // A format misread would print NaN quietly: fail the run (and so CI's smoke run) instead.
+  if (![machineMs, ...processMs].every(Number.isFinite)) throw new Error(`unreadable CPU counters in /proc: ${machineMs}, ${processMs.join(', ')}`);
+  return { machineMs, processMs };
 }
 
 export function median(values: number[]): number {
