@@ -15,7 +15,7 @@ import { medianCounts, type SqlCountRequest, type SqlCounts, type SqlCountsMessa
 import { atriumLoad, CHECKOUT, floorLoad, type LoadResult } from './fifo-load.ts';
 import { QTY, QUEUE_DDL, resetRun, seedFixture, seedHistory, seedRun, type Shape } from './fifo-seed.ts';
 import { verifyRun, type RunCheck } from './fifo-verify.ts';
-import { benchDir, canPin, cpuSample, type CpuSample, isQuick, listOption, median, pinSelf, spawnNode, stop, table, writeResult } from './proc.ts';
+import { benchDir, canPin, cpuSample, type CpuSample, isQuick, listOption, median, pinSelf, postmasterOf, spawnNode, stop, table, writeResult } from './proc.ts';
 
 type PeerName = 'atrium' | 'sql-floor';
 const PEERS: PeerName[] = ['atrium', 'sql-floor'];
@@ -44,14 +44,16 @@ const DATABASE = 'atrium_bench_fifo';
 const PROFILE = process.argv.includes('--cpu-prof');
 
 /**
- * CPU per checkout during a run, ms: the whole machine's, and of it the Atrium server's process and
- * the runner's (Atrium's clients live in it); the rest is PostgreSQL's backends (with pgbench, for
- * the floor) and whatever else the machine ran meanwhile.
+ * CPU per checkout during a run, ms: the whole machine's, and of it the Atrium server's process, the
+ * runner's (Atrium's clients live in it) and PostgreSQL's (null when the server is not on this
+ * machine); the rest is whatever else the machine ran meanwhile (pgbench, for the floor; the kernel's
+ * work outside these processes; PostgreSQL too when it is not counted).
  */
 interface CheckoutCpu {
   machineMs: number;
   serverMs: number;
   runnerMs: number;
+  postgresMs: number | null;
   restMs: number;
 }
 
@@ -119,7 +121,8 @@ function cpuPerCheckout(before: CpuSample, after: CpuSample, checkouts: number):
   const machineMs = used(before.machineMs, after.machineMs);
   const serverMs = used(before.processMs[0]!, after.processMs[0]!);
   const runnerMs = used(before.processMs[1]!, after.processMs[1]!);
-  return { machineMs, serverMs, runnerMs, restMs: machineMs - serverMs - runnerMs };
+  const postgresMs = before.postgresMs === null || after.postgresMs === null ? null : used(before.postgresMs, after.postgresMs);
+  return { machineMs, serverMs, runnerMs, postgresMs, restMs: machineMs - serverMs - runnerMs - (postgresMs ?? 0) };
 }
 
 async function main(): Promise<void> {
@@ -138,6 +141,8 @@ async function main(): Promise<void> {
   const admin = new pg.Client({ connectionString: serverUrl.toString() });
   await admin.connect();
   const postgres = (await admin.query<{ server_version: string }>('show server_version')).rows[0]!.server_version;
+  // PostgreSQL's share of the CPU is counted when it runs on this machine.
+  const postmaster = postmasterOf((await admin.query<{ pid: number }>('select pg_backend_pid() as pid')).rows[0]!.pid);
   // Left over by an interrupted run.
   await admin.query(`drop database if exists ${DATABASE} with (force)`);
   await admin.query(`create database ${DATABASE}`);
@@ -159,9 +164,9 @@ async function main(): Promise<void> {
       await outboxDrained(db);
       const plan = await seedRun(db, fixture, shape, clients, checkouts);
       const pids = [atrium!.child.pid!, process.pid];
-      const before = cpuSample(pids);
+      const before = cpuSample(pids, postmaster);
       const load: LoadResult = peer === 'atrium' ? await atriumLoad(atrium!.url, fixture, plan, QTY) : await floorLoad(databaseUrl, plan);
-      const after = cpuSample(pids);
+      const after = cpuSample(pids, postmaster);
       const label = `${peer} ${shape} ×${clients}`;
       const check = await verifyRun(db, plan, label);
       const refused = peer === 'atrium' ? load.refused : checkouts - check.sales;
@@ -240,6 +245,7 @@ async function main(): Promise<void> {
     machineMs: median(cpus.map((c) => c.machineMs)),
     serverMs: median(cpus.map((c) => c.serverMs)),
     runnerMs: median(cpus.map((c) => c.runnerMs)),
+    postgresMs: cpus.every((c) => c.postgresMs !== null) ? median(cpus.map((c) => c.postgresMs!)) : null,
     restMs: median(cpus.map((c) => c.restMs)),
   });
   const summarise = (rounds: Measured[]) => ({
@@ -301,19 +307,24 @@ async function main(): Promise<void> {
   );
   const cpuRows = contentionRows.filter((r) => r.atrium.cpu && r.sqlFloor.cpu);
   if (cpuRows.length) {
-    console.log('\nCPU per checkout, ms of the whole machine (medians): Atrium\'s split into its server, its clients (the runner) and PostgreSQL with the rest of the machine; floor/atrium is the rate ratio the CPU allows where it bounds both\n');
+    const ms = (value: number | null) => (value === null ? '-' : value.toFixed(2));
+    console.log(
+      "\nCPU per checkout, ms of the whole machine (medians): Atrium's split into its server, its clients (the runner), PostgreSQL ('-': not on this machine, then in the rest) and the rest of the machine; the floor's PostgreSQL share beside it; floor/atrium is the rate ratio the CPU allows where it bounds both\n",
+    );
     console.log(
       table(
-        ['shape', 'clients', 'atrium', 'server', 'clients', 'postgres+rest', 'floor', 'floor/atrium'],
+        ['shape', 'clients', 'atrium', 'server', 'clients', 'postgres', 'rest', 'floor', 'floor postgres', 'floor/atrium'],
         cpuRows.map((r) => [
           r.shape,
           String(r.clients),
-          r.atrium.cpu!.machineMs.toFixed(2),
-          r.atrium.cpu!.serverMs.toFixed(2),
-          r.atrium.cpu!.runnerMs.toFixed(2),
-          r.atrium.cpu!.restMs.toFixed(2),
-          r.sqlFloor.cpu!.machineMs.toFixed(2),
-          r.ratio.cpuBound!.toFixed(2),
+          ms(r.atrium.cpu!.machineMs),
+          ms(r.atrium.cpu!.serverMs),
+          ms(r.atrium.cpu!.runnerMs),
+          ms(r.atrium.cpu!.postgresMs),
+          ms(r.atrium.cpu!.restMs),
+          ms(r.sqlFloor.cpu!.machineMs),
+          ms(r.sqlFloor.cpu!.postgresMs),
+          ms(r.ratio.cpuBound),
         ]),
       ),
     );

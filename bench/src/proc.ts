@@ -1,5 +1,5 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -39,33 +39,72 @@ export function stop(child: ChildProcess): Promise<void> {
   });
 }
 
-/** CPU time used so far, ms: the whole machine's (busy, not idle or waiting) and each given process's. */
+/** CPU time used so far, ms: the whole machine's (busy, not idle or waiting), each given process's, and PostgreSQL's when asked. */
 export interface CpuSample {
   machineMs: number;
   processMs: number[];
+  /** The local PostgreSQL server's processes, the exited included; null when not asked. */
+  postgresMs: number | null;
 }
 
 /** Linux's `/proc` counts in USER_HZ ticks, 100 a second on every architecture Node runs on. */
 const MS_PER_TICK = 10;
 
+/** The fields of `/proc/<pid>/stat` after the command's name (which may hold spaces), in parentheses: ppid is [1], utime, stime, cutime, cstime [11] to [14]. */
+function statFields(pid: number | string): string[] {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  return stat.slice(stat.lastIndexOf(') ') + 2).split(' ');
+}
+
+const ticksMs = (...ticks: string[]): number => ticks.reduce((sum, tick) => sum + Number(tick), 0) * MS_PER_TICK;
+
 /**
- * The machine's busy CPU time (user, nice, system, irq and softirq of `/proc/stat`) and each
- * process's (utime + stime of `/proc/<pid>/stat`), so that a run can say where its CPU went; null
- * where there is no `/proc` (not Linux): the split is then left out.
+ * The PostgreSQL server a backend belongs to (its postmaster, the backend's parent), when the backend
+ * runs on this machine and `/proc` shows it; null otherwise (a remote server, not Linux).
  */
-export function cpuSample(pids: number[]): CpuSample | null {
+export function postmasterOf(backendPid: number): number | null {
+  if (!existsSync(`/proc/${backendPid}/stat`)) return null;
+  return Number(statFields(backendPid)[1]);
+}
+
+/**
+ * A PostgreSQL server's CPU time so far: the postmaster's own, its live processes' (backends,
+ * background workers) and, through the postmaster's cutime and cstime, that of every process of it
+ * that has exited (pgbench's backends end with their run).
+ */
+function postgresMs(postmaster: number): number {
+  const own = statFields(postmaster);
+  let ms = ticksMs(own[11]!, own[12]!, own[13]!, own[14]!);
+  for (const pid of readdirSync('/proc')) {
+    if (!/^\d+$/.test(pid)) continue;
+    try {
+      const fields = statFields(pid);
+      if (Number(fields[1]) === postmaster) ms += ticksMs(fields[11]!, fields[12]!);
+    } catch {
+      // Exited between the listing and the read: its time is in the postmaster's cutime now.
+    }
+  }
+  return ms;
+}
+
+/**
+ * The machine's busy CPU time (user, nice, system, irq and softirq of `/proc/stat`), each
+ * process's (utime + stime of `/proc/<pid>/stat`) and, given its postmaster, the PostgreSQL server's,
+ * so that a run can say where its CPU went; null where there is no `/proc` (not Linux): the split
+ * is then left out.
+ */
+export function cpuSample(pids: number[], postmaster: number | null = null): CpuSample | null {
   if (!existsSync('/proc/stat')) return null;
   const [user, nice, system, , , irq, softirq] = readFileSync('/proc/stat', 'utf8').split('\n', 1)[0]!.trim().split(/\s+/).slice(1).map(Number);
   const processMs = pids.map((pid) => {
-    // The fields after the command's name (which may hold spaces) in parentheses; utime and stime are the 14th and 15th.
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(') ') + 2).split(' ');
-    return (Number(fields[11]) + Number(fields[12])) * MS_PER_TICK;
+    const fields = statFields(pid);
+    return ticksMs(fields[11]!, fields[12]!);
   });
   const machineMs = (user! + nice! + system! + irq! + softirq!) * MS_PER_TICK;
+  const postgres = postmaster === null ? null : postgresMs(postmaster);
   // A format misread would print NaN quietly: fail the run (and so CI's smoke run) instead.
-  if (![machineMs, ...processMs].every(Number.isFinite)) throw new Error(`unreadable CPU counters in /proc: ${machineMs}, ${processMs.join(', ')}`);
-  return { machineMs, processMs };
+  if (![machineMs, ...processMs, postgres ?? 0].every(Number.isFinite)) throw new Error(`unreadable CPU counters in /proc: ${machineMs}, ${processMs.join(', ')}, ${postgres}`);
+  return { machineMs, processMs, postgresMs: postgres };
 }
 
 export function median(values: number[]): number {
