@@ -58,13 +58,18 @@ function statFields(pid: number | string): string[] {
 
 const ticksMs = (...ticks: string[]): number => ticks.reduce((sum, tick) => sum + Number(tick), 0) * MS_PER_TICK;
 
+/** Whether `/proc` shows a process of that id named `postgres`. */
+const isPostgres = (pid: number): boolean => existsSync(`/proc/${pid}/comm`) && readFileSync(`/proc/${pid}/comm`, 'utf8').trim() === 'postgres';
+
 /**
  * The PostgreSQL server a backend belongs to (its postmaster, the backend's parent), when the backend
- * runs on this machine and `/proc` shows it; null otherwise (a remote server, not Linux).
+ * runs on this machine and `/proc` shows it; null otherwise: a remote server, one in a container of
+ * its own (its pid names another process here), or no `/proc`.
  */
 export function postmasterOf(backendPid: number): number | null {
-  if (!existsSync(`/proc/${backendPid}/stat`)) return null;
-  return Number(statFields(backendPid)[1]);
+  if (!isPostgres(backendPid)) return null;
+  const parent = Number(statFields(backendPid)[1]);
+  return isPostgres(parent) ? parent : null;
 }
 
 /**
