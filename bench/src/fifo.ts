@@ -122,6 +122,8 @@ function cpuPerCheckout(before: CpuSample, after: CpuSample, checkouts: number):
   const serverMs = used(before.processMs[0]!, after.processMs[0]!);
   const runnerMs = used(before.processMs[1]!, after.processMs[1]!);
   const postgresMs = before.postgresMs === null || after.postgresMs === null ? null : used(before.postgresMs, after.postgresMs);
+  // Every run makes PostgreSQL work for hundreds of milliseconds: none counted means the reading is broken.
+  if (postgresMs !== null && postgresMs <= 0) throw new Error(`PostgreSQL's CPU read as ${postgresMs} ms per checkout from /proc`);
   return { machineMs, serverMs, runnerMs, postgresMs, restMs: machineMs - serverMs - runnerMs - (postgresMs ?? 0) };
 }
 

@@ -75,21 +75,30 @@ export function postmasterOf(backendPid: number): number | null {
 /**
  * A PostgreSQL server's CPU time so far: the postmaster's own, its live processes' (backends,
  * background workers) and, through the postmaster's cutime and cstime, that of every process of it
- * that has exited (pgbench's backends end with their run).
+ * that has exited (pgbench's backends end with their run). A process reaped while its siblings are
+ * read would be counted twice or not at all, so the reading is taken again until the postmaster
+ * reaped nothing during it.
  */
 function postgresMs(postmaster: number): number {
-  const own = statFields(postmaster);
-  let ms = ticksMs(own[11]!, own[12]!, own[13]!, own[14]!);
-  for (const pid of readdirSync('/proc')) {
-    if (!/^\d+$/.test(pid)) continue;
-    try {
-      const fields = statFields(pid);
-      if (Number(fields[1]) === postmaster) ms += ticksMs(fields[11]!, fields[12]!);
-    } catch {
-      // Exited between the listing and the read: its time is in the postmaster's cutime now.
+  // The postmaster's own time and that of its children it reaped (cutime, cstime).
+  const postmasterTimes = () => {
+    const fields = statFields(postmaster);
+    return { ownMs: ticksMs(fields[11]!, fields[12]!), reapedMs: ticksMs(fields[13]!, fields[14]!) };
+  };
+  for (;;) {
+    const { ownMs, reapedMs } = postmasterTimes();
+    let liveMs = 0;
+    for (const pid of readdirSync('/proc')) {
+      if (!/^\d+$/.test(pid)) continue;
+      try {
+        const fields = statFields(pid);
+        if (Number(fields[1]) === postmaster) liveMs += ticksMs(fields[11]!, fields[12]!);
+      } catch {
+        // Gone between the listing and the read: the reaped time, read again below, tells.
+      }
     }
+    if (postmasterTimes().reapedMs === reapedMs) return ownMs + reapedMs + liveMs;
   }
-  return ms;
 }
 
 /**
