@@ -110,6 +110,17 @@ t.test("on PostgreSQL a transaction's begin travels with its first statement", {
     const { rows: single } = await client.query('select 3 as c');
     t.same(single, [{ c: 3 }]);
     await client.query('rollback');
+    // A failed statement answers PostgreSQL's error, its stack leading back to where it was awaited.
+    const failed = await (async function divideByZero() {
+      await client.query('select 1 / 0');
+    })().then(
+      () => null,
+      (error: unknown) => error as pg.DatabaseError,
+    );
+    t.equal(failed?.code, '22012', "PostgreSQL's error");
+    t.match(failed?.stack, /at async divideByZero/, 'its stack names the caller');
+    const called = await new Promise<unknown[]>((resolve, reject) => client.query('select 4 as d', (error: Error | null, result: pg.QueryResult) => (error ? reject(error) : resolve(result.rows))));
+    t.same(called, [{ d: 4 }], "pg's callback form answers as before");
     // The session context goes with the begin, and both with the next statement: it answers alone.
     await client.query('begin');
     await client.query(`set local role "atrium_tenant"; set local "app"."company_id" = 'held'`);
