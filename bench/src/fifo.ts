@@ -11,6 +11,7 @@ import { mkdirSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import type { ChildProcess } from 'node:child_process';
+import type { GcTimeMessage } from './servers/gc-time.ts';
 import { medianCounts, type SqlCountRequest, type SqlCounts, type SqlCountsMessage } from './servers/sql-count.ts';
 import { atriumLoad, CHECKOUT, floorLoad, type LoadResult } from './fifo-load.ts';
 import { QTY, QUEUE_DDL, resetRun, seedFixture, seedHistory, seedRun, type Shape } from './fifo-seed.ts';
@@ -52,6 +53,8 @@ const PROFILE = process.argv.includes('--cpu-prof');
 interface CheckoutCpu {
   machineMs: number;
   serverMs: number;
+  /** Of the server's, its main thread's garbage collection pauses (Atrium; null for the floor). */
+  serverGcMs: number | null;
   runnerMs: number;
   postgresMs: number | null;
   restMs: number;
@@ -93,18 +96,24 @@ function startAtrium(databaseUrl: string): Promise<{ child: ChildProcess; url: s
   });
 }
 
-/** Sends a counting request to the Atrium server and waits for its counts (see servers/sql-count.ts). */
-function sqlCounts(child: ChildProcess, action: SqlCountRequest['action']): Promise<SqlCountsMessage> {
+/** Sends a request to the Atrium server over IPC and waits for its answer, the next message of the same type. */
+function askServer<Answer extends { type: string }>(child: ChildProcess, request: { type: Answer['type']; [field: string]: unknown }): Promise<Answer> {
   return new Promise((resolve) => {
-    const onMessage = (message: SqlCountsMessage) => {
-      if (message?.type !== 'sql') return;
+    const onMessage = (message: Answer) => {
+      if (message?.type !== request.type) return;
       child.off('message', onMessage);
       resolve(message);
     };
     child.on('message', onMessage);
-    child.send({ type: 'sql', action } satisfies SqlCountRequest);
+    child.send(request);
   });
 }
+
+/** Sends a counting request to the Atrium server and waits for its counts (see servers/sql-count.ts). */
+const sqlCounts = (child: ChildProcess, action: SqlCountRequest['action']) => askServer<SqlCountsMessage>(child, { type: 'sql', action } satisfies SqlCountRequest);
+
+/** The Atrium server's garbage collection time so far (see servers/gc-time.ts). */
+const gcTime = (child: ChildProcess) => askServer<GcTimeMessage>(child, { type: 'gc' });
 
 /** Waits until Atrium's dispatcher has delivered the outbox: its backlog must not run into the next peer's run. */
 async function outboxDrained(db: pg.Client): Promise<void> {
@@ -116,7 +125,7 @@ async function outboxDrained(db: pg.Client): Promise<void> {
   throw new Error('the outbox did not drain in 30 s');
 }
 
-function cpuPerCheckout(before: CpuSample, after: CpuSample, checkouts: number): CheckoutCpu {
+function cpuPerCheckout(before: CpuSample, after: CpuSample, checkouts: number, gcMs: number | null): CheckoutCpu {
   const used = (from: number, to: number) => (to - from) / checkouts;
   const machineMs = used(before.machineMs, after.machineMs);
   const serverMs = used(before.processMs[0]!, after.processMs[0]!);
@@ -124,7 +133,7 @@ function cpuPerCheckout(before: CpuSample, after: CpuSample, checkouts: number):
   const postgresMs = before.postgresMs === null || after.postgresMs === null ? null : used(before.postgresMs, after.postgresMs);
   // Every run makes PostgreSQL work for hundreds of milliseconds: none counted means the reading is broken.
   if (postgresMs !== null && postgresMs <= 0) throw new Error(`PostgreSQL's CPU read as ${postgresMs} ms per checkout from /proc`);
-  return { machineMs, serverMs, runnerMs, postgresMs, restMs: machineMs - serverMs - runnerMs - (postgresMs ?? 0) };
+  return { machineMs, serverMs, serverGcMs: gcMs === null ? null : gcMs / checkouts, runnerMs, postgresMs, restMs: machineMs - serverMs - runnerMs - (postgresMs ?? 0) };
 }
 
 async function main(): Promise<void> {
@@ -166,9 +175,12 @@ async function main(): Promise<void> {
       await outboxDrained(db);
       const plan = await seedRun(db, fixture, shape, clients, checkouts);
       const pids = [atrium!.child.pid!, process.pid];
+      // Asked outside the CPU readings: the IPC round trip is not the run's.
+      const gcBefore = peer === 'atrium' ? await gcTime(atrium!.child) : null;
       const before = cpuSample(pids, postmaster);
       const load: LoadResult = peer === 'atrium' ? await atriumLoad(atrium!.url, fixture, plan, QTY) : await floorLoad(databaseUrl, plan);
       const after = cpuSample(pids, postmaster);
+      const gcMs = gcBefore ? (await gcTime(atrium!.child)).pauseMs - gcBefore.pauseMs : null;
       const label = `${peer} ${shape} ×${clients}`;
       const check = await verifyRun(db, plan, label);
       const refused = peer === 'atrium' ? load.refused : checkouts - check.sales;
@@ -179,7 +191,7 @@ async function main(): Promise<void> {
         p99Ms: percentile(load.latencies, 99),
         check,
         refused,
-        cpu: before && after ? cpuPerCheckout(before, after, load.latencies.length) : null,
+        cpu: before && after ? cpuPerCheckout(before, after, load.latencies.length, gcMs) : null,
       };
     };
 
@@ -246,6 +258,7 @@ async function main(): Promise<void> {
   const medianCpu = (cpus: CheckoutCpu[]): CheckoutCpu => ({
     machineMs: median(cpus.map((c) => c.machineMs)),
     serverMs: median(cpus.map((c) => c.serverMs)),
+    serverGcMs: cpus.every((c) => c.serverGcMs !== null) ? median(cpus.map((c) => c.serverGcMs!)) : null,
     runnerMs: median(cpus.map((c) => c.runnerMs)),
     postgresMs: cpus.every((c) => c.postgresMs !== null) ? median(cpus.map((c) => c.postgresMs!)) : null,
     restMs: median(cpus.map((c) => c.restMs)),
@@ -311,16 +324,17 @@ async function main(): Promise<void> {
   if (cpuRows.length) {
     const ms = (value: number | null) => (value === null ? '-' : value.toFixed(2));
     console.log(
-      "\nCPU per checkout, ms of the whole machine (medians): Atrium's split into its server, its clients (the runner), PostgreSQL ('-': not on this machine, then in the rest) and the rest of the machine; the floor's PostgreSQL share beside it; floor/atrium is the rate ratio the CPU allows where it bounds both\n",
+      "\nCPU per checkout, ms of the whole machine (medians): Atrium's split into its server (of it, its main thread's garbage collection pauses), its clients (the runner), PostgreSQL ('-': not on this machine, then in the rest) and the rest of the machine; the floor's PostgreSQL share beside it; floor/atrium is the rate ratio the CPU allows where it bounds both\n",
     );
     console.log(
       table(
-        ['shape', 'clients', 'atrium', 'server', 'clients', 'postgres', 'rest', 'floor', 'floor postgres', 'floor/atrium'],
+        ['shape', 'clients', 'atrium', 'server', 'of it GC', 'clients', 'postgres', 'rest', 'floor', 'floor postgres', 'floor/atrium'],
         cpuRows.map((r) => [
           r.shape,
           String(r.clients),
           ms(r.atrium.cpu!.machineMs),
           ms(r.atrium.cpu!.serverMs),
+          ms(r.atrium.cpu!.serverGcMs),
           ms(r.atrium.cpu!.runnerMs),
           ms(r.atrium.cpu!.postgresMs),
           ms(r.atrium.cpu!.restMs),

@@ -1,11 +1,12 @@
 import type { AtriumApp } from '@atrium/core';
 import { announce } from './announce.ts';
+import { serveGcTime } from './gc-time.ts';
 import { serveSqlCounts } from './sql-count.ts';
 
 /**
  * Hands a started Atrium server to its runner: stops cleanly on SIGTERM (which also writes the CPU
- * profile when started with --cpu-prof), optionally answers SQL counting requests, and announces
- * the port.
+ * profile when started with --cpu-prof), answers requests for its garbage collection time,
+ * optionally SQL counting requests, and announces the port.
  */
 export function serveAtrium(app: AtriumApp, options: { sqlCounts?: boolean } = {}): void {
   if (options.sqlCounts) {
@@ -21,6 +22,7 @@ export function serveAtrium(app: AtriumApp, options: { sqlCounts?: boolean } = {
       },
     });
   }
+  serveGcTime();
   process.once('SIGTERM', () => {
     void app.stop().finally(() => process.exit(0));
   });
