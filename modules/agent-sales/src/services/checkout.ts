@@ -260,16 +260,22 @@ export async function checkoutAgentCart({ em, viewer, emit, publish }: AgentSale
         );
       }
       const taken = sold.taken ?? [];
+      const takenFrom = new Map<string, number>();
+      for (const allocation of taken) takenFrom.set(allocation.transfer_line_id, (takenFrom.get(allocation.transfer_line_id) ?? 0) + allocation.quantity);
+      // Every layer of these products with stock was locked: what they are left with is the new on hand.
+      const left = (sold.layers ?? []).map((row) => ({ row, productId: row.product_id, remaining: row.remaining - (takenFrom.get(row.id) ?? 0) }));
+      // Entities for the layers taken from only: the answer names those.
       const layers = new Map(
-        (sold.layers ?? []).map((row) => {
-          const left = row.remaining - taken.reduce((sum, allocation) => sum + (allocation.transfer_line_id === row.id ? allocation.quantity : 0), 0);
-          const layer = tx.create(
-            AgentTransferLine,
-            { id: row.id, companyId: viewer.companyId, transferId: row.transfer_id, agentId: viewer.id, productId: row.product_id, position: row.position, qtySent: row.qty_sent, qtyAccepted: row.qty_accepted, acceptedAt: new Date(row.accepted_at), remaining: left },
-            { persist: false },
-          );
-          return [row.id, layer];
-        }),
+        left
+          .filter(({ row }) => takenFrom.has(row.id))
+          .map(({ row, remaining }) => [
+            row.id,
+            tx.create(
+              AgentTransferLine,
+              { id: row.id, companyId: viewer.companyId, transferId: row.transfer_id, agentId: viewer.id, productId: row.product_id, position: row.position, qtySent: row.qty_sent, qtyAccepted: row.qty_accepted, acceptedAt: new Date(row.accepted_at), remaining },
+              { persist: false },
+            ),
+          ]),
       );
       const byLine = Map.groupBy(taken, (allocation) => allocation.sale_line_id);
       const written = saleLines.map(
@@ -281,8 +287,7 @@ export async function checkoutAgentCart({ em, viewer, emit, publish }: AgentSale
           })),
         }),
       );
-      // Every layer of these products with stock was locked: their remaining is the new on hand.
-      return { sale, written, stock: onHandOfLayers([...layers.values()], productIds) };
+      return { sale, written, stock: onHandOfLayers(left, productIds) };
     },
     lostKeyRace,
   );
