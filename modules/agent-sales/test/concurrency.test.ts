@@ -1,7 +1,8 @@
 import t from 'tap';
 import { randomBytes } from 'node:crypto';
+import pg from 'pg';
 import { createTestApp, createTestDatabase, type TestApp, postgresOnly } from '@atrium/core/testing';
-import { CHECKOUT, handOver, ledgerMismatches, modules, newCart, newAgent, newProduct, onHand, RETURN } from './helpers.ts';
+import { ADD_TO_CART, CHECKOUT, handOver, ledgerMismatches, modules, newCart, newAgent, newProduct, onHand, RETURN } from './helpers.ts';
 
 /** Two instances of one app on one database, as a load balancer would see them. */
 async function twoInstances(t: { teardown(fn: () => unknown): void }): Promise<[TestApp, TestApp]> {
@@ -108,4 +109,54 @@ t.test('carts naming products in opposite orders, and returns racing checkouts: 
   t.ok(returns.every((r) => !r.errors || r.errors[0]?.extensions?.code === 'BAD_USER_INPUT'), "returns that lost are refused as beyond the line's remaining");
   t.same(await a.sql('select remaining from agent_transfer_line where id = $1', [last.lineIds[0]]), [{ remaining: 0 }]);
   t.same(await ledgerMismatches(a), { remaining: [], sales: [], refunds: [] });
+});
+
+t.test('a line added while a checkout waits for the cart is sold with it', { skip: postgresOnly }, async (t) => {
+  const database = await createTestDatabase(modules);
+  t.teardown(() => database.drop());
+  const test = await createTestApp({ modules, database, config: { logLevel: 'error' } });
+  t.teardown(() => test.close());
+  const company = await test.createCompany();
+  const office = company.owner;
+  const agent = await newAgent(test, company);
+  const soap = await newProduct(test, office, 'Soap');
+  const brush = await newProduct(test, office, 'Brush');
+  await handOver(test, office, agent, [
+    { productId: soap, quantity: 5 },
+    { productId: brush, quantity: 5 },
+  ]);
+  const cartId = await newCart(test, agent, [{ productId: soap, quantity: 1 }]);
+
+  // Another session holds the cart; an add, then a checkout, queue behind it, in that order.
+  const holder = new pg.Client({ connectionString: database.target.driver === 'postgresql' ? database.target.url : '' });
+  await holder.connect();
+  t.teardown(() => holder.end());
+  await holder.query('begin');
+  await holder.query('select id from agent_cart where id = $1 for update', [cartId]);
+  const holderPid = (await holder.query<{ pid: number }>('select pg_backend_pid() as pid')).rows[0]!.pid;
+  // Sessions waiting behind the holder, directly or behind one that waits for it.
+  const queued = async (n: number) => {
+    for (;;) {
+      const [row] = await test.sql<{ n: number }>(
+        `select count(*)::int as n from pg_stat_activity a
+          where $1 = any(pg_blocking_pids(a.pid))
+             or exists (select from pg_stat_activity w where $1 = any(pg_blocking_pids(w.pid)) and w.pid = any(pg_blocking_pids(a.pid)))`,
+        [holderPid],
+      );
+      if (row!.n >= n) return;
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+  };
+  const adding = test.gql(ADD_TO_CART, { input: { cartId, productId: brush, quantity: 2 } }, agent);
+  await queued(1);
+  const checkingOut = test.gql(CHECKOUT, { input: { cartId, idempotencyKey: 'behind-an-add' } }, agent);
+  await queued(2);
+  await holder.query('commit');
+  const [added, sold] = await Promise.all([adding, checkingOut]);
+  t.equal(added.errors, undefined, 'the add, first in the queue, commits its line');
+  t.equal(sold.errors, undefined, 'the checkout, behind it, sells');
+  const lines = (sold.data.checkoutAgentCart.lines as { productId: string; quantity: number }[]).map((line) => [line.productId, line.quantity]);
+  t.same(lines.sort(), [[soap, 1], [brush, 2]].sort(), 'both lines: the one added while it waited too');
+  t.same(await onHand(test, office, agent.id), { [soap]: 4, [brush]: 3 });
+  t.same(await ledgerMismatches(test), { remaining: [], sales: [], refunds: [] });
 });
