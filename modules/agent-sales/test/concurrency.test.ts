@@ -111,7 +111,7 @@ t.test('carts naming products in opposite orders, and returns racing checkouts: 
   t.same(await ledgerMismatches(a), { remaining: [], sales: [], refunds: [] });
 });
 
-t.test('a line added while a checkout waits for the cart is sold with it', { skip: postgresOnly }, async (t) => {
+t.test('a line added or removed while a checkout waits for the cart is sold as it then is', { skip: postgresOnly }, async (t) => {
   const database = await createTestDatabase(modules);
   t.teardown(() => database.drop());
   const test = await createTestApp({ modules, database, config: { logLevel: 'error' } });
@@ -125,14 +125,9 @@ t.test('a line added while a checkout waits for the cart is sold with it', { ski
     { productId: soap, quantity: 5 },
     { productId: brush, quantity: 5 },
   ]);
-  const cartId = await newCart(test, agent, [{ productId: soap, quantity: 1 }]);
-
-  // Another session holds the cart; an add, then a checkout, queue behind it, in that order.
   const holder = new pg.Client({ connectionString: database.target.driver === 'postgresql' ? database.target.url : '' });
   await holder.connect();
   t.teardown(() => holder.end());
-  await holder.query('begin');
-  await holder.query('select id from agent_cart where id = $1 for update', [cartId]);
   const holderPid = (await holder.query<{ pid: number }>('select pg_backend_pid() as pid')).rows[0]!.pid;
   // Sessions waiting behind the holder, directly or behind one that waits for it.
   const queued = async (n: number) => {
@@ -147,16 +142,33 @@ t.test('a line added while a checkout waits for the cart is sold with it', { ski
       await new Promise((resolve) => setTimeout(resolve, 10));
     }
   };
-  const adding = test.gql(ADD_TO_CART, { input: { cartId, productId: brush, quantity: 2 } }, agent);
-  await queued(1);
-  const checkingOut = test.gql(CHECKOUT, { input: { cartId, idempotencyKey: 'behind-an-add' } }, agent);
-  await queued(2);
-  await holder.query('commit');
-  const [added, sold] = await Promise.all([adding, checkingOut]);
-  t.equal(added.errors, undefined, 'the add, first in the queue, commits its line');
-  t.equal(sold.errors, undefined, 'the checkout, behind it, sells');
-  const lines = (sold.data.checkoutAgentCart.lines as { productId: string; quantity: number }[]).map((line) => [line.productId, line.quantity]);
-  t.same(lines.sort(), [[soap, 1], [brush, 2]].sort(), 'both lines: the one added while it waited too');
-  t.same(await onHand(test, office, agent.id), { [soap]: 4, [brush]: 3 });
+  /** Another session holds the cart; `change`, then a checkout, queue behind it, in that order. */
+  const behind = async (cartId: string, key: string, change: () => Promise<{ errors?: unknown[] }>) => {
+    await holder.query('begin');
+    await holder.query('select id from agent_cart where id = $1 for update', [cartId]);
+    const changing = change();
+    await queued(1);
+    const checkingOut = test.gql(CHECKOUT, { input: { cartId, idempotencyKey: key } }, agent);
+    await queued(2);
+    await holder.query('commit');
+    const [changed, sold] = await Promise.all([changing, checkingOut]);
+    t.equal(changed.errors, undefined, 'the change, first in the queue, commits');
+    t.equal(sold.errors, undefined, 'the checkout, behind it, sells');
+    return (sold.data.checkoutAgentCart.lines as { productId: string; quantity: number }[]).map((line) => [line.productId, line.quantity]);
+  };
+
+  const added = await newCart(test, agent, [{ productId: soap, quantity: 1 }]);
+  const addedLines = await behind(added, 'behind-an-add', () => test.gql(ADD_TO_CART, { input: { cartId: added, productId: brush, quantity: 2 } }, agent));
+  t.same(addedLines.sort(), [[soap, 1], [brush, 2]].sort(), 'the line added while it waited is sold too');
+
+  const removed = await newCart(test, agent, [
+    { productId: soap, quantity: 1 },
+    { productId: brush, quantity: 1 },
+  ]);
+  const [brushLine] = await test.sql<{ id: string }>('select id from agent_cart_line where cart_id = $1 and product_id = $2', [removed, brush]);
+  const removedLines = await behind(removed, 'behind-a-removal', () => test.gql(`mutation ($id: ID!) { removeFromAgentCart(lineId: $id) { id } }`, { id: brushLine!.id }, agent));
+  t.same(removedLines, [[soap, 1]], 'the line removed while it waited is not');
+
+  t.same(await onHand(test, office, agent.id), { [soap]: 3, [brush]: 3 });
   t.same(await ledgerMismatches(test), { remaining: [], sales: [], refunds: [] });
 });

@@ -14,6 +14,8 @@ export const AgentCart = defineEntity({
     companyId: p.uuid(),
     agentId: p.uuid(),
     status: p.enum(() => [...CART_STATUSES]).columnType('text').default('OPEN'),
+    /** Bumped by every change of the cart's lines (see checkout's lock). */
+    linesVersion: p.integer().default(0),
     createdAt: createdAt(),
     checkedOutAt: p.datetime().nullable(),
   },

@@ -97,6 +97,7 @@ export async function addToAgentCart({ em, viewer }: AgentSalesContext, input: u
     if (cart.status !== 'OPEN') throw conflict('The cart is checked out; open another one');
     if ((await tx.count(AgentCartLine, { cartId: cart.id })) >= MAX_CART_LINES) throw new BadUserInputError({ 'input.cartId': `holds ${MAX_CART_LINES} lines already` });
     tx.create(AgentCartLine, { cartId: cart.id, productId: product.id, quantity: data.quantity, unitPrice, discount } as AgentCartLine);
+    cart.linesVersion += 1;
     await tx.flush();
     return cart;
   });
@@ -111,6 +112,7 @@ export async function removeFromAgentCart({ em, viewer }: AgentSalesContext, lin
     if (!cart) throw notFound('Cart line');
     if (cart.status !== 'OPEN') throw conflict('The cart is checked out');
     await tx.nativeDelete(AgentCartLine, { id: line.id });
+    cart.linesVersion += 1;
     return cart;
   });
 }

@@ -71,24 +71,35 @@ type WrittenLine = { line: AgentSaleLine; allocations: { allocation: AgentAlloca
 
 /**
  * The sale already made with this key, and the cart (the given one, or the agent's oldest open one)
- * locked: one statement. The sale is looked up in the statement's snapshot, taken before any wait
- * for the cart's lock (see the raced case in `checkoutAgentCart`).
+ * locked, with its lines: one statement. The sale and the lines are read in the statement's
+ * snapshot, taken before any wait for the cart's lock (see the raced case in `checkoutAgentCart`).
+ * The lines are answered only if they are still current: a change of them committed while this
+ * waited bumped the locked row's `lines_version` past the snapshot's (`null`: read them again).
  */
-async function lockCartForCheckout(tx: EntityManager, viewer: Viewer, data: CheckoutInput): Promise<{ previous: boolean; cart: { id: string; status: string } | null }> {
+async function lockCartForCheckout(
+  tx: EntityManager,
+  viewer: Viewer,
+  data: CheckoutInput,
+): Promise<{ previous: boolean; cart: { id: string; status: string } | null; lines: CartLineRow[] | null }> {
   const [row] = (await executePrepared(
     tx,
-    `select s.id as previous, c.id, c.status
+    `select s.id as previous, c.id, c.status,
+            case when c.lines_version = (select v.lines_version from agent_cart v where v.id = c.id) then (
+              select coalesce(json_agg(json_build_object('product_id', l.product_id, 'quantity', l.quantity, 'unit_price', l.unit_price::text, 'discount', l.discount::text)
+                                       order by l.created_at, l.id), '[]')
+                from agent_cart_line l where l.company_id = ? and l.cart_id = c.id
+            ) end as lines
        from (values (1)) as one (x)
        left join agent_sale s on s.company_id = ? and s.agent_id = ? and s.idempotency_key = ?
        left join lateral (
-         select id, status from agent_cart
+         select id, status, lines_version from agent_cart
           where company_id = ? and agent_id = ? and ${data.cartId ? 'id = ?' : "status = 'OPEN'"}
           order by created_at, id limit 1
             for update
        ) c on true`,
-    [viewer.companyId, viewer.id, data.idempotencyKey, viewer.companyId, viewer.id, ...(data.cartId ? [data.cartId] : [])],
-  )) as { previous: string | null; id: string | null; status: string | null }[];
-  return { previous: !!row?.previous, cart: row?.id ? { id: row.id, status: row.status! } : null };
+    [viewer.companyId, viewer.companyId, viewer.id, data.idempotencyKey, viewer.companyId, viewer.id, ...(data.cartId ? [data.cartId] : [])],
+  )) as { previous: string | null; id: string | null; status: string | null; lines: CartLineRow[] | null }[];
+  return { previous: !!row?.previous, cart: row?.id ? { id: row.id, status: row.status! } : null, lines: row?.lines ?? null };
 }
 
 /** A FIFO layer as checkout locks it (its remaining before the sale). */
@@ -192,7 +203,8 @@ async function sell(tx: EntityManager, viewer: Viewer, sale: AgentSale, lines: r
  * Sells a cart of the calling agent from the agent's own stock, in one transaction:
  *
  * 1. a sale already made with this idempotency key is answered (CONFLICT if it was another cart or customer);
- * 2. the cart is locked (a cart sells once; adds wait) and its lines read;
+ * 2. the cart is locked (a cart sells once; adds wait) and its lines read, in the same statement
+ *    unless an add or a removal committed while it waited for the lock (then in one more);
  * 3. in one statement (`sell`), the agent's layers of the cart's products that have stock are locked
  *    `FOR UPDATE` oldest first (acceptance time, then id) — every checkout locks in that one order,
  *    and waits rather than skips, so FIFO holds and no two checkouts deadlock over layers; PostgreSQL
@@ -202,8 +214,8 @@ async function sell(tx: EntityManager, viewer: Viewer, sale: AgentSale, lines: r
  *    allocations, the layers' new remaining, the cart's status and the event are written;
  * 4. a shortfall fails the whole checkout with INSUFFICIENT_STOCK: that statement wrote nothing.
  *
- * Four statements in all — the row-level security scope, the key with the cart's lock, the lines, the
- * sale — plain SQL but for a customer's check; on PostgreSQL the sale carries the commit, so the
+ * Three statements in all — the row-level security scope, the key with the cart's lock and its lines,
+ * the sale — plain SQL but for a customer's check; on PostgreSQL the sale carries the commit, so the
  * layers stay locked for that one message. A serialisation failure or deadlock reruns the
  * transaction; a concurrent repeat of the key loses on the unique index and reruns into step 1.
  * `agentStockChanged` is published after commit (the caller's, when called inside a transaction),
@@ -215,7 +227,7 @@ export async function checkoutAgentCart({ em, viewer, emit, publish }: AgentSale
   const result = await transactionWithRetry(
     em,
     async (tx) => {
-      const { previous, cart } = await lockCartForCheckout(tx, viewer, data);
+      const { previous, cart, lines: current } = await lockCartForCheckout(tx, viewer, data);
       if (previous) return { sale: answerRepeat((await findByKey(tx, viewer, data.idempotencyKey))!, data), written: null, stock: null };
       if (!cart) throw data.cartId ? notFound('Cart') : new BadUserInputError({ 'input.cartId': 'is needed: you have no open cart' });
       if (cart.status !== 'OPEN') {
@@ -228,11 +240,13 @@ export async function checkoutAgentCart({ em, viewer, emit, publish }: AgentSale
         const customer = await findContact(tx, viewer, data.customerId);
         if (!customer || customer.deletedAt) throw new BadUserInputError({ 'input.customerId': 'is not a contact you can see' });
       }
-      const lines = (await executePrepared(
-        tx,
-        'select product_id, quantity, unit_price, discount from agent_cart_line where company_id = ? and cart_id = ? order by created_at, id',
-        [viewer.companyId, cart.id],
-      )) as unknown as CartLineRow[];
+      const lines =
+        current ??
+        ((await executePrepared(
+          tx,
+          'select product_id, quantity, unit_price, discount from agent_cart_line where company_id = ? and cart_id = ? order by created_at, id',
+          [viewer.companyId, cart.id],
+        )) as unknown as CartLineRow[]);
       if (!lines.length) throw new BadUserInputError({ 'input.cartId': 'is an empty cart' });
       const priced = lines.map((line) => ({ productId: line.product_id, quantity: line.quantity, unitPrice: line.unit_price, discount: line.discount }));
       const total = priced.reduce((sum, line) => sum + lineTotal(line), 0n);
