@@ -68,7 +68,7 @@ export async function signUp(context: ServiceContext, input: unknown): Promise<A
   const email = normalizeEmail(data.email);
   return systemEm(kernel).transactional(async (em) => {
     const plan = await planForNewCompany(em, kernel);
-    const company = em.create(Company, { name: data.companyName.trim(), plan: em.getReference(Plan, plan.id) as never, accessVersion: 1 });
+    const company = em.create(Company, { name: data.companyName.trim(), plan: em.getReference(Plan, plan.id), accessVersion: 1 });
     // companyId is a plain column to the ORM: the company must exist before rows that point to it.
     await em.flush();
     const branch = em.create(Branch, { companyId: company.id, name: 'Main' });

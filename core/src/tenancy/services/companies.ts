@@ -155,7 +155,7 @@ export async function setCompanyPlan(context: ServiceContext, companyId: string,
     if (!company) throw notFound('Company');
     const plan = await em.findOne(Plan, { code: planCode });
     if (!plan) throw new BadUserInputError({ planCode: `no plan "${planCode}"` });
-    company.plan = em.getReference(Plan, plan.id) as never;
+    company.plan = em.getReference(Plan, plan.id);
     await em.flush();
     await runOnEnable(em, context.kernel, company.id, await companyModules(em, context.kernel, company));
     await bumpCompanyAccess(em, context.kernel, company.id);
