@@ -9,20 +9,15 @@ export interface GcTimeMessage {
   type: 'gc';
   /** Time the server's main thread spent in garbage collection since it started, ms. */
   pauseMs: number;
-  /** Collections since it started, young and old generation. */
-  collections: number;
 }
 
 /** Adds up the server's garbage collections (perf_hooks' `gc` entries) and answers the runner's requests for the totals. */
 export function serveGcTime(): void {
-  const total = { pauseMs: 0, collections: 0 };
+  let pauseMs = 0;
   new PerformanceObserver((list) => {
-    for (const entry of list.getEntries()) {
-      total.pauseMs += entry.duration;
-      total.collections += 1;
-    }
+    for (const entry of list.getEntries()) pauseMs += entry.duration;
   }).observe({ entryTypes: ['gc'] });
   process.on('message', (message: GcTimeRequest) => {
-    if (message?.type === 'gc') process.send?.({ type: 'gc', ...total } satisfies GcTimeMessage);
+    if (message?.type === 'gc') process.send?.({ type: 'gc', pauseMs } satisfies GcTimeMessage);
   });
 }
