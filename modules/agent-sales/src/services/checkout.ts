@@ -74,7 +74,7 @@ type WrittenLine = { line: AgentSaleLine; allocations: { allocation: AgentAlloca
  * locked, with its lines: one statement. The sale and the lines are read in the statement's
  * snapshot, taken before any wait for the cart's lock (see the raced case in `checkoutAgentCart`).
  * The lines are answered only if they are still current: a change of them committed while this
- * waited bumped the locked row's `lines_version` past the snapshot's (`null`: read them again).
+ * waited bumped the locked row's `lines_version` past the snapshot's (`null`: run it again).
  */
 async function lockCartForCheckout(
   tx: EntityManager,
@@ -240,13 +240,9 @@ export async function checkoutAgentCart({ em, viewer, emit, publish }: AgentSale
         const customer = await findContact(tx, viewer, data.customerId);
         if (!customer || customer.deletedAt) throw new BadUserInputError({ 'input.customerId': 'is not a contact you can see' });
       }
-      const lines =
-        current ??
-        ((await executePrepared(
-          tx,
-          'select product_id, quantity, unit_price, discount from agent_cart_line where company_id = ? and cart_id = ? order by created_at, id',
-          [viewer.companyId, cart.id],
-        )) as unknown as CartLineRow[]);
+      // Stale (changed while this waited): read again under the lock now held, in a fresh snapshot
+      // that every committed change precedes, so they are current.
+      const lines = current ?? (await lockCartForCheckout(tx, viewer, { ...data, cartId: cart.id })).lines!;
       if (!lines.length) throw new BadUserInputError({ 'input.cartId': 'is an empty cart' });
       const priced = lines.map((line) => ({ productId: line.product_id, quantity: line.quantity, unitPrice: line.unit_price, discount: line.discount }));
       const total = priced.reduce((sum, line) => sum + lineTotal(line), 0n);
