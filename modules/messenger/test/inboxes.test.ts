@@ -58,6 +58,12 @@ t.test('inboxes: the contract end to end', async (t) => {
   t.same(fieldsOf(foreignUser), ['userId']);
   t.equal(await countRows(test, 'messenger_inbox_member'), beforeMembers, 'nothing was written');
   t.equal(await stampOf(other.owner.id), foreignStamp, 'nor any access stamp');
+  for (const [name, mutation] of [['addInboxMember', ADD], ['removeInboxMember', REMOVE]] as const) {
+    const malformed = await test.gql(mutation, { i: inboxId, u: 'not-an-id' }, owner);
+    t.equal(codeOf(malformed), 'BAD_USER_INPUT', `${name}: a user id that is no id is bad input`);
+    t.same(fieldsOf(malformed), ['userId']);
+  }
+  t.equal(await countRows(test, 'messenger_inbox_member'), beforeMembers, 'nothing was written');
   t.same(data(await test.gql(REMOVE, { i: inboxId, u: alice.id }, owner), 'remove').removeInboxMember.members, []);
   t.equal(await stampOf(alice.id), before + 2, 'removing her moves it again');
   data(await test.gql(REMOVE, { i: inboxId, u: alice.id }, owner), 'remove again');
