@@ -1,5 +1,5 @@
 import t from 'tap';
-import { CHECKOUT, handOver, ledgerMismatches, ledgerState, newAgent, newCart, newProduct, ok, onHand, REFUND, setup, ADD_TO_CART, countRows, CREATE_PRODUCT } from './helpers.ts';
+import { CHECKOUT, handOver, ledgerMismatches, ledgerState, newAgent, newCart, newProduct, ok, onHand, REFUND, rowsOf, setup, ADD_TO_CART, countRows, CREATE_PRODUCT } from './helpers.ts';
 
 t.test('checkout allocates FIFO across accepted transfers and never oversells', async (t) => {
   const { test, company, office, agent } = await setup();
@@ -234,4 +234,46 @@ t.test('checkout: bad input is refused and writes nothing', async (t) => {
     if (field) t.ok(res.errors?.[0]?.extensions?.fields?.[field], `${name}: names ${field}`);
     t.same(await ledgerState(test), before, `${name}: nothing written`);
   }
+});
+
+t.test('removeFromAgentCart: a line not in an open cart of your own is refused and writes nothing', async (t) => {
+  const { test, company, office, agent } = await setup();
+  t.teardown(() => test.close());
+  const other = await newAgent(test, company);
+  const noKey = await test.createUser({ company, permissions: ['crm.product.read'] });
+  const soap = await newProduct(test, office, 'Soap');
+  await handOver(test, office, agent, [{ productId: soap, quantity: 5 }]);
+  const REMOVE = `mutation ($id: ID!) { removeFromAgentCart(lineId: $id) { id lines { id } } }`;
+  const CART_LINES = `query ($id: ID!) { agentCart(id: $id) { lines { id } } }`;
+  const lineIds = async (cartId: string): Promise<string[]> => (await ok(test.gql(CART_LINES, { id: cartId }, agent))).agentCart.lines.map((line: { id: string }) => line.id);
+
+  const openCart = await newCart(test, agent, [{ productId: soap, quantity: 1 }, { productId: soap, quantity: 2 }]);
+  const [kept, removed] = await lineIds(openCart);
+  await ok(test.gql(REMOVE, { id: removed }, agent));
+  const soldCart = await newCart(test, agent, [{ productId: soap, quantity: 1 }]);
+  const [soldLine] = await lineIds(soldCart);
+  await ok(test.gql(CHECKOUT, { input: { cartId: soldCart, idempotencyKey: 'sold' } }, agent));
+
+  const before = await ledgerState(test);
+  const carts = await rowsOf(test, 'agent_cart');
+  const cases: [string, string, typeof agent, string][] = [
+    ['a malformed id', 'nope', agent, 'NOT_FOUND'],
+    ['an unknown id', '0190a5b8-0000-7000-8000-000000000000', agent, 'NOT_FOUND'],
+    ['a line removed already', removed!, agent, 'NOT_FOUND'],
+    ["another agent's line", kept!, other, 'NOT_FOUND'],
+    ["the office, on an agent's line", kept!, office, 'NOT_FOUND'],
+    ['a line of a checked-out cart', soldLine!, agent, 'CONFLICT'],
+    ['without agentSales.sale.create', kept!, noKey, 'FORBIDDEN'],
+  ];
+  for (const [name, id, user, code] of cases) {
+    const res = await test.gql(REMOVE, { id }, user);
+    t.equal(res.errors?.[0]?.extensions?.code, code, `${name}: ${code}`);
+    t.same(await ledgerState(test), before, `${name}: nothing written`);
+    t.same(await rowsOf(test, 'agent_cart'), carts, `${name}: the carts are as they were`);
+  }
+  t.same(await lineIds(soldCart), [soldLine], 'the checked-out cart keeps its line');
+
+  const done = await test.gql(REMOVE, { id: kept }, agent);
+  t.same(done.data?.removeFromAgentCart, { id: openCart, lines: [] }, 'the agent takes their own line out of their open cart');
+  t.equal((await ledgerState(test)).agent_cart_line, before.agent_cart_line! - 1, 'which the check above would have seen');
 });

@@ -58,6 +58,9 @@ export async function ledgerState(test: TestApp): Promise<Record<string, number>
   return counts;
 }
 
+/** Every row of a table, in id order: a refused change of status (a transfer sent, a cart's lines) leaves them as they were, which counts do not show. */
+export const rowsOf = (test: TestApp, table: string): Promise<unknown[]> => test.sql(`select * from ${table} order by id`);
+
 /**
  * Lines whose running `remaining` differs from its derivation from the ledger rows
  * (accepted − returned − allocated + refunded), and sale or refund lines whose allocations do not add

@@ -29,6 +29,17 @@ t.test("another company's ids behave as missing ones, for every operation", asyn
       const cartLineId = (await ok(test.gql(CART, { id: openCart }, agent))).agentCart.lines[0].id;
       return { agentId: agent.id, productId, contactId, acceptedId: accepted.id, lineId: accepted.lineIds[0]!, sentId: sent.id, sentLineId: sent.lineIds[0]!, draft, saleId: sale.id, saleLineId: sale.lines[0].id, openCart, cartLineId };
     },
+    // B's own records, its OWNER as the agent (the caller of every operation): a transfer sent to them, a sale and an open cart.
+    async own(company) {
+      const me = company.owner;
+      const productId = await newProduct(test, me, 'Own soap');
+      const contactId = (await ok(test.gql(`mutation { createContact(input: { name: "Own customer" }) { id } }`, {}, me))).createContact.id;
+      await handOver(test, me, me, [{ productId, quantity: 5 }]);
+      const sent = await handOver(test, me, me, [{ productId, quantity: 2 }], false);
+      const sale = (await ok(test.gql(CHECKOUT, { input: { cartId: await newCart(test, me, [{ productId, quantity: 2 }]), idempotencyKey: 'own' } }, me))).checkoutAgentCart;
+      const openCart = await newCart(test, me, [{ productId, quantity: 1 }]);
+      return { agentId: me.id, productId, contactId, sentId: sent.id, sentLineId: sent.lineIds[0]!, saleId: sale.id, saleLineId: sale.lines[0].id, openCart };
+    },
     operations: [
       { name: 'agentTransfer', query: TRANSFER, variables: (s) => ({ id: s.acceptedId }) },
       { name: 'agentTransfers (by agent)', query: TRANSFERS, variables: (s) => ({ filter: { agentId: s.agentId } }) },
@@ -51,6 +62,25 @@ t.test("another company's ids behave as missing ones, for every operation", asyn
       { name: 'checkoutAgentCart (their customer)', query: CHECKOUT, variables: (s) => ({ input: { idempotencyKey: 'c', customerId: s.contactId } }) },
       { name: 'refundAgentSale', query: REFUND, variables: (s) => ({ id: s.saleId, lines: [{ saleLineId: s.saleLineId, quantity: 1 }] }) },
       { name: 'refundAgentSale (whole)', query: REFUND, variables: (s) => ({ id: s.saleId }) },
+      // One of B's records with an id of A's inside, or one of A's with B's inside.
+      {
+        name: "createAgentTransfer (B's agent, A's product)",
+        query: CREATE_TRANSFER,
+        variables: (s, o) => ({ input: { agentId: o.agentId, lines: [{ productId: o.productId, quantity: 1 }, { productId: s.productId, quantity: 1 }] } }),
+      },
+      { name: "createAgentTransfer (A's agent, B's product)", query: CREATE_TRANSFER, variables: (s, o) => ({ input: { agentId: s.agentId, lines: [{ productId: o.productId, quantity: 1 }] } }) },
+      {
+        name: "acceptAgentTransfer (B's transfer, A's line)",
+        query: ACCEPT_TRANSFER,
+        variables: (s, o) => ({ id: o.sentId, lines: [{ lineId: o.sentLineId, quantityAccepted: 1 }, { lineId: s.sentLineId, quantityAccepted: 1 }] }),
+      },
+      { name: "acceptAgentTransfer (A's transfer, B's line)", query: ACCEPT_TRANSFER, variables: (s, o) => ({ id: s.sentId, lines: [{ lineId: o.sentLineId, quantityAccepted: 1 }] }) },
+      { name: "refundAgentSale (B's sale, A's line)", query: REFUND, variables: (s, o) => ({ id: o.saleId, lines: [{ saleLineId: s.saleLineId, quantity: 1 }] }) },
+      { name: "refundAgentSale (A's sale, B's line)", query: REFUND, variables: (s, o) => ({ id: s.saleId, lines: [{ saleLineId: o.saleLineId, quantity: 1 }] }) },
+      { name: "addToAgentCart (B's cart, A's product)", query: ADD_TO_CART, variables: (s, o) => ({ input: { cartId: o.openCart, productId: s.productId, quantity: 1 } }) },
+      { name: "addToAgentCart (A's cart, B's product)", query: ADD_TO_CART, variables: (s, o) => ({ input: { cartId: s.openCart, productId: o.productId, quantity: 1 } }) },
+      { name: "checkoutAgentCart (B's cart, A's customer)", query: CHECKOUT, variables: (s, o) => ({ input: { cartId: o.openCart, idempotencyKey: 'd', customerId: s.contactId } }) },
+      { name: "checkoutAgentCart (A's cart, B's customer)", query: CHECKOUT, variables: (s, o) => ({ input: { cartId: s.openCart, idempotencyKey: 'e', customerId: o.contactId } }) },
     ],
   });
 

@@ -13,6 +13,7 @@ import {
   onHand,
   REJECT_TRANSFER,
   RETURN,
+  rowsOf,
   SEND_TRANSFER,
   setup,
   CHECKOUT,
@@ -37,8 +38,11 @@ t.test('transfers: draft, send, accept in part; returns within a line’s remain
   const early = await test.gql(ACCEPT_TRANSFER, { id: transfer.id, lines: [{ lineId: soapLine, quantityAccepted: 1 }, { lineId: brushLine, quantityAccepted: 1 }] }, agent);
   t.equal(early.errors?.[0]?.extensions?.code, 'CONFLICT', 'a draft cannot be accepted');
   t.equal((await ok(test.gql(SEND_TRANSFER, { id: transfer.id }, office))).sendAgentTransfer.status, 'SENT');
+  const [sentState, sentRows] = [await ledgerState(test), await rowsOf(test, 'agent_transfer')];
   const twice = await test.gql(SEND_TRANSFER, { id: transfer.id }, office);
   t.equal(twice.errors?.[0]?.extensions?.code, 'CONFLICT', 'sent once');
+  t.same(await ledgerState(test), sentState, 'sent once: nothing written (no second event)');
+  t.same(await rowsOf(test, 'agent_transfer'), sentRows, 'sent once: the transfer keeps its first sentAt');
   t.same(await onHand(test, agent, agent.id), {}, 'nothing on hand before acceptance');
 
   const before = await ledgerState(test);
@@ -67,8 +71,11 @@ t.test('transfers: draft, send, accept in part; returns within a line’s remain
     { name: 'agentSales.transfer.sent', payload: { transferId: transfer.id, agentId: agent.id } },
     { name: 'agentSales.transfer.accepted', payload: { transferId: transfer.id, agentId: agent.id, status: 'PARTIALLY_ACCEPTED', quantityAccepted: 6 } },
   ]);
+  const [decidedState, decidedRows] = [await ledgerState(test), await rowsOf(test, 'agent_transfer')];
   const reject = await test.gql(REJECT_TRANSFER, { id: transfer.id }, agent);
   t.equal(reject.errors?.[0]?.extensions?.code, 'CONFLICT', 'decided once');
+  t.same(await ledgerState(test), decidedState, 'decided once: nothing written, the stock accepted stays');
+  t.same(await rowsOf(test, 'agent_transfer'), decidedRows, 'decided once: still PARTIALLY_ACCEPTED');
 
   // Returns: never more than the line's remaining.
   const beforeReturn = await ledgerState(test);
@@ -107,8 +114,16 @@ t.test('transfers: rejection, and who may do what', async (t) => {
   const soap = await newProduct(test, office, 'Soap');
   const { id } = await handOver(test, office, agent, [{ productId: soap, quantity: 3 }], false);
 
+  const [sentState, sentRows] = [await ledgerState(test), await rowsOf(test, 'agent_transfer')];
   const byOther = await test.gql(REJECT_TRANSFER, { id, reason: 'not mine' }, other);
   t.equal(byOther.errors?.[0]?.extensions?.code, 'NOT_FOUND', "another agent's transfer is not visible");
+  t.same(await ledgerState(test), sentState, "another agent's rejection: nothing written");
+  t.same(await rowsOf(test, 'agent_transfer'), sentRows, "another agent's rejection: the transfer is still SENT");
+  const tooLong = await test.gql(REJECT_TRANSFER, { id, reason: 'x'.repeat(1001) }, agent);
+  t.equal(tooLong.errors?.[0]?.extensions?.code, 'BAD_USER_INPUT', 'a reason over 1000 characters');
+  t.same(tooLong.errors?.[0]?.extensions?.fields, { reason: 'must NOT have more than 1000 characters' }, 'names the reason');
+  t.same(await ledgerState(test), sentState, 'a reason over 1000 characters: nothing written');
+  t.same(await rowsOf(test, 'agent_transfer'), sentRows, 'a reason over 1000 characters: the transfer is still SENT');
   const rejected = await test.gql(REJECT_TRANSFER, { id, reason: ' damaged ' }, agent);
   t.match(rejected.data?.rejectAgentTransfer, { status: 'REJECTED', rejectReason: 'damaged' });
   t.same(await onHand(test, agent, agent.id), {});
