@@ -1,5 +1,5 @@
 import t from 'tap';
-import { accessChanged, accessibleSql, accessibleWhere, buildAbility, companyEm, viewerFact, type PermissionDefinition } from '@atrium/core';
+import { accessChanged, accessibleSql, accessibleWhere, buildAbility, companyEm, notify, viewerFact, type PermissionDefinition } from '@atrium/core';
 import type { EntityManager } from '@mikro-orm/sql';
 import { createMongoAbility, subject, type RawRuleOf, type MongoAbility } from '@casl/ability';
 import { assertTenantIsolation, createTestApp, postgresOnly, TEST_PASSWORD } from '@atrium/core/testing';
@@ -11,6 +11,7 @@ import { notes } from './fixtures/notes.ts';
 const NOTES = 'query ($secret: String) { notes(first: 50, secret: $secret) { totalCount edges { node { title secret } } } }';
 const CREATE_NOTE = 'mutation ($input: CreateNoteInput!) { createNote(input: $input) { id title } }';
 const titles = (res: { data?: any }) => res.data.notes.edges.map((e: any) => e.node.title).sort();
+const MISSING = '0190a1b2-0000-7000-8000-000000000000';
 
 /** An app of the notes module with a company and one of its users who may read notes. */
 async function appWithReader(t: { teardown(fn: () => unknown): void }) {
@@ -149,6 +150,78 @@ t.test('roles, branches and permission keys', async (t) => {
     await test.gql('mutation ($id: ID!) { transferOwnership(userId: $id) { id } }', { id: company.owner.id }, { token: admin.token });
   });
 
+  t.test('updating, deactivating and handing ownership to a user refuse bad input and write nothing', async (t) => {
+    const member = await test.createUser({ company, permissions: ['notes.note.read'] });
+    const gone = await test.createUser({ company });
+    t.equal((await test.gql('mutation ($id: ID!) { deactivateUser(id: $id) { id } }', { id: gone.id }, owner)).errors, undefined);
+    const snapshot = async () => ({
+      users: await test.sql('select id, display_name, system_role, active, access_version from app_user where company_id = $1 order by id', [company.id]),
+      roles: await test.sql('select user_id, role_id from user_role order by 1, 2'),
+      branches: await test.sql('select user_id, branch_id from user_branch order by 1, 2'),
+      sessions: await test.sql('select id, revoked_at from refresh_token order by id'),
+    });
+    const before = await snapshot();
+    const UPDATE = 'mutation ($id: ID!, $input: UpdateUserInput!) { updateUser(id: $id, input: $input) { id } }';
+    const errorOf = async (query: string, variables: Record<string, unknown>) => (await test.gql(query, variables, owner)).errors?.[0]?.extensions;
+
+    const invalid = await errorOf(UPDATE, { id: member.id, input: { displayName: ' ', roleIds: ['not-an-id'] } });
+    t.equal(invalid?.code, 'BAD_USER_INPUT');
+    t.same(Object.keys(invalid?.fields ?? {}).sort(), ['input.displayName', 'input.roleIds.0']);
+    t.same(await errorOf(UPDATE, { id: member.id, input: { roleIds: [MISSING] } }), { code: 'BAD_USER_INPUT', fields: { 'input.roleIds': 'contains an unknown role' } });
+    t.same(
+      await errorOf(UPDATE, { id: member.id, input: { displayName: 'Renamed', branchIds: [north, MISSING] } }),
+      { code: 'BAD_USER_INPUT', fields: { 'input.branchIds': 'contains an unknown branch' } },
+      'an unknown branch refuses the whole change, the valid name too',
+    );
+    t.same(await errorOf(UPDATE, { id: member.id, input: { systemRole: 'OWNER' } }), {
+      code: 'BAD_USER_INPUT',
+      fields: { 'input.systemRole': 'OWNER cannot be assigned; transfer ownership instead' },
+    });
+    t.equal((await errorOf(UPDATE, { id: MISSING, input: { displayName: 'Nobody' } }))?.code, 'NOT_FOUND');
+    t.equal((await errorOf(UPDATE, { id: 'not-an-id', input: { displayName: 'Nobody' } }))?.code, 'NOT_FOUND');
+
+    const DEACTIVATE = 'mutation ($id: ID!) { deactivateUser(id: $id) { id } }';
+    t.equal((await errorOf(DEACTIVATE, { id: MISSING }))?.code, 'NOT_FOUND');
+    t.equal((await errorOf(DEACTIVATE, { id: 'not-an-id' }))?.code, 'NOT_FOUND');
+    t.equal((await errorOf(DEACTIVATE, { id: company.owner.id }))?.code, 'FORBIDDEN', 'nobody deactivates themselves');
+
+    const TRANSFER = 'mutation ($id: ID!) { transferOwnership(userId: $id) { id } }';
+    t.equal((await errorOf(TRANSFER, { id: MISSING }))?.code, 'NOT_FOUND');
+    t.equal((await errorOf(TRANSFER, { id: 'not-an-id' }))?.code, 'NOT_FOUND');
+    t.same(await errorOf(TRANSFER, { id: gone.id }), { code: 'BAD_USER_INPUT', fields: { userId: 'is deactivated' } }, 'a deactivated user cannot become the owner');
+    t.same(await snapshot(), before, 'nothing written');
+  });
+
+  t.test('updating and deleting roles refuse bad input and write nothing', async (t) => {
+    const editors = (await test.gql('mutation { createRole(input: { name: "Editors", permissions: ["notes.note.read"] }) { id } }', {}, owner)).data.createRole.id;
+    t.equal((await test.gql('mutation { createRole(input: { name: "Viewers", permissions: [] }) { id } }', {}, owner)).errors, undefined);
+    const holder = await test.createUser({ company });
+    await test.gql('mutation ($id: ID!, $roles: [ID!]) { updateUser(id: $id, input: { roleIds: $roles }) { id } }', { id: holder.id, roles: [editors] }, owner);
+    const snapshot = async () => ({
+      roles: await test.sql('select id, name, permissions from role where company_id = $1 order by id', [company.id]),
+      holders: await test.sql('select user_id, role_id from user_role order by 1, 2'),
+      access: await test.sql('select access_version from company where id = $1', [company.id]),
+    });
+    const before = await snapshot();
+    const UPDATE = 'mutation ($id: ID!, $input: UpdateRoleInput!) { updateRole(id: $id, input: $input) { id } }';
+    const DELETE = 'mutation ($id: ID!) { deleteRole(id: $id) }';
+    const errorOf = async (query: string, variables: Record<string, unknown>) => (await test.gql(query, variables, owner)).errors?.[0]?.extensions;
+
+    const invalid = await errorOf(UPDATE, { id: editors, input: { name: ' ', permissions: ['notes.note.read', 'notes.note.read'] } });
+    t.equal(invalid?.code, 'BAD_USER_INPUT');
+    t.same(Object.keys(invalid?.fields ?? {}).sort(), ['input.name', 'input.permissions']);
+    t.same(await errorOf(UPDATE, { id: editors, input: { permissions: ['notes.note.fly'] } }), {
+      code: 'BAD_USER_INPUT',
+      fields: { 'input.permissions': 'unknown permission keys: notes.note.fly' },
+    });
+    t.same(await errorOf(UPDATE, { id: editors, input: { name: 'VIEWERS', permissions: [] } }), { code: 'CONFLICT', fields: { 'input.name': 'is taken' } }, 'a taken name rolls the whole change back');
+    for (const [name, id] of [['unknown', MISSING], ['malformed', 'not-an-id']] as const) {
+      t.equal((await errorOf(UPDATE, { id, input: { name: 'Other' } }))?.code, 'NOT_FOUND', `updating an ${name} role`);
+      t.equal((await errorOf(DELETE, { id }))?.code, 'NOT_FOUND', `deleting an ${name} role`);
+    }
+    t.same(await snapshot(), before, 'no role, holder or access stamp was changed');
+  });
+
   t.test('duplicate names and addresses answer CONFLICT and write nothing', async (t) => {
     const count = async (table: string) => (await test.sql<{ n: number }>(`select count(*)::int as n from ${table}`))[0]!.n;
     const [roles, branches, users] = [await count('role'), await count('branch'), await count('app_user')];
@@ -179,16 +252,28 @@ t.test('roles, branches and permission keys', async (t) => {
 t.test('company B sees and changes nothing of company A through the kernel API', async (t) => {
   const test = await createTestApp({ modules: [notes] });
   t.teardown(() => test.close());
-  interface Seed { userId: string; roleId: string; branchId: string; apiKeyId: string; noteId: string }
-  await assertTenantIsolation<Seed>(t, test, {
+  interface Seed { userId: string; roleId: string; branchId: string; apiKeyId: string; noteId: string; webhookId: string; notificationId: string }
+  interface Own { userId: string }
+  // A webhook for an event nobody emits here: no delivery is attempted.
+  const webhookInput = { url: 'http://127.0.0.1:9/hook', events: ['notes.note.created'], secret: 'a webhook secret of some length' };
+  const CREATE_WEBHOOK = 'mutation ($input: CreateWebhookInput!) { createWebhook(input: $input) { id } }';
+  await assertTenantIsolation<Seed, Own>(t, test, {
     async seed(a) {
       const as = { token: a.owner.token };
       const roleId = (await test.gql('mutation { createRole(input: { name: "A role", permissions: ["notes.note.read"] }) { id } }', {}, as)).data.createRole.id;
       const branchId = (await test.gql('mutation { createBranch(input: { name: "A branch" }) { id } }', {}, as)).data.createBranch.id;
-      const user = await test.createUser({ company: a, permissions: ['notes.note.read'] });
+      const user = await test.createUser({ company: a, permissions: ['notes.note.read'], branches: [branchId] });
       const apiKeyId = (await test.gql('mutation { createApiKey(input: { name: "A key", permissions: [] }) { apiKey { id } } }', {}, as)).data.createApiKey.apiKey.id;
       const noteId = (await test.gql(CREATE_NOTE, { input: { title: 'A note', branchId } }, as)).data.createNote.id;
-      return { userId: user.id, roleId, branchId, apiKeyId, noteId };
+      const webhookId = (await test.gql(CREATE_WEBHOOK, { input: webhookInput }, as)).data.createWebhook.id;
+      const notificationId = await companyEm(test.app.kernel, a.id).transactional(async (em) => notify(em, { userId: a.owner.id, type: 'test.isolation', title: 'For A' }).id);
+      return { userId: user.id, roleId, branchId, apiKeyId, noteId, webhookId, notificationId };
+    },
+    async own(b) {
+      const user = await test.createUser({ company: b, permissions: ['notes.note.read'] });
+      // B's own webhook, so that its delivery log is resolved too.
+      await test.gql(CREATE_WEBHOOK, { input: webhookInput }, { token: b.owner.token });
+      return { userId: user.id };
     },
     operations: [
       { name: 'user', query: 'query ($id: ID!) { user(id: $id) { id email } }', variables: (s) => ({ id: s.userId }) },
@@ -213,6 +298,27 @@ t.test('company B sees and changes nothing of company A through the kernel API',
         variables: (s) => ({ input: { email: 'intruder@example.test', password: TEST_PASSWORD, displayName: 'I', systemRole: 'MEMBER', roleIds: [s.roleId], branchIds: [s.branchId] } }),
       },
       { name: 'createNote in an A branch', query: CREATE_NOTE, variables: (s) => ({ input: { title: 'intrusion', branchId: s.branchId } }) },
+      {
+        name: 'users in an A branch',
+        query: 'query ($branchId: ID) { users(first: 100, filter: { branchId: $branchId }) { totalCount edges { node { id } } } }',
+        variables: (s) => ({ branchId: s.branchId }),
+      },
+      {
+        name: 'updateUser of a B user with A roles',
+        query: 'mutation ($id: ID!, $roles: [ID!]) { updateUser(id: $id, input: { roleIds: $roles }) { id } }',
+        variables: (s, own) => ({ id: own.userId, roles: [s.roleId] }),
+      },
+      {
+        name: 'updateUser of a B user with A branches',
+        query: 'mutation ($id: ID!, $branches: [ID!]) { updateUser(id: $id, input: { branchIds: $branches }) { id } }',
+        variables: (s, own) => ({ id: own.userId, branches: [s.branchId] }),
+      },
+      { name: 'webhooks and their deliveries', query: '{ webhooks { url deliveries { totalCount edges { node { eventId } } } } }' },
+      { name: 'updateWebhook', query: 'mutation ($id: ID!) { updateWebhook(id: $id, input: { active: false }) { id } }', variables: (s) => ({ id: s.webhookId }) },
+      { name: 'deleteWebhook', query: 'mutation ($id: ID!) { deleteWebhook(id: $id) }', variables: (s) => ({ id: s.webhookId }) },
+      { name: 'notifications', query: '{ notifications(first: 50) { totalCount edges { node { id title } } } }' },
+      { name: 'markNotificationsRead with A ids', query: 'mutation ($ids: [ID!]) { markNotificationsRead(ids: $ids) }', variables: (s) => ({ ids: [s.notificationId] }) },
+      { name: 'markNotificationsRead of all', query: 'mutation { markNotificationsRead }' },
     ],
   });
 });

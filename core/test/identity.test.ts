@@ -9,6 +9,7 @@ const LOGIN = `mutation ($input: LoginInput!) { login(input: $input) { ${AUTH} }
 const REFRESH = `mutation ($token: String!) { refreshSession(refreshToken: $token) { ${AUTH} } }`;
 
 const b64 = (value: object) => Buffer.from(JSON.stringify(value)).toString('base64url');
+const MISSING = '0190a1b2-0000-7000-8000-000000000000';
 
 t.test('passwords are hashed with scrypt at OWASP parameters by default', async (t) => {
   t.equal(OWASP_SCRYPT_COST, 17);
@@ -25,6 +26,8 @@ t.test('sign-up, sign-in and sessions', async (t) => {
   const signed = await test.gql(SIGN_UP, { input: { companyName: 'Acme', email: 'Ada@Example.test', password: TEST_PASSWORD, displayName: 'Ada' } });
   t.equal(signed.errors, undefined);
   const { accessToken, refreshToken, user } = signed.data.signUp;
+  /** Every refresh token with its state: a session started, spent or revoked shows here. */
+  const sessions = () => test.sql('select id, used_at, revoked_at from refresh_token order by id');
   t.match(user, { email: 'ada@example.test', displayName: 'Ada', systemRole: 'OWNER' });
 
   t.test('sign-up creates the company on the default plan with a first branch', async (t) => {
@@ -47,13 +50,18 @@ t.test('sign-up, sign-in and sessions', async (t) => {
     t.equal(await companies(), before);
   });
 
-  t.test('login answers the same for an unknown e-mail and a wrong password', async (t) => {
+  t.test('login answers the same for an unknown e-mail and a wrong password, and starts no session', async (t) => {
+    const before = await sessions();
     const unknown = await test.gql(LOGIN, { input: { email: 'nobody@example.test', password: TEST_PASSWORD } });
     const wrong = await test.gql(LOGIN, { input: { email: 'ada@example.test', password: 'not the password' } });
     t.same(unknown, wrong);
     t.same(wrong.errors, [{ message: 'Wrong e-mail or password', path: ['login'], extensions: { code: 'UNAUTHENTICATED' } }]);
+    const tooLong = await test.gql(LOGIN, { input: { email: `${'x'.repeat(250)}@example.test`, password: TEST_PASSWORD } });
+    t.same(tooLong.errors?.[0]?.extensions, { code: 'BAD_USER_INPUT', fields: { 'input.email': 'must NOT have more than 254 characters' } });
+    t.same(await sessions(), before, 'no refresh token was written');
     const ok = await test.gql(LOGIN, { input: { email: 'ADA@example.test', password: TEST_PASSWORD } });
     t.equal(ok.data.login.user.id, user.id);
+    t.equal((await sessions()).length, before.length + 1, 'a successful login does start one');
   });
 
   t.test("another company's token does not get in the way of sign-up and sign-in", async (t) => {
@@ -67,9 +75,11 @@ t.test('sign-up, sign-in and sessions', async (t) => {
   t.test('login attempts are rate-limited per e-mail', async (t) => {
     const attempt = () => test.gql(LOGIN, { input: { email: 'limited@example.test', password: 'wrong password' } });
     for (let i = 0; i < 3; i++) t.equal((await attempt()).errors?.[0]?.extensions?.code, 'UNAUTHENTICATED');
+    const before = await sessions();
     const limited = await attempt();
     t.equal(limited.errors?.[0]?.extensions?.code, 'RATE_LIMITED');
     t.ok((limited.errors?.[0]?.extensions?.retryAfterSeconds as number) > 0);
+    t.same(await sessions(), before, 'no refresh token was written');
   });
 
   t.test('refresh tokens rotate; reusing a spent one revokes the whole family', async (t) => {
@@ -79,11 +89,27 @@ t.test('sign-up, sign-in and sessions', async (t) => {
     t.equal(second.errors, undefined);
     t.not(second.data.refreshSession.refreshToken, first.data.refreshSession.refreshToken);
 
+    const issued = (await sessions()).length;
     const replay = await test.gql(REFRESH, { token: refreshToken });
     t.equal(replay.errors?.[0]?.extensions?.code, 'UNAUTHENTICATED', 'a spent token is refused');
     const latest = await test.gql(REFRESH, { token: second.data.refreshSession.refreshToken });
     t.equal(latest.errors?.[0]?.extensions?.code, 'UNAUTHENTICATED', 'and its family is revoked');
+    t.equal((await sessions()).length, issued, 'neither refusal issued a token');
+
+    const before = await sessions();
     t.equal((await test.gql(REFRESH, { token: 'garbage' })).errors?.[0]?.extensions?.code, 'UNAUTHENTICATED');
+    t.equal((await test.gql(REFRESH, { token: `${MISSING}.${'x'.repeat(43)}` })).errors?.[0]?.extensions?.code, 'UNAUTHENTICATED', 'an unknown token');
+    t.same(await sessions(), before, 'malformed and unknown tokens write nothing');
+  });
+
+  t.test("a refresh token's id with a wrong secret is refused and neither spends nor revokes the session", async (t) => {
+    const company = await test.createCompany();
+    const [id] = company.owner.refreshToken.split('.');
+    const before = await sessions();
+    const forged = await test.gql(REFRESH, { token: `${id}.${'A'.repeat(43)}` });
+    t.equal(forged.errors?.[0]?.extensions?.code, 'UNAUTHENTICATED');
+    t.same(await sessions(), before, 'nothing written');
+    t.equal((await test.gql(REFRESH, { token: company.owner.refreshToken })).errors, undefined, 'the real token still works');
   });
 
   t.test('logout revokes the session', async (t) => {
@@ -91,6 +117,18 @@ t.test('sign-up, sign-in and sessions', async (t) => {
     const out = await test.gql('mutation ($token: String!) { logout(refreshToken: $token) }', { token: session.refreshToken });
     t.same(out.data, { logout: true });
     t.equal((await test.gql(REFRESH, { token: session.refreshToken })).errors?.[0]?.extensions?.code, 'UNAUTHENTICATED');
+  });
+
+  t.test('logout with a malformed, unknown or forged token answers false and revokes nothing', async (t) => {
+    const company = await test.createCompany();
+    const [id] = company.owner.refreshToken.split('.');
+    const before = await sessions();
+    for (const [name, token] of [['malformed', 'garbage'], ['unknown', `${MISSING}.${'x'.repeat(43)}`], ['a real id, a wrong secret', `${id}.${'A'.repeat(43)}`]] as const) {
+      const out = await test.gql('mutation ($token: String!) { logout(refreshToken: $token) }', { token });
+      t.same(out, { statusCode: 200, data: { logout: false } }, name);
+    }
+    t.same(await sessions(), before, 'nothing written');
+    t.equal((await test.gql(REFRESH, { token: company.owner.refreshToken })).errors, undefined, "the owner's session goes on");
   });
 
   t.test('forged, alg:none, expired and malformed access tokens are refused', async (t) => {
@@ -117,7 +155,9 @@ t.test('sign-up, sign-in and sessions', async (t) => {
     t.same(off.data, { deactivateUser: { id: member.id, active: false } });
     t.equal((await test.gql('{ me { id } }', {}, { token: member.token })).errors?.[0]?.extensions?.code, 'UNAUTHENTICATED', 'the access token stops working');
     t.equal((await test.gql(REFRESH, { token: member.refreshToken })).errors?.[0]?.extensions?.code, 'UNAUTHENTICATED', 'sessions are revoked');
+    const before = await sessions();
     t.equal((await test.gql(LOGIN, { input: { email: member.email, password: TEST_PASSWORD } })).errors?.[0]?.extensions?.code, 'UNAUTHENTICATED');
+    t.same(await sessions(), before, 'signing in again starts no session');
     t.same(await test.sql('select active from app_user where id = $1', [member.id]), [{ active: false }], 'never deleted');
   });
 
@@ -130,6 +170,31 @@ t.test('sign-up, sign-in and sessions', async (t) => {
     t.equal((await test.gql('{ roles { id } }', {}, { headers: { authorization: `ApiKey ${key}` } })).errors?.[0]?.extensions?.code, 'FORBIDDEN');
     await test.gql('mutation ($id: ID!) { revokeApiKey(id: $id) }', { id: created.data.createApiKey.apiKey.id }, { token: accessToken });
     t.equal((await test.gql('{ users { totalCount } }', {}, { headers: { authorization: `ApiKey ${key}` } })).errors?.[0]?.extensions?.code, 'UNAUTHENTICATED');
+  });
+
+  t.test('creating and revoking API keys refuses bad input and writes nothing', async (t) => {
+    const company = await test.createCompany();
+    const owner = { token: company.owner.token };
+    const keyManager = await test.createUser({ company, permissions: ['core.apiKey.manage'] });
+    const CREATE = 'mutation ($input: CreateApiKeyInput!) { createApiKey(input: $input) { key } }';
+    const REVOKE = 'mutation ($id: ID!) { revokeApiKey(id: $id) }';
+    const revoked = (await test.gql('mutation { createApiKey(input: { name: "old", permissions: [] }) { apiKey { id } } }', {}, owner)).data.createApiKey.apiKey.id;
+    t.same((await test.gql(REVOKE, { id: revoked }, owner)).data, { revokeApiKey: true });
+    const keys = () => test.sql('select id, name, permissions, revoked_at from api_key order by id');
+    const before = await keys();
+
+    const invalid = await test.gql(CREATE, { input: { name: ' ', permissions: ['core.user.read', 'core.user.read'] } }, owner);
+    t.equal(invalid.errors?.[0]?.extensions?.code, 'BAD_USER_INPUT');
+    t.same(Object.keys(invalid.errors?.[0]?.extensions?.fields ?? {}).sort(), ['input.name', 'input.permissions']);
+    const unknown = await test.gql(CREATE, { input: { name: 'ghost', permissions: ['core.user.fly'] } }, owner);
+    t.same(unknown.errors?.[0]?.extensions, { code: 'BAD_USER_INPUT', fields: { 'input.permissions': 'unknown permission keys: core.user.fly' } });
+    const lacking = await test.gql(CREATE, { input: { name: 'above me', permissions: ['core.user.manage'] } }, keyManager);
+    t.equal(lacking.errors?.[0]?.extensions?.code, 'FORBIDDEN', 'a key with keys its creator lacks');
+
+    for (const [name, id] of [['unknown', MISSING], ['malformed', 'not-an-id'], ['already revoked', revoked]] as const) {
+      t.equal((await test.gql(REVOKE, { id }, owner)).errors?.[0]?.extensions?.code, 'NOT_FOUND', `revoking an ${name} key`);
+    }
+    t.same(await keys(), before, 'nothing written');
   });
 });
 

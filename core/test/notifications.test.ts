@@ -39,3 +39,38 @@ t.test('in-app notifications created by a listener', async (t) => {
   t.match(await theirs.next(), { errors: [{ message: /connection closed/ }] }, 'nothing arrived before it closed');
   await mine.close();
 });
+
+t.test("markNotificationsRead changes only the caller's unread notifications; other ids, malformed ones included, change nothing", async (t) => {
+  const test = await createTestApp({ modules: [notes, audit] });
+  t.teardown(() => test.close());
+  const company = await test.createCompany();
+  const member = await test.createUser({ company, permissions: ['notes.note.read'] });
+  const other = await test.createCompany();
+  // The audit module notifies each company's owners of every note.
+  await test.gql(CREATE_NOTE, { input: { title: 'mine', branchId: company.defaultBranchId } }, company.owner);
+  await test.gql(CREATE_NOTE, { input: { title: 'theirs', branchId: other.defaultBranchId } }, other.owner);
+  await test.app.dispatcher.idle();
+  const idOf = async (user: { token: string }) => (await test.gql(LIST, {}, user)).data.notifications.edges[0].node.id as string;
+  const [ownersId, othersId] = [await idOf(company.owner), await idOf(other.owner)];
+  const MARK = 'mutation ($ids: [ID!]) { markNotificationsRead(ids: $ids) }';
+  const rows = () => test.sql('select id, read_at from notification order by id');
+  const before = await rows();
+
+  for (const [name, ids] of [
+    ['a malformed id (filtered out silently)', ['not-an-id']],
+    ['an unknown id', ['0190a1b2-0000-7000-8000-000000000000']],
+    ["another company's notification", [othersId]],
+    ['an empty list', []],
+  ] as const) {
+    t.same(await test.gql(MARK, { ids }, company.owner), { statusCode: 200, data: { markNotificationsRead: 0 } }, name);
+  }
+  t.same((await test.gql(MARK, { ids: [ownersId] }, member)).data, { markNotificationsRead: 0 }, "another user's notification");
+  t.equal((await test.gql(MARK, { ids: [ownersId] })).errors?.[0]?.extensions?.code, 'UNAUTHENTICATED', 'nobody signed in');
+  t.same(await rows(), before, 'nothing written');
+
+  t.same((await test.gql(MARK, { ids: ['not-an-id', ownersId] }, company.owner)).data, { markNotificationsRead: 1 }, 'a malformed id beside a real one does not refuse the rest');
+  const read = await rows();
+  t.same(read.filter((row) => row.read_at !== null).map((row) => row.id), [ownersId], "only the caller's own notification was marked");
+  t.same((await test.gql(MARK, { ids: [ownersId] }, company.owner)).data, { markNotificationsRead: 0 }, 'marking it again changes nothing');
+  t.same(await rows(), read, 'not even the time it was read');
+});

@@ -7,6 +7,12 @@ t.test('plans switch modules on and off per company', async (t) => {
   const test = await createTestApp({ modules: [notes], config: { defaultPlan: 'basic' } });
   t.teardown(() => test.close());
   const platform = { headers: { 'x-atrium-platform-key': test.platformKey } };
+  /** Plans, which plan each company is on, its module overrides and access stamps: what the platform API writes. */
+  const platformState = async () => ({
+    plans: await test.sql('select id, code, name, modules, limits from plan order by code'),
+    companies: await test.sql('select id, plan_id, access_version from company order by id'),
+    overrides: await test.sql('select company_id, module, enabled, first_enabled_at from company_module order by 1, 2'),
+  });
   await test.gql('mutation { createPlan(input: { code: "basic", name: "Basic", modules: [] }) { code } } ', {}, platform);
   await test.gql('mutation { createPlan(input: { code: "default", name: "Everything", modules: ["notes"] }) { code } } ', {}, platform);
   const basic = await test.createCompany();
@@ -76,11 +82,42 @@ t.test('plans switch modules on and off per company', async (t) => {
     t.equal((await test.gql('{ plans { code } }', {}, { headers: { 'x-atrium-platform-key': 'x'.repeat(32) } })).errors?.[0]?.extensions?.code, 'FORBIDDEN');
     const created = await test.gql('mutation { createPlan(input: { code: "pro", name: "Pro", modules: ["notes"], limits: { maxUsers: 50 } }) { code modules limits { maxUsers maxBranches } } }', {}, platform);
     t.same(created.data.createPlan, { code: 'pro', modules: ['notes'], limits: { maxUsers: 50, maxBranches: null } });
+    const beforeCreates = await platformState();
     t.equal((await test.gql('mutation { createPlan(input: { code: "pro", name: "Again", modules: [] }) { code } }', {}, platform)).errors?.[0]?.extensions?.code, 'CONFLICT');
     t.equal((await test.gql('mutation { createPlan(input: { code: "bad", name: "Bad", modules: ["cafe"] }) { code } }', {}, platform)).errors?.[0]?.extensions?.code, 'BAD_USER_INPUT');
+    const invalid = await test.gql('mutation { createPlan(input: { code: "Not A Code", name: "", modules: [], limits: { maxUsers: 0 } }) { code } }', {}, platform);
+    t.equal(invalid.errors?.[0]?.extensions?.code, 'BAD_USER_INPUT');
+    t.same(Object.keys(invalid.errors?.[0]?.extensions?.fields ?? {}).sort(), ['input.code', 'input.limits.maxUsers', 'input.name']);
+    t.same(await platformState(), beforeCreates, 'refused plans write nothing, and "pro" keeps its name');
     const updated = await test.gql('mutation { updatePlan(code: "pro", input: { name: "Professional" }) { name } }', {}, platform);
     t.same(updated.data, { updatePlan: { name: 'Professional' } });
     t.ok((await test.gql('{ plans { code } }', {}, platform)).data.plans.some((p: { code: string }) => p.code === 'pro'));
+    const beforeMoves = await platformState();
     t.equal((await test.gql('mutation { setCompanyPlan(companyId: "0190a1b2-0000-7000-8000-000000000000", planCode: "pro") { id } }', {}, platform)).errors?.[0]?.extensions?.code, 'NOT_FOUND');
+    t.equal((await test.gql('mutation { setCompanyPlan(companyId: "not-an-id", planCode: "pro") { id } }', {}, platform)).errors?.[0]?.extensions?.code, 'NOT_FOUND');
+    const noPlan = await test.gql('mutation ($id: ID!) { setCompanyPlan(companyId: $id, planCode: "gold") { id } }', { id: basic.id }, platform);
+    t.same(noPlan.errors?.[0]?.extensions, { code: 'BAD_USER_INPUT', fields: { planCode: 'no plan "gold"' } });
+    t.same(await platformState(), beforeMoves, 'no company moved');
+  });
+
+  t.test('updatePlan and setCompanyModule refuse bad input and write nothing', async (t) => {
+    const before = await platformState();
+    const UPDATE = 'mutation ($code: String!, $input: UpdatePlanInput!) { updatePlan(code: $code, input: $input) { code } }';
+    const MODULE = 'mutation ($id: ID!, $module: String!, $enabled: Boolean) { setCompanyModule(companyId: $id, module: $module, enabled: $enabled) { id } }';
+    const errorOf = async (query: string, variables: Record<string, unknown>, options: { token?: string; headers?: Record<string, string> } = platform) =>
+      (await test.gql(query, variables, options)).errors?.[0]?.extensions;
+
+    t.equal((await errorOf(UPDATE, { code: 'gold', input: { name: 'Gold' } }))?.code, 'NOT_FOUND');
+    t.same(await errorOf(UPDATE, { code: 'default', input: { modules: ['notes', 'cafe'] } }), { code: 'BAD_USER_INPUT', fields: { 'input.modules': 'unknown modules: cafe' } });
+    const invalid = await errorOf(UPDATE, { code: 'default', input: { name: '', limits: { maxUsers: 0 } } });
+    t.equal(invalid?.code, 'BAD_USER_INPUT');
+    t.same(Object.keys(invalid?.fields ?? {}).sort(), ['input.limits.maxUsers', 'input.name']);
+    t.equal((await errorOf(UPDATE, { code: 'default', input: { name: 'Mine' } }, as))?.code, 'FORBIDDEN', 'a company owner is no platform operator');
+
+    t.same(await errorOf(MODULE, { id: basic.id, module: 'cafe', enabled: true }), { code: 'BAD_USER_INPUT', fields: { module: 'unknown modules: cafe' } });
+    t.equal((await errorOf(MODULE, { id: '0190a1b2-0000-7000-8000-000000000000', module: 'notes', enabled: false }))?.code, 'NOT_FOUND');
+    t.equal((await errorOf(MODULE, { id: 'not-an-id', module: 'notes', enabled: false }))?.code, 'NOT_FOUND');
+    t.equal((await errorOf(MODULE, { id: basic.id, module: 'notes', enabled: false }, as))?.code, 'FORBIDDEN');
+    t.same(await platformState(), before, 'nothing written');
   });
 });

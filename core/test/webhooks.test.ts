@@ -107,10 +107,44 @@ t.test('webhooks', async (t) => {
     const unknownEvent = await test.gql(CREATE_WEBHOOK, { input: { url: 'http://127.0.0.1:1/x', events: ['notes.note.burned'], secret: SECRET } }, owner);
     t.same(unknownEvent.errors?.[0]?.extensions?.fields, { 'input.events': 'unknown events: notes.note.burned' });
     t.equal((await test.sql('select id from webhook')).length, before);
+    const unparsable = await test.gql(CREATE_WEBHOOK, { input: { url: 'http://', events: ['*'], secret: SECRET } }, owner);
+    t.same(unparsable.errors?.[0]?.extensions, { code: 'BAD_USER_INPUT', fields: { 'input.url': 'is not a valid URL' } }, 'a URL the scheme check lets through');
+    t.equal((await test.sql('select id from webhook')).length, before);
+
     const other = await test.createCompany();
     const [mine] = await test.sql<{ id: string }>('select id from webhook where company_id = $1 limit 1', [company.id]);
+    const row = () => test.sql('select * from webhook where id = $1', [mine!.id]);
+    const unchanged = await row();
     const res = await test.gql('mutation ($id: ID!) { updateWebhook(id: $id, input: { active: true }) { id } }', { id: mine!.id }, { token: other.owner.token });
     t.equal(res.errors?.[0]?.extensions?.code, 'NOT_FOUND');
     t.same((await test.gql('{ webhooks { id } }', {}, { token: other.owner.token })).data, { webhooks: [] });
+    const UPDATE = 'mutation ($id: ID!, $input: UpdateWebhookInput!) { updateWebhook(id: $id, input: $input) { id } }';
+    const invalid = await test.gql(UPDATE, { id: mine!.id, input: { url: 'ftp://x', secret: 'short', active: true } }, owner);
+    t.equal(invalid.errors?.[0]?.extensions?.code, 'BAD_USER_INPUT');
+    t.same(Object.keys(invalid.errors?.[0]?.extensions?.fields ?? {}).sort(), ['input.secret', 'input.url']);
+    const burned = await test.gql(UPDATE, { id: mine!.id, input: { events: ['notes.note.burned'], active: true } }, owner);
+    t.same(burned.errors?.[0]?.extensions?.fields, { 'input.events': 'unknown events: notes.note.burned' });
+    const badUrl = await test.gql(UPDATE, { id: mine!.id, input: { url: 'http://exa mple.test/hook', active: true } }, owner);
+    t.same(badUrl.errors?.[0]?.extensions?.fields, { 'input.url': 'is not a valid URL' });
+    t.equal((await test.gql(UPDATE, { id: 'not-an-id', input: { active: true } }, owner)).errors?.[0]?.extensions?.code, 'NOT_FOUND');
+    t.same(await row(), unchanged, 'the webhook is unchanged (still disabled)');
+  });
+
+  t.test('deleting a webhook that is not there, or without the key, is refused and deletes nothing', async (t) => {
+    const created = await test.gql(CREATE_WEBHOOK, { input: { url: 'http://127.0.0.1:9/hook', events: ['notes.note.created'], secret: SECRET } }, owner);
+    t.equal(created.errors, undefined);
+    const other = await test.createCompany();
+    const member = await test.createUser({ company });
+    const webhooks = () => test.sql('select * from webhook order by id');
+    const before = await webhooks();
+    const DELETE = 'mutation ($id: ID!) { deleteWebhook(id: $id) }';
+    t.equal((await test.gql(DELETE, { id: '0190a1b2-0000-7000-8000-000000000000' }, owner)).errors?.[0]?.extensions?.code, 'NOT_FOUND', 'an unknown id');
+    t.equal((await test.gql(DELETE, { id: 'not-an-id' }, owner)).errors?.[0]?.extensions?.code, 'NOT_FOUND', 'a malformed id');
+    const id = created.data.createWebhook.id;
+    t.equal((await test.gql(DELETE, { id }, { token: other.owner.token })).errors?.[0]?.extensions?.code, 'NOT_FOUND', "another company's webhook");
+    t.equal((await test.gql(DELETE, { id }, { token: member.token })).errors?.[0]?.extensions?.code, 'FORBIDDEN', 'a member without core.webhook.manage');
+    t.same(await webhooks(), before, 'nothing deleted');
+    t.same((await test.gql(DELETE, { id }, owner)).data, { deleteWebhook: true });
+    t.same(await test.sql('select id from webhook where id = $1', [id]), [], 'the owner does delete it');
   });
 });

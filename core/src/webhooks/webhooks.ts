@@ -56,7 +56,9 @@ const validateUpdate = createValidator<{ url?: string | null; events?: string[] 
 /** Refuses event names no installed module (or the kernel) emits, and plain http outside development. */
 function checkTarget(context: ServiceContext, data: { url?: string | null; events?: string[] | null }): void {
   if (data.url != null) {
-    const url = new URL(data.url);
+    // The schema's pattern checks the scheme only: "http://" or a host with a space would throw here.
+    const url = URL.parse(data.url);
+    if (!url) throw new BadUserInputError({ 'input.url': 'is not a valid URL' });
     if (url.protocol !== 'https:' && context.kernel.config.env === 'production') throw new BadUserInputError({ 'input.url': 'must use https' });
   }
   const unknown = (data.events ?? []).filter((name) => name !== '*' && !context.kernel.events.has(name));

@@ -109,10 +109,10 @@ const validateUpdatePlan = createValidator<PlanInput>({
   },
 });
 
-function assertKnownModules(kernel: Kernel, modules: string[] | undefined): void {
+function assertKnownModules(kernel: Kernel, modules: string[] | undefined, field = 'input.modules'): void {
   const installed = new Set(kernel.modules.map(({ plugin }) => plugin.name));
   const unknown = (modules ?? []).filter((m) => !installed.has(m));
-  if (unknown.length > 0) throw new BadUserInputError({ 'input.modules': `unknown modules: ${unknown.join(', ')}` });
+  if (unknown.length > 0) throw new BadUserInputError({ [field]: `unknown modules: ${unknown.join(', ')}` });
 }
 
 const cleanLimits = (limits: PlanLimits | null | undefined): PlanLimits =>
@@ -165,7 +165,7 @@ export async function setCompanyPlan(context: ServiceContext, companyId: string,
 
 export async function setCompanyModule(context: ServiceContext, companyId: string, module: string, enabled: boolean | null): Promise<Company> {
   requirePlatform(context);
-  assertKnownModules(context.kernel, [module]);
+  assertKnownModules(context.kernel, [module], 'module');
   return systemEm(context.kernel).transactional(async (em) => {
     const company = isId(companyId) ? await em.findOne(Company, { id: companyId }) : null;
     if (!company) throw notFound('Company');
