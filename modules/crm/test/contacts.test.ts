@@ -167,6 +167,39 @@ t.test('contacts: bad input is BAD_USER_INPUT with field paths and writes nothin
   t.same(local.data.createContact.phones, ['+998901234567'], "a national number is read in the company's country");
 });
 
+t.test('contacts: deleteContact refuses what it cannot delete and writes nothing', async (t) => {
+  const { test, company } = await crmApp();
+  t.teardown(() => test.close());
+  const DELETE = 'mutation ($id: ID!) { deleteContact(id: $id) { id deletedAt } }';
+  const northId = (await test.gql('mutation { createBranch(input: { name: "North" }) { id } }', {}, company.owner)).data.createBranch.id as string;
+  const inMain = (await test.gql(CREATE_CONTACT, { input: { name: 'Main contact' } }, company.owner)).data.createContact.id as string;
+  const gone = (await test.gql(CREATE_CONTACT, { input: { name: 'Gone' } }, company.owner)).data.createContact.id as string;
+  const firstDelete = await test.gql(DELETE, { id: gone }, company.owner);
+  const reader = await test.createUser({ company, permissions: ['crm.contact.read'] });
+  const northEditor = await test.createUser({ company, permissions: ['crm.contact.read', 'crm.contact.manage'], branches: [northId] });
+  const rows = () => test.sql('select id, deleted_at, merged_into_id from crm_contact order by id');
+  const before = { rows: await rows(), events: await countRows(test, 'atrium_event'), activity: await countRows(test, 'crm_contact_activity') };
+
+  const cases: [string, string, { token: string }, string][] = [
+    ['a malformed id is a missing one', 'nope', company.owner, 'NOT_FOUND'],
+    ['an unknown id', '0190a1b2-0000-7000-8000-000000000000', company.owner, 'NOT_FOUND'],
+    ['a contact of a branch the editor cannot see', inMain, northEditor, 'NOT_FOUND'],
+    ['a reader without crm.contact.manage', inMain, reader, 'FORBIDDEN'],
+  ];
+  for (const [what, id, who, code] of cases) {
+    const res = await test.gql(DELETE, { id }, who);
+    t.equal(res.errors?.[0]?.extensions?.code, code, `${what}: ${code}`);
+    t.equal(res.data, null, `${what}: no data`);
+  }
+  const again = await test.gql(DELETE, { id: gone }, company.owner);
+  t.same(again.data.deleteContact, firstDelete.data.deleteContact, 'deleting a deleted contact answers it as it was');
+  t.same(
+    { rows: await rows(), events: await countRows(test, 'atrium_event'), activity: await countRows(test, 'crm_contact_activity') },
+    before,
+    'nothing was written: no contact deleted, no second crm.contact.deleted',
+  );
+});
+
 t.test("contacts: custom attributes follow the company's schema", async (t) => {
   const { test, company } = await crmApp();
   t.teardown(() => test.close());
@@ -406,7 +439,12 @@ t.test('contacts: another company’s ids behave as missing ids', async (t) => {
     async seed(a) {
       const make = async (name: string, email: string) =>
         (await test.gql(CREATE_CONTACT, { input: { name, emails: [email], identifier: email } }, a.owner)).data.createContact.id as string;
-      return { id: await make('Secret', 'secret@a.io'), other: await make('Other', 'other@a.io') };
+      return { id: await make('Secret', 'secret@a.io'), other: await make('Other', 'other@a.io'), ownerId: a.owner.id, branchId: a.defaultBranchId };
+    },
+    // B's own contacts, given A's ids: A's owner, branch and contacts must be as unknown to them as missing ones.
+    async own(b) {
+      const make = async (name: string) => (await test.gql(CREATE_CONTACT, { input: { name } }, b.owner)).data.createContact.id as string;
+      return { id: await make('Mine'), other: await make('Also mine') };
     },
     operations: [
       { name: 'contact', query: CONTACT, variables: (seed) => ({ id: seed.id }) },
@@ -416,6 +454,13 @@ t.test('contacts: another company’s ids behave as missing ids', async (t) => {
       { name: 'deleteContact', query: 'mutation ($id: ID!) { deleteContact(id: $id) { id } }', variables: (seed) => ({ id: seed.id }) },
       { name: 'restoreContact', query: 'mutation ($id: ID!) { restoreContact(id: $id) { id } }', variables: (seed) => ({ id: seed.id }) },
       { name: 'mergeContacts', query: MERGE, variables: (seed) => ({ input: { survivorId: seed.id, mergedId: seed.other } }) },
+      { name: 'mergeContacts into B’s survivor', query: MERGE, variables: (seed, own) => ({ input: { survivorId: own.id, mergedId: seed.id } }) },
+      { name: 'mergeContacts of B’s contact into A’s', query: MERGE, variables: (seed, own) => ({ input: { survivorId: seed.id, mergedId: own.other } }) },
+      { name: 'createContact with A’s owner', query: CREATE_CONTACT, variables: (seed) => ({ input: { name: 'x', ownerId: seed.ownerId } }) },
+      { name: 'createContact in A’s branch', query: CREATE_CONTACT, variables: (seed) => ({ input: { name: 'x', branchId: seed.branchId } }) },
+      { name: 'updateContact of B’s with A’s owner', query: UPDATE_CONTACT, variables: (seed, own) => ({ id: own.id, input: { ownerId: seed.ownerId } }) },
+      { name: 'updateContact of B’s into A’s branch', query: UPDATE_CONTACT, variables: (seed, own) => ({ id: own.id, input: { branchId: seed.branchId } }) },
+      { name: 'contacts by A’s owner and branch', query: CONTACTS, variables: (seed) => ({ filter: { ownerId: seed.ownerId, branchId: seed.branchId } }) },
       { name: 'crmSettings', query: '{ crmSettings { contactAttributeSchema defaultPhoneCountry } }' },
       { name: 'updateCrmSettings', query: SETTINGS, variables: () => ({ input: { defaultPhoneCountry: 'DE' } }) },
     ],

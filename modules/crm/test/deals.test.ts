@@ -352,6 +352,34 @@ t.test('deals: bad input answers its code and writes nothing', async (t) => {
   t.equal(sameName.errors, undefined, "another company's pipeline names do not get in the way (createPipeline takes no ids: assertTenantIsolation has nothing to give it)");
 });
 
+t.test('deals: winDeal and reopenDeal refuse what they cannot take and write nothing', async (t) => {
+  const { test, company } = await crmApp();
+  t.teardown(() => test.close());
+  const owner = company.owner;
+  const sales = await salesOf(test, owner);
+  const contact = (await test.gql(CREATE_CONTACT, { input: { name: 'Alice' } }, owner)).data.createContact.id;
+  const open = (await test.gql(CREATE_DEAL, { input: { title: 'Open', pipelineId: sales.id, contactId: contact } }, owner)).data.createDeal;
+  const lost = (await test.gql(CREATE_DEAL, { input: { title: 'Lost', pipelineId: sales.id, contactId: contact } }, owner)).data.createDeal;
+  await test.gql(LOSE_DEAL, { id: lost.id, reason: 'Too expensive' }, owner);
+  const reader = await test.createUser({ company, permissions: ['crm.deal.read'] });
+  const rows = () => test.sql('select id, status, lost_reason, closed_at, stage_id, updated_at from crm_deal order by id');
+  const before = { counts: await counts(test), rows: await rows() };
+
+  const win = await test.gql(WIN_DEAL, { id: lost.id }, owner);
+  t.equal(codeOf(win), 'BAD_USER_INPUT', 'a lost deal is reopened before it is won');
+  t.same(win.errors?.[0]?.extensions?.fields, { id: 'is a lost deal: reopen it first' });
+  for (const mutation of [WIN_DEAL, REOPEN_DEAL]) {
+    const name = mutation === WIN_DEAL ? 'winDeal' : 'reopenDeal';
+    t.equal(codeOf(await test.gql(mutation, { id: '0190a1b2-0000-7000-8000-000000000000' }, owner)), 'NOT_FOUND', `${name}: an unknown id`);
+    t.equal(codeOf(await test.gql(mutation, { id: 'nope' }, owner)), 'NOT_FOUND', `${name}: a malformed id is a missing one`);
+    t.equal(codeOf(await test.gql(mutation, { id: lost.id }, reader)), 'FORBIDDEN', `${name}: reading is not closing or reopening`);
+  }
+  const reopened = await test.gql(REOPEN_DEAL, { id: open.id }, owner);
+  t.equal(reopened.errors, undefined);
+  t.match(reopened.data.reopenDeal, { status: 'OPEN', closedAt: null, updatedAt: open.updatedAt }, 'reopening an open deal answers it as it is');
+  t.same({ counts: await counts(test), rows: await rows() }, before, 'nothing was written: both deals are as they were');
+});
+
 t.test('deals: the board costs the same number of statements whatever dealsPerStage', async (t) => {
   const { test, company } = await crmApp();
   t.teardown(() => test.close());
@@ -542,7 +570,13 @@ t.test('deals: another company’s ids behave as missing ids', async (t) => {
       const sales = await salesOf(test, a.owner);
       const contact = (await test.gql(CREATE_CONTACT, { input: { name: 'Secret contact' } }, a.owner)).data.createContact.id as string;
       const deal = (await test.gql(CREATE_DEAL, { input: { title: 'Secret deal', pipelineId: sales.id, contactId: contact, amount: '99' } }, a.owner)).data.createDeal.id as string;
-      return { pipelineId: sales.id, stageId: sales.stages[1]!.id, firstStageId: sales.stages[0]!.id, contactId: contact, dealId: deal };
+      return { pipelineId: sales.id, stageId: sales.stages[1]!.id, firstStageId: sales.stages[0]!.id, contactId: contact, dealId: deal, ownerId: a.owner.id, branchId: a.defaultBranchId };
+    },
+    // B's own pipeline and deal, given A's ids: A's stage, contact, owner and branch must be as unknown to them as missing ones.
+    async own(b) {
+      const sales = await salesOf(test, b.owner);
+      const deal = (await test.gql(CREATE_DEAL, { input: { title: 'Mine', pipelineId: sales.id } }, b.owner)).data.createDeal.id as string;
+      return { pipelineId: sales.id, stages: sales.stages.map(({ id, name }) => ({ id, name })), dealId: deal };
     },
     operations: [
       { name: 'pipelines', query: PIPELINES },
@@ -564,6 +598,24 @@ t.test('deals: another company’s ids behave as missing ids', async (t) => {
       { name: 'winDeal', query: WIN_DEAL, variables: (seed) => ({ id: seed.dealId }) },
       { name: 'loseDeal', query: LOSE_DEAL, variables: (seed) => ({ id: seed.dealId, reason: 'x' }) },
       { name: 'reopenDeal', query: REOPEN_DEAL, variables: (seed) => ({ id: seed.dealId }) },
+      { name: 'deals by A’s owner and branch', query: DEALS, variables: (seed) => ({ filter: { ownerId: seed.ownerId, branchId: seed.branchId } }) },
+      // createDeal and updateDeal report every bad reference at once: one of A's accepted would leave its field out.
+      {
+        name: 'createDeal in B’s pipeline with A’s contact, owner and branch',
+        query: CREATE_DEAL,
+        variables: (seed, own) => ({ input: { title: 'x', pipelineId: own.pipelineId, contactId: seed.contactId, ownerId: seed.ownerId, branchId: seed.branchId } }),
+      },
+      {
+        name: 'updateDeal of B’s with A’s contact, owner and branch',
+        query: UPDATE_DEAL,
+        variables: (seed, own) => ({ id: own.dealId, input: { contactId: seed.contactId, ownerId: seed.ownerId, branchId: seed.branchId } }),
+      },
+      { name: 'moveDeal of B’s into A’s stage', query: MOVE_DEAL, variables: (seed, own) => ({ id: own.dealId, stageId: seed.stageId }) },
+      {
+        name: 'updatePipeline of B’s with A’s stage',
+        query: UPDATE_PIPELINE,
+        variables: (seed, own) => ({ id: own.pipelineId, input: { stages: [...own.stages, { id: seed.stageId, name: 'Stolen' }] } }),
+      },
     ],
   });
 });

@@ -359,6 +359,12 @@ t.test('products: company B sees and changes nothing of company A', async (t) =>
       await eventsDispatched(a);
       return { parentId: parent.id, childId: child.id, productId: product.id };
     },
+    // B's own category and product, given A's category: it must be as unknown to them as a missing one.
+    async own(b) {
+      const category = await newCategory(b.owner, 'B category');
+      const product = await newProduct(b.owner, { name: 'B product', sku: 'B-SKU' });
+      return { categoryId: category.id as string, productId: product.id as string };
+    },
     operations: [
       { name: 'product', query: PRODUCT, variables: (seed) => ({ id: seed.productId }) },
       { name: 'products', query: PRODUCTS },
@@ -370,6 +376,8 @@ t.test('products: company B sees and changes nothing of company A', async (t) =>
       { name: 'createProductCategory', query: CREATE_CATEGORY, variables: (seed) => ({ input: { name: 'B child', parentId: seed.parentId } }) },
       { name: 'updateProductCategory', query: UPDATE_CATEGORY, variables: (seed) => ({ id: seed.childId, input: { name: 'B' } }) },
       { name: 'updateProductCategory (move)', query: UPDATE_CATEGORY, variables: (seed) => ({ id: seed.childId, input: { parentId: null } }) },
+      { name: 'updateProduct of B’s into A’s category', query: UPDATE_PRODUCT, variables: (seed, own) => ({ id: own.productId, input: { categoryId: seed.childId } }) },
+      { name: 'updateProductCategory of B’s under A’s', query: UPDATE_CATEGORY, variables: (seed, own) => ({ id: own.categoryId, input: { parentId: seed.parentId } }) },
       { name: 'deleteProductCategory', query: DELETE_CATEGORY, variables: (seed) => ({ id: seed.parentId }) },
       { name: 'findProducts (public API)', query: 'query ($ids: [ID!]!) { probeProducts(ids: $ids) }', variables: (seed) => ({ ids: [seed.productId] }) },
     ],

@@ -227,7 +227,9 @@ t.test('notes: write, list, edit and delete by the author', async (t) => {
   t.equal((await test.gql(DELETE_NOTE, { id: second.id }, { token: colleague.token })).data.deleteNote, second.id);
   t.equal(await countRows(test, 'crm_note', 'id = $1', [second.id]), 0);
   t.equal(await countRows(test, 'crm_contact_activity', 'subject_id = $1', [second.id]), 0, 'its timeline entry is gone with it');
-  t.equal(codeOf(await test.gql(DELETE_NOTE, { id: second.id }, { token: colleague.token })), 'NOT_FOUND');
+  const afterDelete = await written(test);
+  t.equal(codeOf(await test.gql(DELETE_NOTE, { id: second.id }, { token: colleague.token })), 'NOT_FOUND', 'a deleted note is not found');
+  t.same(await written(test), afterDelete, 'deleting it again writes nothing');
 });
 
 t.test('the contact timeline: newest first, paged, filtered by kind, batched over a page of contacts', async (t) => {
@@ -358,6 +360,14 @@ t.test('bad input answers its code and writes nothing', async (t) => {
   const member = { token: northMember.token };
   const readOnly = await test.createUser({ company, permissions: ['crm.task.read', 'crm.contact.read'] });
   const existing = await task(test, owner, { title: 'Existing', contactId: alice });
+  const finished = await task(test, owner, { title: 'Finished' });
+  await test.gql(COMPLETE_TASK, { id: finished.id }, owner);
+  const note = (await test.gql(CREATE_NOTE, { input: { body: 'Original', contactId: alice } }, owner)).data.createNote.id;
+  // The MEMBER's note on a contact moved since to a branch the MEMBER cannot read: out of the author's reach.
+  const moved = await contact(test, owner, 'Moved');
+  const hiddenNote = (await test.gql(CREATE_NOTE, { input: { body: 'Before the move', contactId: moved } }, member)).data.createNote.id;
+  await test.gql('mutation ($id: ID!, $input: UpdateContactInput!) { updateContact(id: $id, input: $input) { id } }', { id: moved, input: { branchId: south } }, owner);
+  const unknown = '0190a1b2-0000-7000-8000-000000000000';
 
   const cases: { name: string; query: string; variables: Record<string, unknown>; who?: Who; code: string; fields?: Record<string, string> }[] = [
     { name: 'an empty title', query: CREATE_TASK, variables: { input: { title: '  ' } }, code: 'BAD_USER_INPUT', fields: { 'input.title': 'must match pattern "\\S"' } },
@@ -384,6 +394,17 @@ t.test('bad input answers its code and writes nothing', async (t) => {
     { name: 'a note on a contact the MEMBER cannot read', query: CREATE_NOTE, variables: { input: { body: 'x', contactId: southContact } }, who: member, code: 'BAD_USER_INPUT' },
     { name: 'a note without crm.note.create', query: CREATE_NOTE, variables: { input: { body: 'x', contactId: alice } }, who: { token: readOnly.token }, code: 'FORBIDDEN' },
     { name: 'notes of nothing', query: NOTES, variables: {}, code: 'BAD_USER_INPUT', fields: { contactId: 'give exactly one of contactId and dealId' } },
+    { name: 'reopening an unknown task', query: REOPEN_TASK, variables: { id: unknown }, code: 'NOT_FOUND' },
+    { name: 'reopening a malformed id', query: REOPEN_TASK, variables: { id: 'nope' }, code: 'NOT_FOUND' },
+    { name: 'reopening without crm.task.manage', query: REOPEN_TASK, variables: { id: finished.id }, who: { token: readOnly.token }, code: 'FORBIDDEN' },
+    { name: 'an empty note edit', query: UPDATE_NOTE, variables: { id: note, input: { body: ' \n ' } }, code: 'BAD_USER_INPUT', fields: { 'input.body': 'must match pattern "\\S"' } },
+    { name: 'a note edit too long', query: UPDATE_NOTE, variables: { id: note, input: { body: 'x'.repeat(10001) } }, code: 'BAD_USER_INPUT', fields: { 'input.body': 'must NOT have more than 10000 characters' } },
+    { name: 'a note edit moving it to a deal (refused by the schema itself)', query: UPDATE_NOTE, variables: { id: note, input: { body: 'y', dealId: unknown } }, code: 'BAD_USER_INPUT' },
+    { name: 'editing an unknown note', query: UPDATE_NOTE, variables: { id: unknown, input: { body: 'y' } }, code: 'NOT_FOUND' },
+    { name: 'editing a malformed note id', query: UPDATE_NOTE, variables: { id: 'nope', input: { body: 'y' } }, code: 'NOT_FOUND' },
+    { name: 'editing one’s note on a contact one no longer sees', query: UPDATE_NOTE, variables: { id: hiddenNote, input: { body: 'y' } }, who: member, code: 'NOT_FOUND' },
+    { name: 'deleting an unknown note', query: DELETE_NOTE, variables: { id: unknown }, code: 'NOT_FOUND' },
+    { name: 'deleting one’s note on a contact one no longer sees', query: DELETE_NOTE, variables: { id: hiddenNote }, who: member, code: 'NOT_FOUND' },
   ];
   for (const c of cases) {
     const before = await written(test);
@@ -393,6 +414,20 @@ t.test('bad input answers its code and writes nothing', async (t) => {
     t.same(await written(test), before, `${c.name}: nothing written`);
   }
   t.equal((await test.gql(TASK, { id: existing.id }, owner)).data.task.title, 'Existing');
+  t.match((await test.gql(TASK, { id: finished.id }, owner)).data.task, { done: true, doneAt: /Z$/, completedBy: { id: owner.id } }, 'the refused reopening left the task done');
+  t.same(
+    await test.sql<{ id: string; body: string }>('select id, body from crm_note where id in ($1, $2) order by body', [note, hiddenNote]),
+    [
+      { id: hiddenNote, body: 'Before the move' },
+      { id: note, body: 'Original' },
+    ],
+    'the refused edits changed no note',
+  );
+  t.same(
+    (await test.sql<{ title: string }>(`select title from crm_contact_activity where subject_id in ($1, $2) order by title`, [note, hiddenNote])).map((row) => row.title),
+    ['Before the move', 'Original'],
+    'nor their timeline entries',
+  );
 });
 
 t.test('a MEMBER sees and changes only the tasks of its branches', async (t) => {
@@ -436,6 +471,10 @@ t.test('company B sees and changes nothing of company A', async (t) => {
       const dealNoteId = (await test.gql(CREATE_NOTE, { input: { body: 'A deal note', dealId } }, as)).data.createNote.id;
       return { contactId, dealId, taskId, noteId, dealNoteId, userId: colleague.id, branchId: a.defaultBranchId };
     },
+    // B's own task, about nothing: A's user, contact, deal and branch must be as unknown to it as missing ones.
+    async own(b) {
+      return { taskId: (await task(test, { token: b.owner.token }, { title: 'B task' })).id as string };
+    },
     operations: [
       { name: 'task', query: TASK, variables: (s) => ({ id: s.taskId }) },
       { name: 'tasks', query: TASKS },
@@ -448,6 +487,10 @@ t.test('company B sees and changes nothing of company A', async (t) => {
       { name: 'createTask for A user', query: CREATE_TASK, variables: (s) => ({ input: { title: 'x', assigneeId: s.userId } }) },
       { name: 'createTask in A branch', query: CREATE_TASK, variables: (s) => ({ input: { title: 'x', branchId: s.branchId } }) },
       { name: 'updateTask', query: UPDATE_TASK, variables: (s) => ({ id: s.taskId, input: { title: 'B was here' } }) },
+      { name: 'updateTask of B’s for A user', query: UPDATE_TASK, variables: (s, own) => ({ id: own.taskId, input: { assigneeId: s.userId } }) },
+      { name: 'updateTask of B’s onto A contact', query: UPDATE_TASK, variables: (s, own) => ({ id: own.taskId, input: { contactId: s.contactId } }) },
+      { name: 'updateTask of B’s onto A deal', query: UPDATE_TASK, variables: (s, own) => ({ id: own.taskId, input: { dealId: s.dealId } }) },
+      { name: 'updateTask of B’s into A branch', query: UPDATE_TASK, variables: (s, own) => ({ id: own.taskId, input: { branchId: s.branchId } }) },
       { name: 'completeTask', query: COMPLETE_TASK, variables: (s) => ({ id: s.taskId }) },
       { name: 'reopenTask', query: REOPEN_TASK, variables: (s) => ({ id: s.taskId }) },
       { name: 'createNote on A contact', query: CREATE_NOTE, variables: (s) => ({ input: { body: 'x', contactId: s.contactId } }) },
