@@ -1,6 +1,6 @@
 import t from 'tap';
 import { assertTenantIsolation, type TestApp, type TestUser } from '@atrium/core/testing';
-import { AGENT_KEYS, agent, codeOf, createContact, createInbox as createAnyInbox, data, messengerApp, type Who } from './helpers.ts';
+import { AGENT_KEYS, agent, codeOf, createContact, createInbox as createAnyInbox, data, fieldsOf, messengerApp, type Who } from './helpers.ts';
 
 const CONVERSATION = 'id status assignee { id } unreadCount';
 const ASSIGN = `mutation ($conversationId: ID!, $assigneeId: ID) { assignConversation(conversationId: $conversationId, assigneeId: $assigneeId) { ${CONVERSATION} } }`;
@@ -220,6 +220,25 @@ t.test('manual assignment', async (t) => {
     t.same(await written(test), before, 'nothing was written');
   });
 
+  t.test('unassignConversation: refusals leave the assignee and write nothing', async (t) => {
+    data(await test.gql(ASSIGN, { conversationId: conversation.id, assigneeId: bob.id }, owner), 'assign to Bob');
+    const outsiderAssigner = await agent(test, company, 'Outside assigner', [...AGENT_KEYS, 'messenger.conversation.assign']);
+    const before = await written(test);
+    const cases: [string, string, Who, string][] = [
+      ['a malformed conversation id', 'nope', owner, 'BAD_USER_INPUT'],
+      ['a conversation that does not exist', '01900000-0000-7000-8000-000000000000', owner, 'NOT_FOUND'],
+      ['a conversation the caller cannot read', conversation.id, outsiderAssigner, 'NOT_FOUND'],
+      ['without messenger.conversation.assign', conversation.id, reader, 'FORBIDDEN'],
+    ];
+    for (const [what, conversationId, who, code] of cases) {
+      const res = await test.gql(UNASSIGN, { conversationId }, who);
+      t.equal(codeOf(res), code, what);
+      if (code === 'BAD_USER_INPUT') t.same(fieldsOf(res), ['conversationId'], `${what}: names conversationId`);
+    }
+    t.same(await written(test), before, 'nothing was written');
+    t.same(data(await test.gql(`query ($id: ID!) { conversation(id: $id) { ${CONVERSATION} } }`, { id: conversation.id }, owner), 'conversation').conversation.assignee, { id: bob.id }, 'Bob still has it');
+  });
+
   t.test('an agent who cannot read the conversation cannot assign it', async (t) => {
     const assigner = await agent(test, company, 'Assigner', [...AGENT_KEYS, 'messenger.conversation.assign']);
     t.equal(codeOf(await test.gql(ASSIGN, { conversationId: conversation.id, assigneeId: bob.id }, assigner)), 'NOT_FOUND', 'not a member of the inbox');
@@ -234,7 +253,9 @@ t.test('availability', async (t) => {
   t.equal(await test.app.kernel.presence.isOnline(`messenger:${company.id}:online`, ann.id), true, 'kept in the kernel’s presence store');
   t.equal(data(await test.gql(SET_AVAILABILITY, { status: 'OFFLINE' }, ann), 'set').setAvailability, 'OFFLINE');
   t.equal(await test.app.kernel.presence.isOnline(`messenger:${company.id}:online`, ann.id), false);
+  await setAvailability(test, ann, 'BUSY');
   t.equal(codeOf(await test.gql(SET_AVAILABILITY, { status: 'AWAY' }, ann)), 'BAD_USER_INPUT', 'an unknown availability');
+  t.same(data(await test.gql(AVAILABILITY, { userIds: [ann.id] }, company.owner), 'agentAvailability').agentAvailability, [{ user: { id: ann.id }, availability: 'BUSY' }], 'and leaves hers as it was');
   t.equal(codeOf(await test.gql(SET_AVAILABILITY, { status: 'ONLINE' })), 'UNAUTHENTICATED');
   const other = await test.createCompany();
   const seen = data(await test.gql(AVAILABILITY, { userIds: [ann.id, 'junk'] }, other.owner), 'agentAvailability').agentAvailability;
@@ -265,7 +286,19 @@ t.test('teams', async (t) => {
   t.equal(codeOf(await test.gql(ADD_TEAM_MEMBER, { teamId: second.id, userId: 'x' }, owner)), 'BAD_USER_INPUT');
   t.equal(codeOf(await test.gql(ADD_TEAM_MEMBER, { teamId: second.id, userId: '01900000-0000-7000-8000-000000000000' }, owner)), 'BAD_USER_INPUT', 'not a user');
   t.equal(codeOf(await test.gql(ADD_TEAM_MEMBER, { teamId: '01900000-0000-7000-8000-000000000000', userId: ann.id }, owner)), 'NOT_FOUND');
+  const removals: [string, Record<string, unknown>, Who, string, string[]][] = [
+    ['a malformed user id', { teamId: team.id, userId: 'bob' }, owner, 'BAD_USER_INPUT', ['userId']],
+    ['a malformed team id', { teamId: 'billing', userId: bob.id }, owner, 'BAD_USER_INPUT', ['teamId']],
+    ['a team that does not exist', { teamId: '01900000-0000-7000-8000-000000000000', userId: bob.id }, owner, 'NOT_FOUND', []],
+    ['an agent without messenger.inbox.manage', { teamId: team.id, userId: bob.id }, ann, 'FORBIDDEN', []],
+  ];
+  for (const [what, variables, who, code, fields] of removals) {
+    const res = await test.gql(REMOVE_TEAM_MEMBER, variables, who);
+    t.equal(codeOf(res), code, `removeTeamMember: ${what}`);
+    if (fields.length) t.same(fieldsOf(res), fields, `removeTeamMember: ${what}: names ${fields}`);
+  }
   t.same(await written(test), before, 'nothing was written');
+  t.same(data(await test.gql(TEAMS, {}, owner), 'teams').teams.find((tm: any) => tm.id === team.id).members, [{ id: bob.id }], 'Bob is still in the team');
 });
 
 t.test('tenant isolation of assignment, availability and teams', async (t) => {

@@ -1,3 +1,4 @@
+import { readdir } from 'node:fs/promises';
 import t from 'tap';
 import {
   agent,
@@ -15,6 +16,7 @@ import {
   send,
   SET_STATUS,
   writeCounts,
+  type Who,
 } from './helpers.ts';
 
 const BLOCK = 'mutation ($id: ID!, $blocked: Boolean!) { blockContact(contactId: $id, blocked: $blocked) { id blocked } }';
@@ -22,7 +24,9 @@ const CREATE = 'mutation ($input: CreateConversationInput!) { createConversation
 const DELETE = 'mutation ($id: ID!) { deleteConversation(id: $id) }';
 const LIST = 'query ($filter: ConversationFilter, $first: Int, $after: String) { conversations(filter: $filter, first: $first, after: $after) { totalCount edges { node { id status labels } } pageInfo { hasNextPage endCursor } } }';
 const UPDATE = 'mutation ($id: ID!, $input: UpdateConversationInput!) { updateConversation(id: $id, input: $input) { id priority labels customAttributes } }';
+const MISSING = '01900000-0000-7000-8000-000000000000';
 const future = (minutes: number) => new Date(Date.now() + minutes * 60_000).toISOString();
+const filesIn = async (dir: string) => (await readdir(dir, { recursive: true, withFileTypes: true })).filter((entry) => entry.isFile()).length;
 const eventCount = (test: any, name: string, conversationId: string) => countRows(test, 'atrium_event', `name = $1 and payload->>'conversationId' = $2`, [name, conversationId]);
 
 t.test('conversations: the status rules one by one', async (t) => {
@@ -230,8 +234,12 @@ t.test('conversations: who reads what; labels, priority and the list filters', a
   t.same(await ids(owner, { inboxId: support }), [inSupport.conversationId]);
   data(await test.gql(SET_STATUS, { id: inSupport.conversationId, status: 'RESOLVED' }, owner), 'resolve');
   t.same(await ids(owner, { status: 'RESOLVED' }), [inSupport.conversationId]);
-  const bad = await test.gql(UPDATE, { id: inSales.conversationId, input: { priority: 'HIGH', labels: [''] } }, alice);
+  const unchanged = await writeCounts(test);
+  const bad = await test.gql(UPDATE, { id: inSales.conversationId, input: { priority: 'LOW', labels: [''] } }, alice);
   t.equal(codeOf(bad), 'BAD_USER_INPUT');
+  t.same(fieldsOf(bad), ['input.labels.0']);
+  t.match(await conversation(test, owner, inSales.conversationId), { priority: 'HIGH', labels: ['vip', 'billing'] }, 'a refused update changes neither field');
+  t.same(await writeCounts(test), unchanged, 'and writes nothing');
   t.equal(codeOf(await test.gql(LIST, { first: 101 }, owner)), 'BAD_USER_INPUT');
   const page = data(await test.gql(LIST, { first: 1 }, owner), 'page').conversations;
   t.equal(page.pageInfo.hasNextPage, true);
@@ -240,17 +248,21 @@ t.test('conversations: who reads what; labels, priority and the list filters', a
 });
 
 t.test('conversations: deleting one removes it for everyone', async (t) => {
-  const { test, company } = await messengerApp();
+  const { test, company, storageDir } = await messengerApp();
   t.teardown(() => test.close());
   const owner = company.owner;
   const alice = await agent(test, company, 'Alice');
   const inboxId = await createInbox(test, owner, {}, [alice]);
   const { conversationId } = await incomingConversation(test, owner, inboxId);
   await send(test, alice, conversationId, 'reply', { attachments: [{ fileName: 'a.txt', contentType: 'text/plain', dataBase64: Buffer.from('hi').toString('base64') }] });
+  const deleter = await agent(test, company, 'Deleter', ['messenger.conversation.delete']);
+  const before = await writeCounts(test);
   const refused = await test.gql(DELETE, { id: conversationId }, alice);
   t.equal(codeOf(refused), 'FORBIDDEN', 'deleting needs messenger.conversation.delete');
-  const deleter = await agent(test, company, 'Deleter', ['messenger.conversation.delete']);
   t.equal(codeOf(await test.gql(DELETE, { id: conversationId }, deleter)), 'NOT_FOUND', 'and a conversation one can read');
+  t.equal(codeOf(await test.gql(DELETE, { id: 'nope' }, owner)), 'NOT_FOUND', 'an id that is no id names none');
+  t.same(await writeCounts(test), before, 'refusals delete nothing');
+  t.equal(await filesIn(storageDir), 1, 'nor any file');
 
   t.equal(data(await test.gql(DELETE, { id: conversationId }, owner), 'delete').deleteConversation, true);
   t.equal(await conversation(test, alice, conversationId), null);
@@ -258,5 +270,69 @@ t.test('conversations: deleting one removes it for everyone', async (t) => {
   t.equal(await countRows(test, 'messenger_message', 'conversation_id = $1', [conversationId]), 0, 'its messages are gone');
   t.equal(await countRows(test, 'messenger_attachment'), 0, 'and their attachments');
   t.equal(codeOf(await test.gql('query ($id: ID!) { messages(conversationId: $id) { totalCount } }', { id: conversationId }, alice)), 'NOT_FOUND');
+  const after = await writeCounts(test);
   t.equal(codeOf(await test.gql(DELETE, { id: conversationId }, owner)), 'NOT_FOUND', 'twice: not found');
+  t.same(await writeCounts(test), after, 'and nothing written');
+});
+
+t.test('conversations: createConversation refuses bad input and writes nothing', async (t) => {
+  const { test, company } = await messengerApp();
+  t.teardown(() => test.close());
+  const owner = company.owner;
+  const alice = await agent(test, company, 'Alice');
+  const reader = await agent(test, company, 'Reader', ['messenger.conversation.read']);
+  const inboxId = await createInbox(test, owner, { name: 'Sales' }, [alice, reader]);
+  const elsewhere = await createInbox(test, owner, { name: 'Support' });
+  const contactId = await createContact(test, owner, 'Carol');
+  const dave = await createContact(test, owner, 'Dave');
+  await createContactInbox(test, owner, inboxId, dave, '+998900000001');
+  const gone = await createContact(test, owner, 'Gone');
+  data(await test.gql('mutation ($id: ID!) { deleteContact(id: $id) { id } }', { id: gone }, owner), 'deleteContact');
+  const other = await test.createCompany({ name: 'Other' });
+  const foreign = await createContact(test, other.owner, 'Eve');
+  const before = await writeCounts(test);
+  const cases: [string, Record<string, unknown>, Who, string, string[]][] = [
+    ['a contact id that is no id', { inboxId, contactId: 'carol' }, alice, 'BAD_USER_INPUT', ['input.contactId']],
+    ['a contact that does not exist', { inboxId, contactId: MISSING }, alice, 'BAD_USER_INPUT', ['input.contactId']],
+    ['a deleted contact', { inboxId, contactId: gone }, alice, 'BAD_USER_INPUT', ['input.contactId']],
+    ["another company's contact", { inboxId, contactId: foreign }, alice, 'BAD_USER_INPUT', ['input.contactId']],
+    ['an inbox the agent does not answer', { inboxId: elsewhere, contactId }, alice, 'BAD_USER_INPUT', ['input.inboxId']],
+    ['an inbox that does not exist', { inboxId: MISSING, contactId }, owner, 'BAD_USER_INPUT', ['input.inboxId']],
+    ['a first message over 150,000 characters', { inboxId, contactId, content: 'x'.repeat(150_001) }, alice, 'BAD_USER_INPUT', ['input.content']],
+    ['a blank sourceId', { inboxId, contactId, sourceId: '' }, alice, 'BAD_USER_INPUT', ['input.sourceId']],
+    ["another contact's address in the inbox", { inboxId, contactId, sourceId: '+998900000001', content: 'Hello' }, alice, 'CONFLICT', []],
+    ['without messenger.conversation.reply', { inboxId, contactId }, reader, 'FORBIDDEN', []],
+  ];
+  for (const [what, input, who, code, fields] of cases) {
+    const res = await test.gql(CREATE, { input }, who);
+    t.equal(codeOf(res), code, what);
+    if (fields.length) t.same(fieldsOf(res), fields, `${what}: names ${fields}`);
+  }
+  t.same(await writeCounts(test), before, 'nothing was written');
+});
+
+t.test('conversations: blockContact refuses a contact the caller cannot reach and changes nothing', async (t) => {
+  const { test, company } = await messengerApp();
+  t.teardown(() => test.close());
+  const owner = company.owner;
+  const alice = await agent(test, company, 'Alice');
+  const reader = await agent(test, company, 'Reader', ['messenger.conversation.read']);
+  const sales = await createInbox(test, owner, { name: 'Sales' }, [alice, reader]);
+  const support = await createInbox(test, owner, { name: 'Support' });
+  const inSales = await incomingConversation(test, owner, sales);
+  const inSupport = await incomingConversation(test, owner, support);
+  const other = await test.createCompany({ name: 'Other' });
+  const foreign = await createContact(test, other.owner, 'Eve');
+  const contacts = () => test.sql('select id, blocked, updated_at from crm_contact order by id');
+  const [rows, before] = [await contacts(), await writeCounts(test)];
+  const cases: [string, string, Who, string][] = [
+    ['a contact id that is no id', 'nope', alice, 'NOT_FOUND'],
+    ['a contact that does not exist', MISSING, owner, 'NOT_FOUND'],
+    ["another company's contact", foreign, owner, 'NOT_FOUND'],
+    ['a contact of an inbox the agent does not answer', inSupport.contactId, alice, 'NOT_FOUND'],
+    ['without messenger.conversation.reply', inSales.contactId, reader, 'FORBIDDEN'],
+  ];
+  for (const [what, id, who, code] of cases) t.equal(codeOf(await test.gql(BLOCK, { id, blocked: true }, who)), code, what);
+  t.same(await contacts(), rows, 'no contact was blocked');
+  t.same(await writeCounts(test), before, 'nothing was written');
 });

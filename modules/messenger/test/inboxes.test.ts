@@ -109,3 +109,34 @@ t.test('inboxes: settings are validated and write nothing when refused', async (
   t.equal(codeOf(refused), 'FORBIDDEN', 'creating inboxes needs messenger.inbox.manage');
 });
 
+
+t.test('inboxes: updateInbox refuses bad input and changes nothing', async (t) => {
+  const { test, company } = await messengerApp();
+  t.teardown(() => test.close());
+  const owner = company.owner;
+  const other = await test.createCompany({ name: 'Other' });
+  const inboxId = await createInbox(test, owner, { name: 'Support', assignmentLimit: 5 });
+  await createInbox(test, owner, { name: 'Sales' });
+  const inboxes = () => test.sql('select * from messenger_inbox order by id');
+  const before = await inboxes();
+  const cases: [string, string, Record<string, unknown>, string, string[]][] = [
+    ['an id that is no id', 'nope', { name: 'Renamed' }, 'NOT_FOUND', []],
+    ['an inbox that does not exist', '01900000-0000-7000-8000-000000000000', { name: 'Renamed' }, 'NOT_FOUND', []],
+    ['a blank name', inboxId, { name: '   ' }, 'BAD_USER_INPUT', ['input.name']],
+    ['a null name', inboxId, { name: null }, 'BAD_USER_INPUT', ['input.name']],
+    ['a zero assignment window', inboxId, { assignmentWindowSeconds: 0 }, 'BAD_USER_INPUT', ['input.assignmentWindowSeconds']],
+    ['an unknown time zone', inboxId, { timezone: 'Mars/Olympus' }, 'BAD_USER_INPUT', ['input.timezone']],
+    ['hours closing before opening', inboxId, { workingHours: [{ day: 2, open: '18:00', close: '09:00' }] }, 'BAD_USER_INPUT', ['input.workingHours.0.close']],
+    ["another company's branch", inboxId, { branchId: other.defaultBranchId }, 'BAD_USER_INPUT', ['input.branchId']],
+    ['a valid name along with a zero assignment limit', inboxId, { name: 'Renamed', assignmentLimit: 0 }, 'BAD_USER_INPUT', ['input.assignmentLimit']],
+    ["another inbox's name (whatever the case)", inboxId, { name: 'SALES', assignmentLimit: 7 }, 'CONFLICT', []],
+  ];
+  for (const [what, id, input, code, fields] of cases) {
+    const res = await test.gql(UPDATE, { id, input }, owner);
+    t.equal(codeOf(res), code, what);
+    if (fields.length) t.same(fieldsOf(res), fields, `${what}: names ${fields}`);
+  }
+  const member = await agent(test, company, 'Agent');
+  t.equal(codeOf(await test.gql(UPDATE, { id: inboxId, input: { name: 'Mine' } }, member)), 'FORBIDDEN', 'updating inboxes needs messenger.inbox.manage');
+  t.same(await inboxes(), before, 'no inbox changed');
+});

@@ -1,12 +1,13 @@
 import { readdir } from 'node:fs/promises';
 import t from 'tap';
 import { postgresOnly } from '@atrium/core/testing';
-import { agent, codeOf, countRows, createContactInbox, createInbox, data, fieldsOf, incomingConversation, messengerApp, RECEIVE, receive, SEND, send, writeCounts } from './helpers.ts';
+import { agent, codeOf, conversation, countRows, createContact, createContactInbox, createInbox, data, fieldsOf, incomingConversation, messengerApp, RECEIVE, receive, SEND, send, writeCounts } from './helpers.ts';
 
 const EDIT = 'mutation ($id: ID!, $content: String!) { editMessage(id: $id, content: $content) { id content editedAt changes { kind previousContent changedBy { id } } } }';
 const DELETE = 'mutation ($id: ID!) { deleteMessage(id: $id) { id content deletedAt attachments { id } changes { kind previousContent } } }';
 const MESSAGES = 'query ($id: ID!, $first: Int, $before: String) { messages(conversationId: $id, first: $first, before: $before) { totalCount edges { node { id content } } pageInfo { hasNextPage endCursor } } }';
 const ATTACHMENTS = 'query ($id: ID!) { messages(conversationId: $id) { edges { node { id attachments { fileName contentType byteSize url dataBase64 } } } } }';
+const MISSING = '01900000-0000-7000-8000-000000000000';
 const base64 = (text: string) => Buffer.from(text).toString('base64');
 const filesIn = async (dir: string) => (await readdir(dir, { recursive: true, withFileTypes: true })).filter((entry) => entry.isFile()).length;
 
@@ -116,7 +117,9 @@ t.test('messages: the 21st message in a minute is RATE_LIMITED and writes nothin
   t.ok(await send(test, owner, conversationId, 'another agent is not limited by Alice'));
   // The contact counts on its own: its first message of this test came before; 19 more pass, then no.
   for (let i = 2; i <= 20; i++) await receive(test, owner, contactInboxId, `from the contact ${i}`);
+  const beforeFlood = await writeCounts(test);
   t.equal(codeOf(await test.gql(RECEIVE, { input: { contactInboxId, content: 'flood' } }, owner)), 'RATE_LIMITED', 'a contact flooding is limited too');
+  t.same(await writeCounts(test), beforeFlood, 'and writes nothing either');
 });
 
 t.test('messages: a client resending one message (same sourceId) does not use up its sender’s flood limit', async (t) => {
@@ -217,4 +220,79 @@ t.test('messages: history pages backwards, newest first', async (t) => {
   t.same(oldest.edges.map((e: any) => e.node.content), ['m0']);
   t.equal(oldest.pageInfo.hasNextPage, false);
   t.equal(codeOf(await test.gql(MESSAGES, { id: conversationId, first: 101 }, owner)), 'BAD_USER_INPUT');
+});
+
+t.test('messages: receiveMessage refuses bad input and writes nothing', async (t) => {
+  const { test, company, storageDir } = await messengerApp({ maxAttachmentBytes: 1000 });
+  t.teardown(() => test.close());
+  const owner = company.owner;
+  const inboxId = await createInbox(test, owner);
+  const existing = await incomingConversation(test, owner, inboxId);
+  const fresh = await createContactInbox(test, owner, inboxId, await createContact(test, owner, 'New'));
+  const attachment = { fileName: 'note.txt', contentType: 'text/plain', dataBase64: base64('x') };
+  const before = await writeCounts(test);
+  const cases: [string, Record<string, unknown>, string, string[]][] = [
+    ['a contact inbox id that is no id', { contactInboxId: 'nope', content: 'x' }, 'BAD_USER_INPUT', ['input.contactInboxId']],
+    ['a contact inbox that does not exist', { contactInboxId: MISSING, content: 'x' }, 'NOT_FOUND', []],
+    ['content over 150,000 characters', { contactInboxId: existing.contactInboxId, content: 'x'.repeat(150_001) }, 'BAD_USER_INPUT', ['input.content']],
+    ['no content and no attachment', { contactInboxId: existing.contactInboxId, content: '  ' }, 'BAD_USER_INPUT', ['input.content']],
+    ['a first message without content', { contactInboxId: fresh, content: '  ' }, 'BAD_USER_INPUT', ['input.content']],
+    ['a first message with an attachment over the size cap', { contactInboxId: fresh, content: 'x', attachments: [attachment, { ...attachment, dataBase64: base64('y'.repeat(1001)) }] }, 'BAD_USER_INPUT', ['input.attachments.1.dataBase64']],
+    ['an attachment name with a slash', { contactInboxId: existing.contactInboxId, attachments: [{ ...attachment, fileName: '../etc/passwd' }] }, 'BAD_USER_INPUT', ['input.attachments.0.fileName']],
+  ];
+  for (const [what, input, code, fields] of cases) {
+    const res = await test.gql(RECEIVE, { input }, owner);
+    t.equal(codeOf(res), code, what);
+    if (fields.length) t.same(fieldsOf(res), fields, `${what}: names ${fields}`);
+  }
+  t.same(await writeCounts(test), before, 'nothing was written (no conversation opened for the new address)');
+  t.equal(await filesIn(storageDir), 0, 'no file was stored');
+});
+
+t.test("messages: a refused first message assigns nobody, so it uses up no agent's assignment limit", async (t) => {
+  const { test, company } = await messengerApp();
+  t.teardown(() => test.close());
+  const owner = company.owner;
+  const ann = await agent(test, company, 'Ann');
+  const inboxId = await createInbox(test, owner, { autoAssign: true, assignmentLimit: 1, assignmentWindowSeconds: 3600 }, [ann]);
+  data(await test.gql('mutation { setAvailability(status: ONLINE) }', {}, ann), 'setAvailability');
+  const first = await createContactInbox(test, owner, inboxId, await createContact(test, owner, 'First'));
+  t.equal(codeOf(await test.gql(RECEIVE, { input: { contactInboxId: first, content: '   ' } }, owner)), 'BAD_USER_INPUT');
+  const second = await createContactInbox(test, owner, inboxId, await createContact(test, owner, 'Second'));
+  const { conversationId } = await receive(test, owner, second, 'Hello');
+  t.same((await conversation(test, owner, conversationId)).assignee, { id: ann.id }, 'the first real conversation is hers: her one assignment in the window is still free');
+});
+
+t.test('messages: deleteMessage refuses what is not the caller’s to delete and changes nothing', async (t) => {
+  const { test, company, storageDir } = await messengerApp();
+  t.teardown(() => test.close());
+  const owner = company.owner;
+  const alice = await agent(test, company, 'Alice');
+  const bob = await agent(test, company, 'Bob');
+  const inboxId = await createInbox(test, owner, {}, [alice, bob]);
+  const elsewhere = await createInbox(test, owner, {}, [alice]);
+  const { conversationId, messageId: incomingId } = await incomingConversation(test, owner, inboxId);
+  const other = await incomingConversation(test, owner, elsewhere);
+  const mine = await send(test, alice, conversationId, 'with a file', { attachments: [{ fileName: 'a.txt', contentType: 'text/plain', dataBase64: base64('hi') }] });
+  const unreachable = await send(test, alice, other.conversationId, 'in an inbox Bob does not answer');
+  const gone = await send(test, bob, conversationId, 'oops');
+  data(await test.gql(DELETE, { id: gone.id }, bob), 'delete');
+  const messages = () => test.sql('select id, content, deleted_at from messenger_message order by id');
+  const [rows, before] = [await messages(), await writeCounts(test)];
+  const cases: [string, string, string][] = [
+    ['an id that is no id', 'nope', 'NOT_FOUND'],
+    ['a message that does not exist', MISSING, 'NOT_FOUND'],
+    ['a message of a conversation Bob cannot read', unreachable.id, 'NOT_FOUND'],
+    ["another agent's message", mine.id, 'FORBIDDEN'],
+    ["the contact's message", incomingId, 'FORBIDDEN'],
+    ['a message already deleted', gone.id, 'BAD_USER_INPUT'],
+  ];
+  for (const [what, id, code] of cases) {
+    const res = await test.gql(DELETE, { id }, bob);
+    t.equal(codeOf(res), code, what);
+    if (code === 'BAD_USER_INPUT') t.same(fieldsOf(res), ['id'], `${what}: names id`);
+  }
+  t.same(await messages(), rows, 'no message lost its content');
+  t.same(await writeCounts(test), before, 'nothing was written');
+  t.equal(await filesIn(storageDir), 1, "Alice's file is still stored");
 });

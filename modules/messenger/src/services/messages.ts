@@ -19,7 +19,7 @@ import { Conversation } from '../entities/conversations.ts';
 import { ContactInbox, Inbox } from '../entities/inboxes.ts';
 import { Attachment, MAX_ATTACHMENTS, MAX_CONTENT_LENGTH, Message, MessageChange, type MessageType, type SenderType } from '../entities/messages.ts';
 import { canWriteReadableConversation, findReadableConversation } from './access.ts';
-import { attachmentsSchema, decodeAttachments, forgetAttachmentFiles, storeAttachments, type AttachmentInput } from './attachments.ts';
+import { attachmentsSchema, decodeAttachments, forgetAttachmentFiles, storeAttachments, type AttachmentInput, type DecodedAttachment } from './attachments.ts';
 import { transact, type MessengerContext } from './context.ts';
 import { changeStatus, conversationToWrite, isContactBlocked, openConversation } from './conversations.ts';
 import { contactInboxFor, isWithinWorkingHours } from './inboxes.ts';
@@ -79,6 +79,17 @@ async function insertMessage(tx: EntityManager, values: Record<string, unknown>)
   return rows[0] ? tx.map(Message, rows[0]) : null;
 }
 
+/** Refuses a message's content and attachments as postMessage does (BAD_USER_INPUT); answers the attachments decoded. */
+function checkMessageInput(ctx: Pick<MessengerContext, 'options'>, input: Pick<PostMessageInput, 'messageType' | 'content' | 'attachments' | 'field'>): DecodedAttachment[] {
+  const field = input.field ?? 'input';
+  const content = input.content ?? null;
+  if (content !== null && content.length > MAX_CONTENT_LENGTH) throw new BadUserInputError({ [`${field}.content`]: `is longer than ${MAX_CONTENT_LENGTH} characters` });
+  if ((input.attachments?.length ?? 0) > MAX_ATTACHMENTS) throw new BadUserInputError({ [`${field}.attachments`]: `at most ${MAX_ATTACHMENTS} attachments` });
+  const attachments = decodeAttachments(ctx, input.attachments, `${field}.attachments`);
+  if (input.messageType !== 'ACTIVITY' && !content?.trim() && !attachments.length) throw new BadUserInputError({ [`${field}.content`]: 'is required (or an attachment)' });
+  return attachments;
+}
+
 /**
  * Writes a message into a conversation (which the caller has locked) and applies its consequences:
  * an INCOMING message reopens a SNOOZED or RESOLVED inbox conversation (not for a blocked contact)
@@ -91,10 +102,7 @@ async function insertMessage(tx: EntityManager, values: Record<string, unknown>)
 export async function postMessage(tx: EntityManager, ctx: MessengerContext, conversation: Conversation, input: PostMessageInput, options: { commit?: boolean } = {}): Promise<PostedMessage> {
   const field = input.field ?? 'input';
   const content = input.content ?? null;
-  if (content !== null && content.length > MAX_CONTENT_LENGTH) throw new BadUserInputError({ [`${field}.content`]: `is longer than ${MAX_CONTENT_LENGTH} characters` });
-  if ((input.attachments?.length ?? 0) > MAX_ATTACHMENTS) throw new BadUserInputError({ [`${field}.attachments`]: `at most ${MAX_ATTACHMENTS} attachments` });
-  const attachments = decodeAttachments(ctx, input.attachments, `${field}.attachments`);
-  if (input.messageType !== 'ACTIVITY' && !content?.trim() && !attachments.length) throw new BadUserInputError({ [`${field}.content`]: 'is required (or an attachment)' });
+  const attachments = checkMessageInput(ctx, input);
   if (input.replyToId) {
     const parent = await tx.count(Message, { id: input.replyToId, conversationId: conversation.id });
     if (!parent) throw new BadUserInputError({ [`${field}.replyToId`]: 'is not a message of this conversation' });
@@ -208,7 +216,12 @@ export async function receiveIncoming(tx: EntityManager, ctx: MessengerContext, 
   let conversation =
     (await tx.findOne(Conversation, { ...scope, status: { $ne: 'RESOLVED' } }, { orderBy: { createdAt: 'desc', id: 'desc' }, lockMode: LockMode.PESSIMISTIC_WRITE })) ??
     (inbox.allowMessagesAfterResolved ? await tx.findOne(Conversation, { ...scope }, { orderBy: { createdAt: 'desc', id: 'desc' }, lockMode: LockMode.PESSIMISTIC_WRITE }) : null);
-  conversation ??= await openConversation(tx, ctx, { kind: 'INBOX', branchId: inbox.branchId, inboxId: inbox.id, contactId: contactInbox.contactId, contactInboxId: contactInbox.id });
+  if (!conversation) {
+    // Refused input must not open one: its auto-assignment charges an agent's rate limit and turn
+    // in the round robin outside this transaction, which its rollback would not give back.
+    checkMessageInput(ctx, { messageType: 'INCOMING', content: input.content, attachments: input.attachments, field: input.field });
+    conversation = await openConversation(tx, ctx, { kind: 'INBOX', branchId: inbox.branchId, inboxId: inbox.id, contactId: contactInbox.contactId, contactInboxId: contactInbox.id });
+  }
   const wasWaiting = !!conversation.waitingSince;
   // Known before the message is written, so that the last write carries the commit: the
   // out-of-office reply when one may follow, else the message.
