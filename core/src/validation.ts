@@ -1,5 +1,6 @@
 import { Ajv, type ValidateFunction } from 'ajv';
 import addFormatsModule from 'ajv-formats';
+import { isId } from './db/ids.ts';
 import { BadUserInputError, fieldsFromAjv } from './graphql/errors.ts';
 
 // ajv-formats is CommonJS; under NodeNext its default import is the module object.
@@ -11,6 +12,8 @@ const addFormats = addFormatsModule as unknown as typeof addFormatsModule.defaul
  */
 export const ajv = new Ajv({ allErrors: true, useDefaults: true, strict: true, coerceTypes: false });
 addFormats(ajv);
+// ajv-formats' uuid also takes a `urn:uuid:` prefix, which PostgreSQL refuses: an id is the bare form.
+ajv.addFormat('uuid', isId);
 
 /** A JSON schema as ajv accepts it. */
 export type JsonSchema = Record<string, unknown>;

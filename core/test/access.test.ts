@@ -167,6 +167,9 @@ t.test('roles, branches and permission keys', async (t) => {
     const invalid = await errorOf(UPDATE, { id: member.id, input: { displayName: ' ', roleIds: ['not-an-id'] } });
     t.equal(invalid?.code, 'BAD_USER_INPUT');
     t.same(Object.keys(invalid?.fields ?? {}).sort(), ['input.displayName', 'input.roleIds.0']);
+    // ajv-formats' uuid takes a urn:uuid: prefix, which PostgreSQL refuses: the kernel's format does not.
+    const urn = await errorOf(UPDATE, { id: member.id, input: { roleIds: [`urn:uuid:${MISSING}`] } });
+    t.same(Object.keys(urn?.fields ?? {}), ['input.roleIds.0'], 'an id with a urn:uuid: prefix is bad input');
     t.same(await errorOf(UPDATE, { id: member.id, input: { roleIds: [MISSING] } }), { code: 'BAD_USER_INPUT', fields: { 'input.roleIds': 'contains an unknown role' } });
     t.same(
       await errorOf(UPDATE, { id: member.id, input: { displayName: 'Renamed', branchIds: [north, MISSING] } }),
