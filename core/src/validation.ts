@@ -27,14 +27,38 @@ export type JsonSchema = Record<string, unknown>;
 export function createValidator<T>(schema: JsonSchema, root = 'input', messages: Record<string, string> = {}): (value: unknown) => T {
   const validate: ValidateFunction = ajv.compile(schema);
   return (value: unknown): T => {
-    if (validate(value)) return value as T;
-    const fields = fieldsFromAjv(validate.errors, root);
-    for (const error of validate.errors ?? []) {
+    const valid = validate(value);
+    const withNul = nulPaths(value, root, []);
+    if (valid && !withNul.length) return value as T;
+    const fields = valid ? {} : fieldsFromAjv(validate.errors, root);
+    for (const error of valid ? [] : (validate.errors ?? [])) {
       if (error.keyword === 'required' || error.keyword === 'additionalProperties') continue;
       const path = [root, ...error.instancePath.split('/').slice(1)].filter(Boolean).join('.');
       const friendly = messages[path.split('.').at(-1)!];
       if (friendly && path in fields) fields[path] = friendly;
     }
+    for (const path of withNul) fields[path] ??= NUL_MESSAGE;
     throw new BadUserInputError(fields);
   };
+}
+
+const NUL_MESSAGE = 'must not contain the NUL character (\\u0000)';
+
+/**
+ * The paths of the strings (and object keys) holding a NUL character, which PostgreSQL stores in
+ * neither text nor jsonb: refused here, by field, rather than by the database as an internal error.
+ */
+function nulPaths(value: unknown, path: string, found: string[]): string[] {
+  const at = (key: string | number) => [path, key].filter((part) => part !== '').join('.');
+  if (typeof value === 'string') {
+    if (value.includes('\u0000')) found.push(path || '(root)');
+  } else if (Array.isArray(value)) {
+    for (const [index, item] of value.entries()) nulPaths(item, at(index), found);
+  } else if (value !== null && typeof value === 'object' && !(value instanceof Date)) {
+    for (const [key, item] of Object.entries(value)) {
+      if (key.includes('\u0000')) found.push(at(key));
+      else nulPaths(item, at(key), found);
+    }
+  }
+  return found;
 }

@@ -170,6 +170,11 @@ t.test('roles, branches and permission keys', async (t) => {
     // ajv-formats' uuid takes a urn:uuid: prefix, which PostgreSQL refuses: the kernel's format does not.
     const urn = await errorOf(UPDATE, { id: member.id, input: { roleIds: [`urn:uuid:${MISSING}`] } });
     t.same(Object.keys(urn?.fields ?? {}), ['input.roleIds.0'], 'an id with a urn:uuid: prefix is bad input');
+    // PostgreSQL stores no NUL in text: refused by field, not by the database as an internal error.
+    t.same(await errorOf(UPDATE, { id: member.id, input: { displayName: 'Ann\u0000' } }), {
+      code: 'BAD_USER_INPUT',
+      fields: { 'input.displayName': 'must not contain the NUL character (\\u0000)' },
+    });
     t.same(await errorOf(UPDATE, { id: member.id, input: { roleIds: [MISSING] } }), { code: 'BAD_USER_INPUT', fields: { 'input.roleIds': 'contains an unknown role' } });
     t.same(
       await errorOf(UPDATE, { id: member.id, input: { displayName: 'Renamed', branchIds: [north, MISSING] } }),

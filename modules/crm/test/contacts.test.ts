@@ -149,6 +149,8 @@ t.test('contacts: bad input is BAD_USER_INPUT with field paths and writes nothin
     ['another company’s user as owner', { name: 'x', ownerId: other.owner.id }, 'input.ownerId'],
     ['a companyId (refused by the schema itself)', { name: 'x', companyId: other.id }, ''],
     ['an unknown kind (refused by the schema itself)', { name: 'x', kind: 'ROBOT' }, ''],
+    ['a NUL character in the name (PostgreSQL stores none)', { name: 'Ann\u0000' }, 'input.name'],
+    ['a NUL character in a custom attribute', { name: 'x', customAttributes: { note: 'a\u0000b' } }, 'input.customAttributes.note'],
   ];
   for (const [what, input, field] of cases) {
     const res = await test.gql(CREATE_CONTACT, { input }, company.owner);
