@@ -19,6 +19,19 @@ t.test('passwords are hashed with scrypt at OWASP parameters by default', async 
   t.notOk(await verifyPassword('a passphrase of some lengtH', hash));
 });
 
+t.test("login and refreshSession answer the user's roles and branches, read outside any company scope", async (t) => {
+  const test = await createTestApp();
+  t.teardown(() => test.close());
+  const { owner } = await test.createCompany();
+  const WHO = 'user { id branches { name } roles { id } }';
+  const login = await test.gql(`mutation ($input: LoginInput!) { login(input: $input) { refreshToken ${WHO} } }`, { input: { email: owner.email, password: TEST_PASSWORD } });
+  t.equal(login.errors, undefined, 'login: no error');
+  t.same(login.data?.login.user, { id: owner.id, branches: [{ name: 'Main' }], roles: [] });
+  const refreshed = await test.gql(`mutation ($token: String!) { refreshSession(refreshToken: $token) { ${WHO} } }`, { token: login.data?.login.refreshToken });
+  t.equal(refreshed.errors, undefined, 'refreshSession: no error');
+  t.same(refreshed.data?.refreshSession.user, { id: owner.id, branches: [{ name: 'Main' }], roles: [] });
+});
+
 t.test('sign-up, sign-in and sessions', async (t) => {
   const test = await createTestApp({ config: { auth: { loginAttemptsPerEmail: 3, loginAttemptsPerIp: 1000 } } });
   t.teardown(() => test.close());

@@ -2,6 +2,7 @@ import type { IResolvers } from 'mercurius';
 import { requireViewer } from '../access/viewer.ts';
 import { Company, Plan, User, type Role } from './entities.ts';
 import { systemEm, type ServiceContext } from './kernel.ts';
+import type { TenantFilterParams } from '../db/orm.ts';
 import { login, logout, refreshSession, signedInUsers, signUp } from './services/auth.ts';
 import { createPlan, listCompanyModules, requirePlatform, setCompanyModule, setCompanyPlan, updatePlan } from './services/companies.ts';
 import { createBranch, listBranches, updateBranch } from './services/branches.ts';
@@ -54,6 +55,9 @@ const mutation: Record<string, Resolver<any>> = {
     setCompanyModule(context, args.companyId, args.module, args.enabled ?? null),
 };
 
+/** The tenant filter set to the user's company. */
+const ownCompany = (user: User) => ({ tenant: { companyId: user.companyId } satisfies TenantFilterParams });
+
 /** Resolvers of the kernel's identity and tenancy types. */
 export const tenancyResolvers = {
   Query: query,
@@ -62,8 +66,9 @@ export const tenancyResolvers = {
     // Field-level rule: the address is visible to holders of core.user.readContact, and to the user.
     email: (user: User, _args: unknown, context: ServiceContext) =>
       signedInUsers.has(user) || context.viewer?.ability.can('read', user, 'email') ? user.email : null,
-    roles: async (user: User) => (user.roles.isInitialized() ? user.roles.getItems() : user.roles.loadItems()),
-    branches: async (user: User) => (user.branches.isInitialized() ? user.branches.getItems() : user.branches.loadItems()),
+    // In the user's own company: login and refreshSession read the user outside any company scope.
+    roles: async (user: User) => (user.roles.isInitialized() ? user.roles.getItems() : user.roles.loadItems({ filters: ownCompany(user) })),
+    branches: async (user: User) => (user.branches.isInitialized() ? user.branches.getItems() : user.branches.loadItems({ filters: ownCompany(user) })),
   },
   // A company reached here was already authorised (the caller's own, or the platform API's): its plan
   // and module state are read by id, outside any request scope.
