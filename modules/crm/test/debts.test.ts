@@ -238,6 +238,12 @@ t.test('debts: bad input answers with a code and writes nothing', async (t) => {
   );
   await refused(
     CREATE_DEBT,
+    { contactId, amount: '100', currency: 'USD', installments: [{ dueDate: '2099-01-01', amount: '0.001' }, { dueDate: '2099-02-01', amount: '100' }] },
+    'BAD_USER_INPUT',
+    { 'input.installments.0.amount': 'must be an amount with at most 12 digits before the point and 2 after it' },
+  );
+  await refused(
+    CREATE_DEBT,
     { contactId, amount: '100', currency: 'USD', installments: [{ dueDate: '2099-02-01', amount: '50' }, { dueDate: '2099-02-01', amount: '50' }] },
     'BAD_USER_INPUT',
     { 'input.installments.1.dueDate': "must be after the previous installment's due date" },

@@ -238,16 +238,17 @@ function withIsoPaidAt(input: unknown): unknown {
 
 /** A plan checked against the debt's amount: positive amounts adding up exactly to it, days strictly increasing. */
 function checkPlan(installments: readonly InstallmentInput[], debtAmount: bigint, path: string, fields: Record<string, string>): InstallmentInput[] {
-  let total = 0n;
-  installments.forEach((installment, index) => {
-    total += positiveAmount(installment.amount, `${path}.${index}.amount`, fields);
+  // In cents, 0 where the amount is refused (its field says why): never parsed again.
+  const amounts = installments.map((installment, index) => {
     // ISO days compare as strings.
     if (index > 0 && installment.dueDate <= installments[index - 1]!.dueDate) fields[`${path}.${index}.dueDate`] = "must be after the previous installment's due date";
+    return positiveAmount(installment.amount, `${path}.${index}.amount`, fields);
   });
+  const total = amounts.reduce((sum, amount) => sum + amount, 0n);
   if (installments.length && !Object.keys(fields).some((field) => field.startsWith(`${path}.`)) && total !== debtAmount) {
     fields[path] = `must add up to the debt's amount ${decimal(debtAmount)} (they add up to ${decimal(total)})`;
   }
-  return installments.map((installment) => ({ dueDate: installment.dueDate, amount: decimal(cents(installment.amount)) }));
+  return installments.map((installment, index) => ({ dueDate: installment.dueDate, amount: decimal(amounts[index]!) }));
 }
 
 /** Writes a plan's installments in the caller's unit of work. */
