@@ -11,6 +11,8 @@ function parseDateTime(value: unknown): Date {
   }
   const date = new Date(value);
   if (Number.isNaN(date.getTime())) throw invalid(`DateTime "${value}" is not a real date`);
+  // PostgreSQL has no year 0 (nor any before it in this form).
+  if (date.getUTCFullYear() < 1) throw invalid(`DateTime "${value}" is before the year 1`);
   return date;
 }
 

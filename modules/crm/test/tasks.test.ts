@@ -372,6 +372,9 @@ t.test('bad input answers its code and writes nothing', async (t) => {
   const cases: { name: string; query: string; variables: Record<string, unknown>; who?: Who; code: string; fields?: Record<string, string> }[] = [
     { name: 'an empty title', query: CREATE_TASK, variables: { input: { title: '  ' } }, code: 'BAD_USER_INPUT', fields: { 'input.title': 'must match pattern "\\S"' } },
     { name: 'an unknown field', query: CREATE_TASK, variables: { input: { title: 'x', companyId: other.id } }, code: 'BAD_USER_INPUT' },
+    // The ISO pattern admits year 0000, which PostgreSQL (and the proleptic calendar it counts in) has not.
+    { name: 'a due time in year 0', query: CREATE_TASK, variables: { input: { title: 'x', dueAt: '0000-01-01T00:00:00Z' } }, code: 'BAD_USER_INPUT' },
+    { name: 'a due time that is year 0 in UTC', query: CREATE_TASK, variables: { input: { title: 'x', dueAt: '0001-01-01T00:30:00+01:00' } }, code: 'BAD_USER_INPUT' },
     { name: 'an assignee of another company', query: CREATE_TASK, variables: { input: { title: 'x', assigneeId: other.owner.id } }, code: 'BAD_USER_INPUT', fields: { 'input.assigneeId': 'is not an active user of your company' } },
     { name: 'a deactivated assignee', query: CREATE_TASK, variables: { input: { title: 'x', assigneeId: quitter.id } }, code: 'BAD_USER_INPUT', fields: { 'input.assigneeId': 'is not an active user of your company' } },
     { name: 'a contact of another company', query: CREATE_TASK, variables: { input: { title: 'x', contactId: foreignContact } }, code: 'BAD_USER_INPUT', fields: { 'input.contactId': 'is not a contact you can see' } },
