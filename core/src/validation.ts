@@ -28,8 +28,8 @@ export function createValidator<T>(schema: JsonSchema, root = 'input', messages:
   const validate: ValidateFunction = ajv.compile(schema);
   return (value: unknown): T => {
     const valid = validate(value);
-    const withNul = nulPaths(value, root, []);
-    if (valid && !withNul.length) return value as T;
+    const refused = unstorableText(value, root, {});
+    if (valid && !Object.keys(refused).length) return value as T;
     const fields = valid ? {} : fieldsFromAjv(validate.errors, root);
     for (const error of valid ? [] : (validate.errors ?? [])) {
       if (error.keyword === 'required' || error.keyword === 'additionalProperties') continue;
@@ -37,27 +37,35 @@ export function createValidator<T>(schema: JsonSchema, root = 'input', messages:
       const friendly = messages[path.split('.').at(-1)!];
       if (friendly && path in fields) fields[path] = friendly;
     }
-    for (const path of withNul) fields[path] ??= NUL_MESSAGE;
-    throw new BadUserInputError(fields);
+    throw new BadUserInputError({ ...refused, ...fields });
   };
 }
 
-const NUL_MESSAGE = 'must not contain the NUL character (\\u0000)';
+/** Why PostgreSQL would refuse a string (NUL in text or jsonb; a lone UTF-16 surrogate in jsonb), if it would. */
+function unstorable(text: string): string | undefined {
+  if (text.includes('\u0000')) return 'must not contain the NUL character (\\u0000)';
+  if (LONE_SURROGATE.test(text)) return 'must be well-formed Unicode (it holds half of a surrogate pair)';
+  return undefined;
+}
+
+const LONE_SURROGATE = /\p{Surrogate}/u;
 
 /**
- * The paths of the strings (and object keys) holding a NUL character, which PostgreSQL stores in
- * neither text nor jsonb: refused here, by field, rather than by the database as an internal error.
+ * The strings (and object keys) of a value that PostgreSQL would refuse, by path: refused here, by
+ * field, rather than by the database as an internal error.
  */
-function nulPaths(value: unknown, path: string, found: string[]): string[] {
+function unstorableText(value: unknown, path: string, found: Record<string, string>): Record<string, string> {
   const at = (key: string | number) => [path, key].filter((part) => part !== '').join('.');
   if (typeof value === 'string') {
-    if (value.includes('\u0000')) found.push(path || '(root)');
+    const why = unstorable(value);
+    if (why) found[path || '(root)'] = why;
   } else if (Array.isArray(value)) {
-    for (const [index, item] of value.entries()) nulPaths(item, at(index), found);
+    for (const [index, item] of value.entries()) unstorableText(item, at(index), found);
   } else if (value !== null && typeof value === 'object' && !(value instanceof Date)) {
     for (const [key, item] of Object.entries(value)) {
-      if (key.includes('\u0000')) found.push(at(key));
-      else nulPaths(item, at(key), found);
+      const why = unstorable(key);
+      if (why) found[at(key)] = why;
+      else unstorableText(item, at(key), found);
     }
   }
   return found;

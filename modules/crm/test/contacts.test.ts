@@ -151,6 +151,8 @@ t.test('contacts: bad input is BAD_USER_INPUT with field paths and writes nothin
     ['an unknown kind (refused by the schema itself)', { name: 'x', kind: 'ROBOT' }, ''],
     ['a NUL character in the name (PostgreSQL stores none)', { name: 'Ann\u0000' }, 'input.name'],
     ['a NUL character in a custom attribute', { name: 'x', customAttributes: { note: 'a\u0000b' } }, 'input.customAttributes.note'],
+    ['half a surrogate pair in a custom attribute (jsonb refuses it)', { name: 'x', customAttributes: { note: 'a\ud800' } }, 'input.customAttributes.note'],
+    ['half a surrogate pair in a custom attribute’s key', { name: 'x', customAttributes: { '\udc00': 'a' } }, 'input.customAttributes'],
   ];
   for (const [what, input, field] of cases) {
     const res = await test.gql(CREATE_CONTACT, { input }, company.owner);
