@@ -17,7 +17,7 @@ import {
 } from '@atrium/core';
 import { Conversation } from '../entities/conversations.ts';
 import { ContactInbox, Inbox } from '../entities/inboxes.ts';
-import { Attachment, MAX_ATTACHMENTS, MAX_CONTENT_LENGTH, Message, MessageChange, type MessageType, type SenderType } from '../entities/messages.ts';
+import { Attachment, MAX_CONTENT_LENGTH, Message, MessageChange, type MessageType, type SenderType } from '../entities/messages.ts';
 import { canWriteReadableConversation, findReadableConversation } from './access.ts';
 import { attachmentsSchema, decodeAttachments, forgetAttachmentFiles, storeAttachments, type AttachmentInput, type DecodedAttachment } from './attachments.ts';
 import { transact, type MessengerContext } from './context.ts';
@@ -40,6 +40,8 @@ export interface PostMessageInput {
   /** The message's id in the channel it came from: a second message with it in the same inbox is not created. */
   sourceId?: string | null;
   attachments?: AttachmentInput[] | null;
+  /** The content and attachments already checked, the attachments decoded (`checkMessageInput`): not done again. */
+  checked?: DecodedAttachment[];
   contentAttributes?: Record<string, unknown>;
   /** When it was written (default: now). */
   createdAt?: Date;
@@ -79,12 +81,11 @@ async function insertMessage(tx: EntityManager, values: Record<string, unknown>)
   return rows[0] ? tx.map(Message, rows[0]) : null;
 }
 
-/** Refuses a message's content and attachments as postMessage does (BAD_USER_INPUT); answers the attachments decoded. */
+/** postMessage's checks of a message's content and attachments (BAD_USER_INPUT): answers the attachments decoded. */
 function checkMessageInput(ctx: Pick<MessengerContext, 'options'>, input: Pick<PostMessageInput, 'messageType' | 'content' | 'attachments' | 'field'>): DecodedAttachment[] {
   const field = input.field ?? 'input';
   const content = input.content ?? null;
   if (content !== null && content.length > MAX_CONTENT_LENGTH) throw new BadUserInputError({ [`${field}.content`]: `is longer than ${MAX_CONTENT_LENGTH} characters` });
-  if ((input.attachments?.length ?? 0) > MAX_ATTACHMENTS) throw new BadUserInputError({ [`${field}.attachments`]: `at most ${MAX_ATTACHMENTS} attachments` });
   const attachments = decodeAttachments(ctx, input.attachments, `${field}.attachments`);
   if (input.messageType !== 'ACTIVITY' && !content?.trim() && !attachments.length) throw new BadUserInputError({ [`${field}.content`]: 'is required (or an attachment)' });
   return attachments;
@@ -102,7 +103,7 @@ function checkMessageInput(ctx: Pick<MessengerContext, 'options'>, input: Pick<P
 export async function postMessage(tx: EntityManager, ctx: MessengerContext, conversation: Conversation, input: PostMessageInput, options: { commit?: boolean } = {}): Promise<PostedMessage> {
   const field = input.field ?? 'input';
   const content = input.content ?? null;
-  const attachments = checkMessageInput(ctx, input);
+  const attachments = input.checked ?? checkMessageInput(ctx, input);
   if (input.replyToId) {
     const parent = await tx.count(Message, { id: input.replyToId, conversationId: conversation.id });
     if (!parent) throw new BadUserInputError({ [`${field}.replyToId`]: 'is not a message of this conversation' });
@@ -216,10 +217,10 @@ export async function receiveIncoming(tx: EntityManager, ctx: MessengerContext, 
   let conversation =
     (await tx.findOne(Conversation, { ...scope, status: { $ne: 'RESOLVED' } }, { orderBy: { createdAt: 'desc', id: 'desc' }, lockMode: LockMode.PESSIMISTIC_WRITE })) ??
     (inbox.allowMessagesAfterResolved ? await tx.findOne(Conversation, { ...scope }, { orderBy: { createdAt: 'desc', id: 'desc' }, lockMode: LockMode.PESSIMISTIC_WRITE }) : null);
+  // Refused input must not open a conversation: its auto-assignment charges an agent's rate limit
+  // and turn in the round robin outside this transaction, which its rollback would not give back.
+  const checked = conversation ? undefined : checkMessageInput(ctx, { messageType: 'INCOMING', content: input.content, attachments: input.attachments, field: input.field });
   if (!conversation) {
-    // Refused input must not open one: its auto-assignment charges an agent's rate limit and turn
-    // in the round robin outside this transaction, which its rollback would not give back.
-    checkMessageInput(ctx, { messageType: 'INCOMING', content: input.content, attachments: input.attachments, field: input.field });
     conversation = await openConversation(tx, ctx, { kind: 'INBOX', branchId: inbox.branchId, inboxId: inbox.id, contactId: contactInbox.contactId, contactInboxId: contactInbox.id });
   }
   const wasWaiting = !!conversation.waitingSince;
@@ -238,6 +239,7 @@ export async function receiveIncoming(tx: EntityManager, ctx: MessengerContext, 
       content: input.content,
       sourceId: input.sourceId,
       attachments: input.attachments,
+      checked,
       createdAt,
       field: input.field,
     },
