@@ -7,6 +7,7 @@ import {
   conflict,
   createValidator,
   flushOrConflict,
+  isId,
   lockById,
   newId,
   notFound,
@@ -126,15 +127,13 @@ export async function updateInbox(ctx: MessengerContext, id: string, input: unkn
 }
 
 /** A membership's user, checked before any lookup: PostgreSQL refuses what is not a uuid. */
-const checkMember = createValidator<{ userId: string }>(
-  { type: 'object', additionalProperties: false, required: ['userId'], properties: { userId: { type: 'string', format: 'uuid' } } },
-  '',
-  { userId: 'must be a user id' },
-);
+function checkMember(userId: string): void {
+  if (!isId(userId)) throw new BadUserInputError({ userId: 'must be a user id' });
+}
 
 /** Adds an active user of the company to the inbox's agents (idempotent) and rebuilds its round-robin queue. */
 export async function addInboxMember(ctx: MessengerContext, inboxId: string, userId: string): Promise<Inbox> {
-  checkMember({ userId });
+  checkMember(userId);
   return transact(ctx, async (tx) => {
     const inbox = await inboxToManage(tx, inboxId);
     const user = await tx.findOne(User, { id: userId, active: true } as FilterQuery<User>);
@@ -152,7 +151,7 @@ export async function addInboxMember(ctx: MessengerContext, inboxId: string, use
 
 /** Takes a user out of the inbox's agents (idempotent) and rebuilds its round-robin queue. */
 export async function removeInboxMember(ctx: MessengerContext, inboxId: string, userId: string): Promise<Inbox> {
-  checkMember({ userId });
+  checkMember(userId);
   return transact(ctx, async (tx) => {
     const inbox = await inboxToManage(tx, inboxId);
     if (await tx.nativeDelete(InboxMember, { inboxId: inbox.id, userId })) await accessChanged(tx, ctx.kernel, [userId]);
