@@ -2,7 +2,7 @@ import t from 'tap';
 import { accessChanged, accessibleSql, accessibleWhere, buildAbility, companyEm, notify, viewerFact, type PermissionDefinition } from '@atrium/core';
 import type { EntityManager } from '@mikro-orm/sql';
 import { createMongoAbility, subject, type RawRuleOf, type MongoAbility } from '@casl/ability';
-import { assertTenantIsolation, createTestApp, postgresOnly, TEST_PASSWORD } from '@atrium/core/testing';
+import { assertTenantIsolation, createTestApp, postgresOnly, TEST_PASSWORD, type Assertions } from '@atrium/core/testing';
 import { authenticate } from '../src/access/authenticate.ts';
 import { forgetViewers } from '../src/tenancy/kernel.ts';
 import { bumpCompanyAccess } from '../src/tenancy/services/companies.ts';
@@ -255,6 +255,34 @@ t.test('roles, branches and permission keys', async (t) => {
     t.match(res.data.permissionCatalog, [{ key: 'core.user.read', module: 'core', branchScoped: false }]);
     t.ok(res.data.permissionCatalog.some((p: any) => p.key === 'notes.note.manage' && p.module === 'notes' && p.branchScoped));
   });
+});
+
+t.test("assertTenantIsolation keeps B's own ids (own) in both runs, and checks them for no leak", async (t) => {
+  const test = await createTestApp();
+  t.teardown(() => test.close());
+  const checks: { passed: boolean; message: string }[] = [];
+  const recorded: Assertions = {
+    ok: (value, message) => checks.push({ passed: !!value, message }),
+    same: (found, wanted, message) => checks.push({ passed: JSON.stringify(found) === JSON.stringify(wanted), message }),
+  };
+  let ownUserId = '';
+  await assertTenantIsolation(recorded, test, {
+    seed: async (a) => ({ userId: a.owner.id }),
+    async own(b) {
+      ownUserId = b.owner.id;
+      return { userId: b.owner.id };
+    },
+    // Were B's id replaced like A's, the second run would answer null where the first answers B's owner.
+    operations: [{ name: "B's own user", query: 'query ($id: ID!) { user(id: $id) { id } }', variables: (_seed, own) => ({ id: own.userId }) }],
+  });
+  t.ok(ownUserId, 'own ran, for company B');
+  t.same(checks.filter((check) => !check.passed), [], 'every check of the helper passed');
+  t.same(checks.map((check) => check.message), [
+    'the seed returns the ids of A’s records',
+    "B's own user: A's ids behave like ids that do not exist",
+    "B's own user: no id of A's reaches B",
+    "A's rows are unchanged",
+  ]);
 });
 
 t.test('company B sees and changes nothing of company A through the kernel API', async (t) => {
