@@ -26,6 +26,7 @@ export { createTestDatabase, type TestDatabase } from './database.ts';
  */
 export const postgresOnly: string | false = process.env.DATABASE_URL ? false : 'races and locks need PostgreSQL (set DATABASE_URL)';
 export { TEST_PASSWORD, type CreateCompanyOptions, type CreateUserOptions, type TestCompany, type TestUser } from './factories.ts';
+export { assertEdgeInputs, type EdgeBase, type EdgeInputSpec } from './edge-inputs.ts';
 export { assertTenantIsolation, type Assertions, type IsolationOperation, type IsolationSpec } from './isolation.ts';
 export { recordMessages } from './messages.ts';
 

@@ -1,0 +1,201 @@
+import { randomUUID } from 'node:crypto';
+import {
+  getNamedType,
+  isEnumType,
+  isInputObjectType,
+  isLeafType,
+  isListType,
+  isNonNullType,
+  isUnionType,
+  type GraphQLField,
+  type GraphQLInputType,
+  type GraphQLInterfaceType,
+  type GraphQLObjectType,
+  type GraphQLOutputType,
+} from 'graphql';
+import type { RequestOptions, TestApp } from './index.ts';
+import type { TestCompany } from './factories.ts';
+import type { Assertions } from './isolation.ts';
+
+/**
+ * Valid variables of one root field, built from what `seed` made. It is called for every request:
+ * an operation that works once (a deletion, a checkout) can make a fresh record each time.
+ */
+export type EdgeBase<Seed> = (seed: Seed) => Record<string, unknown> | Promise<Record<string, unknown>>;
+
+export interface EdgeInputSpec<Seed> {
+  /** The module whose root queries and mutations are probed (`core` for the kernel's own). */
+  module: string;
+  /** Creates what the operations need in the caller's company (with its owner's token) and returns their ids. */
+  seed(company: TestCompany, test: TestApp): Promise<Seed>;
+  /** Who sends the requests, by name (a user's token, the platform key's header). Absent: the company's owner. */
+  callers?(seed: Seed, company: TestCompany): Record<string, RequestOptions>;
+  /**
+   * Per root field (`Query.contacts`, `Mutation.createContact`), variables that make a valid request
+   * (the check sends them first, and they must answer without an error): every argument and input
+   * field given here is replaced in turn by edge values of its type. Queries run first, then the
+   * mutations in this order.
+   */
+  operations: Record<string, EdgeBase<Seed>>;
+  /** Root fields of the module not probed, each with the reason. */
+  skip?: Record<string, string>;
+}
+
+/** An input long enough to pass any sensible length limit's check by the database, not by the schema. */
+const LONG_TEXT = 'x'.repeat(10_000);
+const LONG_LIST = 1000;
+const MISSING_ID = randomUUID();
+
+const TEXT_EDGES: unknown[] = ['', '   ', LONG_TEXT, 'a\u0000b', '\ud800', 'é 😀 \u202e', `%_'"\\`];
+
+/** Edge values per scalar: empty, huge, out of range, unstorable, almost well-formed. */
+const SCALAR_EDGES: Record<string, unknown[]> = {
+  ID: [MISSING_ID, 'not-an-id', '', `urn:uuid:${MISSING_ID}`, MISSING_ID.toUpperCase(), '00000000-0000-0000-0000-000000000000', 'a\u0000b', 42],
+  String: TEXT_EDGES,
+  Int: [0, -1, 2_147_483_647, -2_147_483_648],
+  Float: [0, -1, Number.MAX_VALUE, Number.MIN_VALUE],
+  Boolean: [true, false],
+  DateTime: ['0000-01-01T00:00:00Z', '0001-01-01T00:00:00Z', '9999-12-31T23:59:59.999Z', '+275760-09-13T00:00:00.000Z', '2026-02-30T00:00:00Z', 'yesterday', 0],
+  Decimal: ['0', '-1', '0.001', '-0', '1e3', '99999999999999999999999', 'NaN', 'Infinity', ' 1', 1.5],
+  JSON: [
+    {},
+    [],
+    JSON.parse(`${'{"a":'.repeat(64)}1${'}'.repeat(64)}`),
+    JSON.parse('{"__proto__":{"polluted":true}}'),
+    { 'a\u0000': 1 },
+    { key: '\ud800' },
+    { key: LONG_TEXT },
+    'text',
+    Number.MAX_VALUE,
+  ],
+};
+/** A module's own scalar: anything. */
+const OTHER_SCALAR_EDGES: unknown[] = [...TEXT_EDGES, 0, -1, {}, []];
+
+type Path = (string | number)[];
+
+/** Every (path, value) the probe sends for an argument of this type whose valid value is `value`. */
+function* edgesOf(type: GraphQLInputType, value: unknown, path: Path): Generator<[Path, unknown]> {
+  yield [path, null];
+  const inner = isNonNullType(type) ? type.ofType : type;
+  if (isListType(inner)) {
+    yield [path, []];
+    yield [path, [null]];
+    if (Array.isArray(value) && value.length) {
+      yield [path, Array.from({ length: LONG_LIST }, () => value[0])];
+      yield* edgesOf(inner.ofType, value[0], [...path, 0]);
+    }
+  } else if (isInputObjectType(inner)) {
+    if (value === undefined || value === null) yield [path, {}];
+    else for (const field of Object.values(inner.getFields())) yield* edgesOf(field.type, (value as Record<string, unknown>)[field.name], [...path, field.name]);
+  } else if (isEnumType(inner)) {
+    for (const { name } of inner.getValues()) yield [path, name];
+  } else {
+    for (const edge of SCALAR_EDGES[inner.name] ?? OTHER_SCALAR_EDGES) yield [path, edge];
+  }
+}
+
+/** A copy of `variables` with the value at `path` replaced. */
+function withValue(variables: Record<string, unknown>, path: Path, value: unknown): Record<string, unknown> {
+  const copy = structuredClone(variables);
+  let parent: any = copy;
+  for (const key of path.slice(0, -1)) parent = parent[key] ??= {};
+  parent[path.at(-1)!] = value;
+  return copy;
+}
+
+const SELECTION_DEPTH = 3;
+
+/** Every field reachable without arguments, three levels deep (deeper objects: their type name). */
+function selectionOf(type: GraphQLOutputType, depth = 0): string {
+  const named = getNamedType(type);
+  if (isLeafType(named)) return '';
+  if (isUnionType(named) || depth === SELECTION_DEPTH) return '{ __typename }';
+  const fields = Object.values((named as GraphQLObjectType | GraphQLInterfaceType).getFields()).filter((field) => !field.args.some((arg) => isNonNullType(arg.type)));
+  return `{ __typename ${fields.map((field) => `${field.name} ${selectionOf(field.type, depth + 1)}`).join(' ')} }`;
+}
+
+function documentOf(root: 'Query' | 'Mutation', field: GraphQLField<unknown, unknown>): string {
+  const definitions = field.args.map((arg) => `$${arg.name}: ${String(arg.type)}`).join(', ');
+  const args = field.args.map((arg) => `${arg.name}: $${arg.name}`).join(', ');
+  return `${root === 'Query' ? 'query' : 'mutation'}${definitions ? ` (${definitions})` : ''} { ${field.name}${args ? `(${args})` : ''} ${selectionOf(field.type)} }`;
+}
+
+const preview = (value: unknown): string => {
+  const text = JSON.stringify(value) ?? String(value);
+  return text.length > 60 ? `${text.slice(0, 57)}…` : text;
+};
+
+/** Per table with a company_id (and the company's own row), a digest of the company's rows: one statement. */
+async function digestsOf(test: TestApp, companyId: string): Promise<Record<string, string>> {
+  const tables = await test.sql<{ table_name: string }>(
+    `select table_name from information_schema.columns where column_name = 'company_id' and table_schema = current_schema() order by table_name`,
+  );
+  const digest = (table: string, where: string) => `(select md5(coalesce(string_agg(r::text, ',' order by r::text), '')) from "${table}" r where ${where}) as "${table}"`;
+  const [row] = await test.sql<Record<string, string>>(`select ${[digest('company', 'id = $1'), ...tables.map(({ table_name }) => digest(table_name, 'company_id = $1'))].join(', ')}`, [companyId]);
+  return row!;
+}
+
+/**
+ * Every root query and mutation of a module answers edge inputs with data or a clear error: each
+ * argument and input field of the valid variables in `operations` (and each input field they leave
+ * out) is replaced in turn by edge values of its type — null, empty and huge strings, NUL and a lone
+ * surrogate, malformed and unknown ids, extreme numbers, dates and decimals, deep and unstorable
+ * JSON, long lists, every enum value. No answer may be INTERNAL, an error without a code or an
+ * HTTP 5xx, and a mutation answering an error must leave the caller's company's rows as they were.
+ * A root field of the module in neither `operations` nor `skip` fails the check.
+ */
+export async function assertEdgeInputs<Seed>(t: Assertions, test: TestApp, spec: EdgeInputSpec<Seed>): Promise<void> {
+  const { schema, fieldOwners } = test.app.schema;
+  const owned = [...fieldOwners].filter(([key, owner]) => owner === spec.module && /^(Query|Mutation)\./.test(key)).map(([key]) => key);
+  const unknown = Object.keys(spec.operations).filter((key) => !owned.includes(key));
+  t.same(unknown, [], `${spec.module}: every probed field is a root query or mutation of the module`);
+  t.same(
+    owned.filter((key) => !(key in spec.operations) && !(key in (spec.skip ?? {}))),
+    [],
+    `${spec.module}: every root query and mutation is probed or skipped with a reason`,
+  );
+
+  const company = await test.createCompany({ name: `Edge inputs of ${spec.module}` });
+  const seed = await spec.seed(company, test);
+  const callers = spec.callers?.(seed, company) ?? { owner: { token: company.owner.token } };
+  const keys = Object.keys(spec.operations).filter((key) => owned.includes(key)).sort((a, b) => Number(a.startsWith('Mutation.')) - Number(b.startsWith('Mutation.')));
+
+  for (const [caller, as] of Object.entries(callers)) {
+    for (const key of keys) {
+      const [root, name] = key.split('.') as ['Query' | 'Mutation', string];
+      const field = (root === 'Query' ? schema.getQueryType() : schema.getMutationType())!.getFields()[name]!;
+      const query = documentOf(root, field);
+      const failures: string[] = [];
+      let requests = 0;
+      const send = async (at: string, change?: (base: Record<string, unknown>) => Record<string, unknown>) => {
+        const base = await spec.operations[key]!(seed);
+        if (root === 'Mutation') await test.app.dispatcher.idle();
+        const before = root === 'Mutation' ? await digestsOf(test, company.id) : undefined;
+        const answer = await test.gql(query, change ? change(base) : base, as);
+        requests++;
+        if (answer.statusCode >= 500) failures.push(`${at}: HTTP ${answer.statusCode}`);
+        for (const error of answer.errors ?? []) {
+          const code = error.extensions?.code;
+          const fields = error.extensions?.fields ? ` ${JSON.stringify(error.extensions.fields)}` : '';
+          if (!change || !code || code === 'INTERNAL') failures.push(`${at}: ${code ?? 'no code'} (${error.message}${fields})`);
+        }
+        if (before && answer.errors?.length) {
+          await test.app.dispatcher.idle();
+          const after = await digestsOf(test, company.id);
+          const changed = Object.keys(after).filter((table) => after[table] !== before[table]);
+          if (changed.length) failures.push(`${at}: answered ${answer.errors[0]!.extensions?.code} and wrote to ${changed.join(', ')}`);
+        }
+        if ('polluted' in {}) failures.push(`${at}: polluted Object.prototype`);
+      };
+      await send('the valid variables');
+      const example = await spec.operations[key]!(seed);
+      for (const arg of field.args) {
+        for (const [path, value] of edgesOf(arg.type, example[arg.name], [arg.name])) {
+          await send(`${path.join('.')} = ${preview(value)}`, (base) => withValue(base, path, value));
+        }
+      }
+      t.same(failures, [], `${key} as ${caller}: ${requests} requests, each answered with data or a clear error (a failed mutation writing nothing)`);
+    }
+  }
+}
