@@ -1,5 +1,5 @@
 import t from 'tap';
-import { assertTenantIsolation, createTestApp } from '@atrium/core/testing';
+import { assertEdgeInputs, assertTenantIsolation, createTestApp } from '@atrium/core/testing';
 import guestbook from '@atrium/example-custom-module';
 
 const SIGN = /* GraphQL */ `
@@ -100,6 +100,21 @@ t.test('the guestbook module end to end', async (t) => {
         { name: 'guestbookEntry', query: 'query ($id: ID!) { guestbookEntry(id: $id) { id message } }', variables: (seed) => seed },
         { name: 'guestbookEntries', query: LIST },
       ],
+    });
+  });
+
+  t.test('edge inputs get data or a clear error, and a refused signature writes nothing', async (t) => {
+    await assertEdgeInputs(t, test, {
+      module: 'guestbook',
+      seed: async (company) => {
+        const signed = await test.gql(SIGN, { input: { author: 'Ada', message: 'Hello' } }, { token: company.owner.token });
+        return { id: signed.data.signGuestbook.id as string };
+      },
+      operations: {
+        'Query.guestbookEntries': () => ({ first: 10, after: null }),
+        'Query.guestbookEntry': ({ id }) => ({ id }),
+        'Mutation.signGuestbook': () => ({ input: { author: 'Ada', message: 'Hello again' } }),
+      },
     });
   });
 });
