@@ -15,7 +15,7 @@ import {
 } from 'graphql';
 import type { RequestOptions, TestApp } from './index.ts';
 import type { TestCompany } from './factories.ts';
-import type { Assertions } from './isolation.ts';
+import { companyTables, type Assertions } from './isolation.ts';
 
 /**
  * Valid variables of one root field, built from what `seed` made. It is called for every request:
@@ -126,14 +126,11 @@ const preview = (value: unknown): string => {
   return text.length > 60 ? `${text.slice(0, 57)}…` : text;
 };
 
-/** Per table with a company_id (and the company's own row), a digest of the company's rows: one statement. */
-async function digestsOf(test: TestApp, companyId: string): Promise<Record<string, string>> {
-  const tables = await test.sql<{ table_name: string }>(
-    `select table_name from information_schema.columns where column_name = 'company_id' and table_schema = current_schema() order by table_name`,
-  );
+/** Reads, per table with a company_id (and the company's own row), a digest of the company's rows: one statement. */
+async function companyDigests(test: TestApp, companyId: string): Promise<() => Promise<Record<string, string>>> {
   const digest = (table: string, where: string) => `(select md5(coalesce(string_agg(r::text, ',' order by r::text), '')) from "${table}" r where ${where}) as "${table}"`;
-  const [row] = await test.sql<Record<string, string>>(`select ${[digest('company', 'id = $1'), ...tables.map(({ table_name }) => digest(table_name, 'company_id = $1'))].join(', ')}`, [companyId]);
-  return row!;
+  const sql = `select ${[digest('company', 'id = $1'), ...(await companyTables(test)).map((table) => digest(table, 'company_id = $1'))].join(', ')}`;
+  return async () => (await test.sql<Record<string, string>>(sql, [companyId]))[0]!;
 }
 
 /**
@@ -158,6 +155,7 @@ export async function assertEdgeInputs<Seed>(t: Assertions, test: TestApp, spec:
 
   const company = await test.createCompany({ name: `Edge inputs of ${spec.module}` });
   const seed = await spec.seed(company, test);
+  const digests = await companyDigests(test, company.id);
   const callers = spec.callers?.(seed, company) ?? { owner: { token: company.owner.token } };
   const keys = Object.keys(spec.operations).filter((key) => owned.includes(key)).sort((a, b) => Number(a.startsWith('Mutation.')) - Number(b.startsWith('Mutation.')));
 
@@ -171,7 +169,7 @@ export async function assertEdgeInputs<Seed>(t: Assertions, test: TestApp, spec:
       const send = async (at: string, change?: (base: Record<string, unknown>) => Record<string, unknown>) => {
         const base = await spec.operations[key]!(seed);
         if (root === 'Mutation') await test.app.dispatcher.idle();
-        const before = root === 'Mutation' ? await digestsOf(test, company.id) : undefined;
+        const before = root === 'Mutation' ? await digests() : undefined;
         const answer = await test.gql(query, change ? change(base) : base, as);
         requests++;
         if (answer.statusCode >= 500) failures.push(`${at}: HTTP ${answer.statusCode}`);
@@ -182,7 +180,7 @@ export async function assertEdgeInputs<Seed>(t: Assertions, test: TestApp, spec:
         }
         if (before && answer.errors?.length) {
           await test.app.dispatcher.idle();
-          const after = await digestsOf(test, company.id);
+          const after = await digests();
           const changed = Object.keys(after).filter((table) => after[table] !== before[table]);
           if (changed.length) failures.push(`${at}: answered ${answer.errors[0]!.extensions?.code} and wrote to ${changed.join(', ')}`);
         }

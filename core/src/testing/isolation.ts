@@ -33,13 +33,18 @@ const UUID = /[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/gi;
 const TIMESTAMP = /\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z/g;
 const normalize = (value: unknown): unknown => JSON.parse(JSON.stringify(value).replace(UUID, '<id>').replace(TIMESTAMP, '<time>'));
 
-/** Every row of company A, in every table with a company_id (and A's company row). */
-async function snapshot(test: TestApp, companyId: string): Promise<Record<string, unknown[]>> {
+/** The tables whose rows belong to a company: those with a company_id. */
+export async function companyTables(test: TestApp): Promise<string[]> {
   const tables = await test.sql<{ table_name: string }>(
     `select table_name from information_schema.columns where column_name = 'company_id' and table_schema = current_schema() order by table_name`,
   );
+  return tables.map(({ table_name }) => table_name);
+}
+
+/** Every row of company A, in every table with a company_id (and A's company row). */
+async function snapshot(test: TestApp, companyId: string): Promise<Record<string, unknown[]>> {
   const rows: Record<string, unknown[]> = { company: await test.sql('select * from company where id = $1', [companyId]) };
-  for (const { table_name } of tables) rows[table_name] = await test.sql(`select * from "${table_name}" where company_id = $1 order by 1`, [companyId]);
+  for (const table of await companyTables(test)) rows[table] = await test.sql(`select * from "${table}" where company_id = $1 order by 1`, [companyId]);
   return JSON.parse(JSON.stringify(rows));
 }
 
