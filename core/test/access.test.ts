@@ -76,6 +76,12 @@ t.test('roles, branches and permission keys', async (t) => {
     t.ok(emails.every((email: unknown) => email === null), "others' addresses are hidden");
     const contact = await test.createUser({ company, permissions: ['core.user.read', 'core.user.readContact'] });
     t.equal((await test.gql('query ($email: String) { users(filter: { email: $email }) { totalCount } }', { email: company.owner.email }, { token: contact.token })).data.users.totalCount, 1);
+    // PostgreSQL stores no NUL in text: a filter holding one is refused by field, not by the database as an internal error.
+    const nul = await test.gql('query ($filter: UserFilter) { users(filter: $filter) { totalCount } }', { filter: { search: 'Ann\u0000', email: 'ann\u0000@example.test' } }, { token: contact.token });
+    t.same(nul.errors?.[0]?.extensions, {
+      code: 'BAD_USER_INPUT',
+      fields: { 'filter.search': 'must not contain the NUL character (\\u0000)', 'filter.email': 'must not contain the NUL character (\\u0000)' },
+    });
   });
 
   t.test('a user who loses a key loses it on the next request', async (t) => {

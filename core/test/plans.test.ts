@@ -97,6 +97,9 @@ t.test('plans switch modules on and off per company', async (t) => {
     t.equal((await test.gql('mutation { setCompanyPlan(companyId: "not-an-id", planCode: "pro") { id } }', {}, platform)).errors?.[0]?.extensions?.code, 'NOT_FOUND');
     const noPlan = await test.gql('mutation ($id: ID!) { setCompanyPlan(companyId: $id, planCode: "gold") { id } }', { id: basic.id }, platform);
     t.same(noPlan.errors?.[0]?.extensions, { code: 'BAD_USER_INPUT', fields: { planCode: 'no plan "gold"' } });
+    // PostgreSQL stores no NUL in text: a code holding one is refused by field, not by the database as an internal error.
+    const nulCode = await test.gql('mutation ($id: ID!, $code: String!) { setCompanyPlan(companyId: $id, planCode: $code) { id } }', { id: basic.id, code: 'pro\u0000' }, platform);
+    t.same(nulCode.errors?.[0]?.extensions, { code: 'BAD_USER_INPUT', fields: { planCode: 'must not contain the NUL character (\\u0000)' } });
     t.same(await platformState(), beforeMoves, 'no company moved');
   });
 
@@ -108,6 +111,7 @@ t.test('plans switch modules on and off per company', async (t) => {
       (await test.gql(query, variables, options)).errors?.[0]?.extensions;
 
     t.equal((await errorOf(UPDATE, { code: 'gold', input: { name: 'Gold' } }))?.code, 'NOT_FOUND');
+    t.same(await errorOf(UPDATE, { code: 'default\u0000', input: { name: 'Gold' } }), { code: 'BAD_USER_INPUT', fields: { code: 'must not contain the NUL character (\\u0000)' } }, 'a code PostgreSQL cannot hold is bad input, not an internal error');
     t.same(await errorOf(UPDATE, { code: 'default', input: { modules: ['notes', 'cafe'] } }), { code: 'BAD_USER_INPUT', fields: { 'input.modules': 'unknown modules: cafe' } });
     const invalid = await errorOf(UPDATE, { code: 'default', input: { name: '', limits: { maxUsers: 0 } } });
     t.equal(invalid?.code, 'BAD_USER_INPUT');

@@ -109,6 +109,11 @@ const validateUpdatePlan = createValidator<PlanInput>({
   },
 });
 
+/** A plan code the caller names (to find a plan by): one PostgreSQL cannot hold (a NUL) is refused by field, not by the database as an internal error. */
+const validateCode = (field: string) => createValidator<string>({ type: 'string' }, field);
+const validateUpdatedCode = validateCode('code');
+const validatePlanCode = validateCode('planCode');
+
 function assertKnownModules(kernel: Kernel, modules: string[] | undefined, field = 'input.modules'): void {
   const installed = new Set(kernel.modules.map(({ plugin }) => plugin.name));
   const unknown = (modules ?? []).filter((m) => !installed.has(m));
@@ -132,6 +137,7 @@ export async function createPlan(context: ServiceContext, input: unknown): Promi
 /** Changes a plan; its companies follow at once, and newly included modules run their onEnable. */
 export async function updatePlan(context: ServiceContext, code: string, input: unknown): Promise<Plan> {
   requirePlatform(context);
+  validateUpdatedCode(code);
   const data = validateUpdatePlan(input);
   assertKnownModules(context.kernel, data.modules);
   return systemEm(context.kernel).transactional(async (em) => {
@@ -150,6 +156,7 @@ export async function updatePlan(context: ServiceContext, code: string, input: u
 
 export async function setCompanyPlan(context: ServiceContext, companyId: string, planCode: string): Promise<Company> {
   requirePlatform(context);
+  validatePlanCode(planCode);
   return systemEm(context.kernel).transactional(async (em) => {
     const company = isId(companyId) ? await em.findOne(Company, { id: companyId }) : null;
     if (!company) throw notFound('Company');

@@ -203,11 +203,20 @@ export interface UserListArgs extends ConnectionArgs {
 
 const ORDER_FIELDS = { CREATED_AT: 'createdAt', DISPLAY_NAME: 'displayName', EMAIL: 'email' } as const;
 
+/** The filter's text reaches PostgreSQL: one it cannot hold (a NUL) is refused by field, not by the database as an internal error. */
+const validateFilter = createValidator<NonNullable<UserListArgs['filter']>>(
+  {
+    type: 'object',
+    properties: { search: { type: ['string', 'null'] }, email: { type: ['string', 'null'] }, branchId: { type: ['string', 'null'] } },
+  },
+  'filter',
+);
+
 /** Users the caller may see, filtered and counted in SQL; filtering or sorting by a hidden field is refused. */
 export async function listUsers(context: ServiceContext, args: UserListArgs): Promise<Connection<User>> {
   const viewer = requireViewer(context);
   const ability = viewer.ability;
-  const filter = args.filter ?? {};
+  const filter = validateFilter(args.filter ?? {});
   const order = args.orderBy ?? { field: 'CREATED_AT', direction: 'ASC' };
   const orderField = ORDER_FIELDS[order.field];
   const used = new Set<string>([orderField]);
