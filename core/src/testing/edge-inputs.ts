@@ -12,16 +12,18 @@ import {
   type GraphQLInterfaceType,
   type GraphQLObjectType,
   type GraphQLOutputType,
+  type OperationTypeNode,
 } from 'graphql';
-import type { RequestOptions, TestApp } from './index.ts';
+import type { GqlResponse, RequestOptions, TestApp } from './index.ts';
 import type { TestCompany } from './factories.ts';
 import { companyTables, type Assertions } from './isolation.ts';
 
 /**
- * Valid variables of one root field, built from what `seed` made. It is called for every request:
- * an operation that works once (a deletion, a checkout) can make a fresh record each time.
+ * Valid variables of one root field, built from what `seed` made, for the caller of that name. It
+ * is called for every request: an operation that works once (a deletion, a checkout) can make a
+ * fresh record each time.
  */
-export type EdgeBase<Seed> = (seed: Seed) => Record<string, unknown> | Promise<Record<string, unknown>>;
+export type EdgeBase<Seed> = (seed: Seed, caller: string) => Record<string, unknown> | Promise<Record<string, unknown>>;
 
 export interface EdgeInputSpec<Seed> {
   /** The module whose root queries and mutations are probed (`core` for the kernel's own). */
@@ -115,10 +117,31 @@ function selectionOf(type: GraphQLOutputType, depth = 0): string {
   return `{ __typename ${fields.map((field) => `${field.name} ${selectionOf(field.type, depth + 1)}`).join(' ')} }`;
 }
 
-function documentOf(root: 'Query' | 'Mutation', field: GraphQLField<unknown, unknown>): string {
+type Root = 'Query' | 'Mutation' | 'Subscription';
+/** Reads first; mutations last, in the order given. */
+const ROOT_ORDER: Root[] = ['Query', 'Subscription', 'Mutation'];
+
+function documentOf(root: Root, field: GraphQLField<unknown, unknown>): string {
   const definitions = field.args.map((arg) => `$${arg.name}: ${String(arg.type)}`).join(', ');
   const args = field.args.map((arg) => `${arg.name}: $${arg.name}`).join(', ');
-  return `${root === 'Query' ? 'query' : 'mutation'}${definitions ? ` (${definitions})` : ''} { ${field.name}${args ? `(${args})` : ''} ${selectionOf(field.type)} }`;
+  return `${root.toLowerCase()}${definitions ? ` (${definitions})` : ''} { ${field.name}${args ? `(${args})` : ''} ${selectionOf(field.type)} }`;
+}
+
+type Answer = Pick<GqlResponse, 'statusCode' | 'errors'>;
+
+/**
+ * A subscription's start, as an answer: its errors if the server refused it, a close before it
+ * started as an error (a 44xx close is the kernel's clear refusal: UNAUTHENTICATED, FORBIDDEN).
+ */
+async function subscribeOnce(test: TestApp, query: string, variables: Record<string, unknown>, as: RequestOptions): Promise<Answer> {
+  const live = await test.subscribe(query, variables, { token: as.token });
+  const refused = await Promise.race([
+    live.failed.then((errors) => ({ statusCode: 200, errors: errors as GqlResponse['errors'] })),
+    live.closed.then(({ code, reason }) => ({ statusCode: 200, errors: [{ message: `closed (${code} ${reason})`, extensions: code >= 4400 && code < 4500 ? { code: `CLOSED_${code}` } : {} }] })),
+    Promise.resolve({ statusCode: 200 }),
+  ]);
+  await live.close();
+  return refused;
 }
 
 const preview = (value: unknown): string => {
@@ -157,20 +180,23 @@ export async function assertEdgeInputs<Seed>(t: Assertions, test: TestApp, spec:
   const seed = await spec.seed(company, test);
   const digests = await companyDigests(test, company.id);
   const callers = spec.callers?.(seed, company) ?? { owner: { token: company.owner.token } };
-  const keys = Object.keys(spec.operations).filter((key) => owned.includes(key)).sort((a, b) => Number(a.startsWith('Mutation.')) - Number(b.startsWith('Mutation.')));
+
+  const rootOf = (key: string) => key.split('.')[0] as Root;
+  const keys = Object.keys(spec.operations).filter((key) => owned.includes(key)).sort((a, b) => ROOT_ORDER.indexOf(rootOf(a)) - ROOT_ORDER.indexOf(rootOf(b)));
 
   for (const [caller, as] of Object.entries(callers)) {
     for (const key of keys) {
-      const [root, name] = key.split('.') as ['Query' | 'Mutation', string];
-      const field = (root === 'Query' ? schema.getQueryType() : schema.getMutationType())!.getFields()[name]!;
+      const [root, name] = key.split('.') as [Root, string];
+      const field = schema.getRootType(root.toLowerCase() as OperationTypeNode)!.getFields()[name]!;
       const query = documentOf(root, field);
       const failures: string[] = [];
       let requests = 0;
       const send = async (at: string, change?: (base: Record<string, unknown>) => Record<string, unknown>) => {
-        const base = await spec.operations[key]!(seed);
+        const base = await spec.operations[key]!(seed, caller);
+        const variables = change ? change(base) : base;
         if (root === 'Mutation') await test.app.dispatcher.idle();
         const before = root === 'Mutation' ? await digests() : undefined;
-        const answer = await test.gql(query, change ? change(base) : base, as);
+        const answer = root === 'Subscription' ? await subscribeOnce(test, query, variables, as) : await test.gql(query, variables, as);
         requests++;
         if (answer.statusCode >= 500) failures.push(`${at}: HTTP ${answer.statusCode}`);
         for (const error of answer.errors ?? []) {
@@ -187,7 +213,7 @@ export async function assertEdgeInputs<Seed>(t: Assertions, test: TestApp, spec:
         if ('polluted' in {}) failures.push(`${at}: polluted Object.prototype`);
       };
       await send('the valid variables');
-      const example = await spec.operations[key]!(seed);
+      const example = await spec.operations[key]!(seed, caller);
       for (const arg of field.args) {
         for (const [path, value] of edgesOf(arg.type, example[arg.name], [arg.name])) {
           await send(`${path.join('.')} = ${preview(value)}`, (base) => withValue(base, path, value));
