@@ -277,3 +277,33 @@ t.test('removeFromAgentCart: a line not in an open cart of your own is refused a
   t.same(done.data?.removeFromAgentCart, { id: openCart, lines: [] }, 'the agent takes their own line out of their open cart');
   t.equal((await ledgerState(test)).agent_cart_line, before.agent_cart_line! - 1, 'which the check above would have seen');
 });
+
+t.test('a cart is worth at most 999999999999.99: a line past it is refused and writes nothing; a cart worth more reads its total', async (t) => {
+  const { test, office, agent } = await setup();
+  t.teardown(() => test.close());
+  const gold = await newProduct(test, office, 'Gold', '500000000000.00');
+  const CART = `query ($id: ID!) { agentCart(id: $id) { id total lines { id } } }`;
+  const cartId = await newCart(test, agent, [{ productId: gold, quantity: 1 }]);
+  const before = await ledgerState(test);
+  const carts = await rowsOf(test, 'agent_cart');
+  for (const [name, input] of [
+    ['to the cart named', { cartId, productId: gold, quantity: 1 }],
+    ['to the default cart', { productId: gold, quantity: 1 }],
+  ] as const) {
+    const res = await test.gql(ADD_TO_CART, { input }, agent);
+    t.equal(res.errors?.[0]?.extensions?.code, 'BAD_USER_INPUT', `a line ${name} making it worth 1000000000000.00: BAD_USER_INPUT`);
+    t.same(res.errors?.[0]?.extensions?.fields, { 'input.quantity': 'makes the cart worth more than 999999999999.99' }, `${name}: names the field`);
+    t.same(await ledgerState(test), before, `${name}: nothing written`);
+    t.same(await rowsOf(test, 'agent_cart'), carts, `${name}: the cart is as it was`);
+  }
+  const full = await test.gql(ADD_TO_CART, { input: { cartId, productId: gold, quantity: 1, discount: '0.01' } }, agent);
+  t.equal(full.errors, undefined, 'a line bringing it to 999999999999.99 exactly is added');
+  t.equal(full.data?.addToAgentCart.total, '999999999999.99');
+
+  // A cart past the limit (written before it was checked) still reads, and is refused at checkout.
+  await test.sql(`update agent_cart_line set discount = 0 where cart_id = $1`, [cartId]);
+  t.same((await test.gql(CART, { id: cartId }, agent)).data?.agentCart?.total, '1000000000000.00', 'its total reads');
+  t.same((await test.gql(`{ agentCarts { id total } }`, {}, agent)).data?.agentCarts, [{ id: cartId, total: '1000000000000.00' }], 'as do the open carts');
+  const sold = await test.gql(CHECKOUT, { input: { cartId, idempotencyKey: 'too-much' } }, agent);
+  t.same(sold.errors?.[0]?.extensions?.fields, { 'input.cartId': 'is worth more than 999999999999.99' }, 'it does not sell');
+});

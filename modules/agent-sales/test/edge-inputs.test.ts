@@ -33,6 +33,7 @@ interface Seed {
   layer(): Promise<string>;
   /** A new cart of the seller's with one line of two units. */
   cart(): Promise<{ cartId: string; lineId: string }>;
+  nearlyFullCart(): Promise<string>;
   /** A new sale of the seller's of two units. */
   sale(): Promise<{ id: string; lineId: string }>;
 }
@@ -60,6 +61,12 @@ async function seedFor(test: TestApp, company: TestCompany, who: Seller): Promis
     const added = (await ok(test.gql(ADD_TO_CART, { input: { cartId, productId, quantity: 2 } }, seller))).addToAgentCart;
     return { cartId, lineId: added.lines[0].id as string };
   };
+  /** A new cart of the seller's worth 24.00 short of the most a cart may be worth. */
+  const nearlyFullCart = async () => {
+    const cartId = (await ok(test.gql(OPEN_CART, {}, seller))).openAgentCart.id as string;
+    await ok(test.gql(ADD_TO_CART, { input: { cartId, productId, quantity: 1, unitPrice: '999999999975.99' } }, seller));
+    return cartId;
+  };
   const sale = async () => {
     const { cartId } = await cart();
     const sold = (await ok(test.gql(CHECKOUT, { input: { cartId, idempotencyKey: randomUUID(), customerId: contactId } }, seller))).checkoutAgentCart;
@@ -73,7 +80,7 @@ async function seedFor(test: TestApp, company: TestCompany, who: Seller): Promis
   await draft();
   const transferCursor = (await ok(test.gql(`{ agentTransfers(first: 1) { edges { cursor } } }`, {}, seller))).agentTransfers.edges[0].cursor;
   const saleCursor = (await ok(test.gql(`{ agentSales(first: 1) { edges { cursor } } }`, {}, seller))).agentSales.edges[0].cursor;
-  return { office, seller, productId, contactId, transferId: transfer.id, openCartId, saleId: sold.id, transferCursor, saleCursor, draft, sent, layer, cart, sale };
+  return { office, seller, productId, contactId, transferId: transfer.id, openCartId, saleId: sold.id, transferCursor, saleCursor, draft, sent, layer, cart, nearlyFullCart, sale };
 }
 
 /** Operations only the office may call: FORBIDDEN for an agent, whatever the input. */
@@ -102,7 +109,8 @@ for (const who of ['owner', 'agent'] as const) {
       'Mutation.rejectAgentTransfer': async (s) => ({ id: (await s.sent()).id, reason: 'Damaged in transit' }),
       'Mutation.returnFromAgent': async (s) => ({ input: { transferLineId: await s.layer(), quantity: 1 } }),
       'Mutation.openAgentCart': () => ({}),
-      'Mutation.addToAgentCart': async (s) => ({ input: { cartId: (await s.cart()).cartId, productId: s.productId, quantity: 2, unitPrice: '12.50', discount: '1.00' } }),
+      // The line (2 × 12.50 − 1.00) fills the cart to its most: a smaller discount or a larger price goes past it.
+      'Mutation.addToAgentCart': async (s) => ({ input: { cartId: await s.nearlyFullCart(), productId: s.productId, quantity: 2, unitPrice: '12.50', discount: '1.00' } }),
       'Mutation.removeFromAgentCart': async (s) => ({ lineId: (await s.cart()).lineId }),
       'Mutation.checkoutAgentCart': async (s) => ({ input: { idempotencyKey: randomUUID(), cartId: (await s.cart()).cartId, customerId: s.contactId } }),
       'Mutation.refundAgentSale': async (s) => {

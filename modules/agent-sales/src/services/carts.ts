@@ -95,7 +95,14 @@ export async function addToAgentCart({ em, viewer }: AgentSalesContext, input: u
   return em.transactional(async (tx) => {
     const cart = data.cartId ? await lockCart(tx, viewer, data.cartId) : (await lockDefaultCart(tx, viewer, true))!;
     if (cart.status !== 'OPEN') throw conflict('The cart is checked out; open another one');
-    if ((await tx.count(AgentCartLine, { cartId: cart.id })) >= MAX_CART_LINES) throw new BadUserInputError({ 'input.cartId': `holds ${MAX_CART_LINES} lines already` });
+    // Read under the cart's lock: the lines and worth every add before this one left it with.
+    const [held] = await tx.execute<{ lines: number; worth: string }[]>(
+      'select count(*)::int as lines, coalesce(sum(unit_price * quantity - discount), 0)::text as worth from agent_cart_line where company_id = ? and cart_id = ?',
+      [viewer.companyId, cart.id],
+    );
+    if (held!.lines >= MAX_CART_LINES) throw new BadUserInputError({ 'input.cartId': `holds ${MAX_CART_LINES} lines already` });
+    // A cart is sold whole: one worth more than an amount can hold could never be checked out (nor its total shown).
+    if (cents(held!.worth) + total > MAX_CENTS) throw new BadUserInputError({ 'input.quantity': 'makes the cart worth more than 999999999999.99' });
     tx.create(AgentCartLine, { cartId: cart.id, productId: product.id, quantity: data.quantity, unitPrice, discount } as AgentCartLine);
     cart.linesVersion += 1;
     await tx.flush();
@@ -125,11 +132,15 @@ export async function cartLinesOf(queries: LoaderQuery<AgentCart>[], context: At
   return queries.map((query) => byCart.get(query.obj.id) ?? []);
 }
 
-/** Cart totals (Σ unit price × quantity − discount), one aggregate per response level. */
+/**
+ * Cart totals (Σ unit price × quantity − discount), one aggregate per response level. Each term has
+ * two decimals, and so has the sum; it is not cast to the amount's type, so a cart past the limit
+ * (added to before the limit was checked) shows its worth instead of failing.
+ */
 export async function cartTotalsOf(queries: LoaderQuery<AgentCart>[], context: AtriumRequestContext): Promise<string[]> {
   const ids = [...new Set(queries.map((query) => query.obj.id))];
   const rows = await context.em.execute<{ cart_id: string; total: string }[]>(
-    `select cart_id, sum(unit_price * quantity - discount)::numeric(14,2)::text as total from agent_cart_line
+    `select cart_id, sum(unit_price * quantity - discount)::text as total from agent_cart_line
       where company_id = ? and cart_id in (${ids.map(() => '?').join(', ')}) group by cart_id`,
     [context.viewer!.companyId, ...ids],
   );
