@@ -194,6 +194,10 @@ t.test('record chats: one per record; opening again replaces the participants', 
   const again = await openRecordChat({ em: em.fork(), kernel, publish }, { ...input, participantIds: [a.id, c.id] });
   t.equal(again.id, one.id, 'the same chat');
   t.equal((await findRecordChat({ em: em.fork() }, 'workOrders.workOrder', subjectId))?.id, one.id, 'found by its record');
+  // A subject no chat can have (PostgreSQL refuses NUL and a malformed uuid) has none, without a query.
+  for (const [type, id] of [['workOrders.work\u0000Order', subjectId], ['workOrders.workOrder', 'not-an-id'], ['x'.repeat(101), subjectId]] as const) {
+    t.equal(await findRecordChat({ em: em.fork() }, type, id), null, `no chat for ${JSON.stringify([type.slice(0, 20), id])}`);
+  }
   const rows = await test.sql<{ user_id: string }>('select user_id from messenger_participant where conversation_id = $1 order by user_id', [one.id]);
   t.same(rows.map((row) => row.user_id), [a.id, c.id].sort(), 'its participants replaced');
   t.equal(await count(test, 'messenger_conversation'), 1);

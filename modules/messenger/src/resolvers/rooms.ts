@@ -1,8 +1,8 @@
-import { isId, requirePermission, requireViewer, User, type AtriumRequestContext, type LoaderQuery, type Loaders, type Resolvers } from '@atrium/core';
-import { Conversation } from '../entities/conversations.ts';
+import { requirePermission, requireViewer, User, type AtriumRequestContext, type LoaderQuery, type Loaders, type Resolvers } from '@atrium/core';
+import type { Conversation } from '../entities/conversations.ts';
 import { canReadConversation } from '../services/access.ts';
 import { messengerContext } from '../services/context.ts';
-import { participantsOf } from '../services/records.ts';
+import { findRecordChat, participantsOf } from '../services/records.ts';
 import { createRoom, listRooms } from '../services/rooms.ts';
 
 export const roomResolvers: Resolvers = {
@@ -13,9 +13,8 @@ export const roomResolvers: Resolvers = {
     },
     recordChat: async (_root, { subjectType, subjectId }: { subjectType: string; subjectId: string }, context) => {
       requireViewer(context);
-      if (!isId(subjectId)) return null;
       const ctx = messengerContext(context);
-      const conversation = await ctx.em.findOne(Conversation, { kind: 'RECORD', subjectType, subjectId });
+      const conversation = await findRecordChat(ctx, subjectType, subjectId);
       return conversation && (await canReadConversation(ctx, conversation)) ? conversation : null;
     },
   },

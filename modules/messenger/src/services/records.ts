@@ -1,4 +1,4 @@
-import { accessChanged, arrayParam, BadUserInputError, Branch, createValidator, notFound, User, type Emit, type EntityManager, type Kernel, type Publish, type Viewer } from '@atrium/core';
+import { accessChanged, arrayParam, BadUserInputError, Branch, createValidator, isId, notFound, User, type Emit, type EntityManager, type Kernel, type Publish, type Viewer } from '@atrium/core';
 import { Conversation } from '../entities/conversations.ts';
 import { companyIdOf, serviceContext, transact, type MessengerContext } from './context.ts';
 import { openConversation } from './conversations.ts';
@@ -34,8 +34,10 @@ export interface RecordChatParticipantsInput {
   participantIds: string[];
 }
 
+/** A record's kind: its module, a dot, the kind (`construction.workOrder`); 3 to 100 characters. */
+const SUBJECT_TYPE = '^[a-z][a-zA-Z0-9]*(\\.[a-zA-Z][a-zA-Z0-9]*)+$';
 const subject = {
-  subjectType: { type: 'string', minLength: 3, maxLength: 100, pattern: '^[a-z][a-zA-Z0-9]*(\\.[a-zA-Z][a-zA-Z0-9]*)+$' },
+  subjectType: { type: 'string', minLength: 3, maxLength: 100, pattern: SUBJECT_TYPE },
   subjectId: { type: 'string', format: 'uuid' },
   participantIds: { type: 'array', maxItems: 100, items: { type: 'string', format: 'uuid' } },
 };
@@ -134,9 +136,18 @@ export async function setRecordChatParticipants(caller: RecordChatCaller, input:
   });
 }
 
-/** The chat of a record, if it has one (no access check: for the module that owns the record). */
-export function findRecordChat(caller: Pick<RecordChatCaller, 'em'>, subjectType: string, subjectId: string): Promise<Conversation | null> {
-  return caller.em.findOne(Conversation, { kind: 'RECORD', subjectType, subjectId });
+const subjectTypePattern = new RegExp(SUBJECT_TYPE);
+
+/**
+ * Whether a record chat can exist for the subject: a kind and an id that openRecordChat accepts. Any
+ * other (a malformed id, NUL or a lone surrogate in the kind, which PostgreSQL refuses) has none.
+ */
+const isSubject = (subjectType: unknown, subjectId: unknown): boolean =>
+  typeof subjectType === 'string' && subjectType.length <= 100 && subjectTypePattern.test(subjectType) && isId(subjectId);
+
+/** The chat of a record, if it has one (no access check: for the module that owns the record); null for a malformed subject. */
+export async function findRecordChat(caller: Pick<RecordChatCaller, 'em'>, subjectType: string, subjectId: string): Promise<Conversation | null> {
+  return isSubject(subjectType, subjectId) ? caller.em.findOne(Conversation, { kind: 'RECORD', subjectType, subjectId }) : null;
 }
 
 /** The participants of record chats, for a page of conversations: one query. */
