@@ -1,7 +1,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createTestApp, type GqlResponse, type TestApp, type TestCompany, type TestUser } from '@atrium/core/testing';
+import { createTestApp, type GqlResponse, type TestApp, type TestAppOptions, type TestCompany, type TestUser } from '@atrium/core/testing';
 import crm from '@atrium/crm';
 import { defineMessenger, LocalDiskStorage, type RoomDeclaration } from '../src/index.ts';
 
@@ -18,10 +18,11 @@ export interface MessengerTestApp {
 }
 
 /** A test app with the crm and the messenger (attachments in a temporary directory), and a company. */
-export async function messengerApp(options: { rooms?: RoomDeclaration[]; maxAttachmentBytes?: number } = {}): Promise<MessengerTestApp> {
+export async function messengerApp(options: { rooms?: RoomDeclaration[]; maxAttachmentBytes?: number; config?: TestAppOptions['config'] } = {}): Promise<MessengerTestApp> {
+  const { config, ...messengerOptions } = options;
   const storageDir = await mkdtemp(join(tmpdir(), 'atrium-messenger-'));
-  const messenger = defineMessenger({ ...options, storage: new LocalDiskStorage(storageDir) });
-  const test = await createTestApp({ modules: [crm, messenger], config: { logLevel: 'error' } });
+  const messenger = defineMessenger({ ...messengerOptions, storage: new LocalDiskStorage(storageDir) });
+  const test = await createTestApp({ modules: [crm, messenger], config: { logLevel: 'error', ...config } });
   const close = test.close.bind(test);
   test.close = async () => {
     await close();
