@@ -59,7 +59,7 @@ t.test('assertEdgeInputs finds an internal error, a failed mutation that wrote, 
   const failed = checks.filter((check) => !check.passed);
   t.same(
     failed.map((check) => check.message),
-    ['careless: every root query and mutation is probed or skipped with a reason', 'Mutation.renameNote as owner: 18 requests, each answered with data or a clear error (a failed mutation writing nothing)'],
+    ['careless: every root query and mutation is probed or skipped with a reason', 'Mutation.renameNote as owner: 21 requests, each answered with data or a clear error (a failed mutation writing nothing)'],
   );
   t.same(failed[0]!.found, ['Query.noteTitleLength'], 'the field left out is named');
   t.same(

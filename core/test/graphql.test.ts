@@ -1,6 +1,7 @@
 import t from 'tap';
 import { createTestApp } from '@atrium/core/testing';
 import { batchCalls, ping, probe } from './fixtures/modules.ts';
+import { notes } from './fixtures/notes.ts';
 import { DateTimeScalar, isoString } from '../src/graphql/scalars.ts';
 
 t.test("DateTime writes every date as toISOString does, whatever day came before", async (t) => {
@@ -174,4 +175,28 @@ t.test('GraphQL over HTTP: media types and status codes', async (t) => {
   t.notOk('data' in legacy.json());
   const preferJson = await post('{ atrium { version } }', 'application/json, application/graphql-response+json;q=0.5');
   t.match(preferJson.headers['content-type'], /^application\/json/);
+});
+
+t.test('a cursor that is not one of the list is BAD_USER_INPUT on after, on both kinds of list', async (t) => {
+  const test = await createTestApp({ modules: [notes] });
+  t.teardown(() => test.close());
+  const company = await test.createCompany();
+  const owner = { token: company.owner.token };
+  for (const title of ['One', 'Two', 'Three']) {
+    await test.gql('mutation ($input: CreateNoteInput!) { createNote(input: $input) { id } }', { input: { title, branchId: company.defaultBranchId } }, owner);
+  }
+  const cursor = (values: unknown) => Buffer.from(JSON.stringify(values)).toString('base64url');
+  // notes: paginate (MikroORM's findByCursor); noteRows: paginateRows (SQL of its own).
+  for (const list of ['notes', 'noteRows']) {
+    const page = async (after: string) => test.gql(`query ($after: String) { ${list}(first: 1, after: $after) { edges { node { title } } } }`, { after }, owner);
+    const first = await test.gql(`{ ${list}(first: 1) { pageInfo { endCursor } } }`, {}, owner);
+    const second = await page(first.data[list].pageInfo.endCursor);
+    // The module's welcome note comes first.
+    t.same(second.data[list].edges.map((edge: any) => edge.node.title), ['One'], `${list}: its own cursor pages on`);
+    // Values of the wrong types (the order is createdAt, id), of the wrong number, or no JSON array at all.
+    for (const after of [cursor(['x', 'y']), cursor([1, 2]), cursor([true]), cursor([{}, []]), cursor(['2026-12-07T00:00:00.000Z', 'x']), 'not-a-cursor', cursor({ a: 1 })]) {
+      const refused = await page(after);
+      t.same(refused.errors?.map((error) => error.extensions), [{ code: 'BAD_USER_INPUT', fields: { after: 'is not a cursor of this list' } }], `${list}: ${Buffer.from(after, 'base64url').toString()}`);
+    }
+  }
 });

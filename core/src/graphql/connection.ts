@@ -1,4 +1,4 @@
-import { Cursor, type EntityName, type FilterQuery, type QueryOrderMap } from '@mikro-orm/core';
+import { Cursor, type EntityMetadata, type EntityName, type EntityProperty, type FilterQuery, type QueryOrderMap } from '@mikro-orm/core';
 import type { EntityManager } from '@mikro-orm/sql';
 import { Kind, type GraphQLResolveInfo, type SelectionSetNode } from 'graphql';
 import { accessibleSql, conditionFields, type AppAbility } from '../access/ability.ts';
@@ -35,6 +35,14 @@ export const connectionTypeDefs = /* GraphQL */ `
 
 const notACursor = () => new BadUserInputError({ after: 'is not a cursor of this list' });
 
+/**
+ * A cursor of another list (other order fields), or one forged with values of other types, fails
+ * only in the query: MikroORM's words about the cursor, or PostgreSQL's class 22 (data exception:
+ * a value that does not fit the column).
+ */
+const refusedCursor = (after: string | undefined, error: unknown): boolean =>
+  after !== undefined && error instanceof Error && (/cursor/i.test(error.message) || /^22/.test(String((error as { code?: unknown }).code)));
+
 /** Checks `first` (1..100, default 20) and the opaque `after` cursor; throws BAD_USER_INPUT. */
 export function pageArgs(args: ConnectionArgs): { first: number; after: string | undefined } {
   const first = args.first ?? DEFAULT_PAGE_SIZE;
@@ -52,6 +60,28 @@ export function pageArgs(args: ConnectionArgs): { first: number; after: string |
   return { first, after };
 }
 
+/** Whether a value of a cursor has the type its order field holds: MikroORM converts it (a date, say) before PostgreSQL could refuse it. */
+function fitsProperty(prop: EntityProperty | undefined, value: unknown): boolean {
+  if (value === null || !prop) return true;
+  switch (prop.runtimeType) {
+    case 'Date':
+      return typeof value === 'string' && !Number.isNaN(Date.parse(value));
+    case 'number':
+    case 'boolean':
+    case 'string':
+      return typeof value === prop.runtimeType;
+    default:
+      return typeof value !== 'object';
+  }
+}
+
+/** A cursor's values, if it holds one of the right type per field of the list's order (by property name). */
+function cursorValues(meta: EntityMetadata, fields: readonly string[], after: string): unknown[] | null {
+  const values = Cursor.decode(after) as unknown[];
+  const properties = meta.properties as Record<string, EntityProperty>;
+  return values.length === fields.length && fields.every((field, i) => fitsProperty(properties[field], values[i])) ? values : null;
+}
+
 /**
  * Serves one page of a keyset-paginated list: `where` is applied in SQL (counts included), the
  * order must end with a unique field (e.g. `{ createdAt: 'desc', id: 'desc' }`) so cursors are stable.
@@ -62,6 +92,11 @@ export async function paginate<T extends object>(
   args: ConnectionArgs & { where?: FilterQuery<T>; orderBy: QueryOrderMap<T>; populate?: string[] },
 ): Promise<Connection<T>> {
   const { first, after } = pageArgs(args);
+  if (after !== undefined) {
+    const meta = em.getMetadata().find(entity)!;
+    const fields = Cursor.getDefinition(meta, args.orderBy as never).map(([key]) => key as string);
+    if (!cursorValues(meta, fields, after)) throw notACursor();
+  }
   const page = await em
     .findByCursor(entity, {
       where: (args.where ?? {}) as never,
@@ -72,11 +107,7 @@ export async function paginate<T extends object>(
       ...(args.populate ? { populate: args.populate as never } : {}),
     })
     .catch((error: unknown) => {
-      // A well-formed cursor of another list (other order fields) fails only here.
-      if (after !== undefined && error instanceof Error && /cursor/i.test(error.message)) {
-        throw notACursor();
-      }
-      throw error;
+      throw refusedCursor(after, error) ? notACursor() : error;
     });
   return {
     edges: page.items.map((node) => ({ cursor: page.from(node as T), node: node as T })),
@@ -197,8 +228,8 @@ export async function paginateRows<T extends object>(
   const filter = allOf([...tenantScope(em, source), ...args.where]);
   const conditions = [filter];
   if (after !== undefined) {
-    const values = Cursor.decode(after) as unknown[];
-    if (values.length !== keys.length || values.some((value) => value === null || typeof value === 'object')) throw notACursor();
+    const values = cursorValues(source.meta, orderFields, after);
+    if (!values || values.includes(null)) throw notACursor();
     conditions.push({ sql: `(${keys.join(', ')}) ${direction === 'asc' ? '>' : '<'} (${keys.map(() => '?').join(', ')})`, params: values });
   }
   const page = allOf(conditions);
@@ -231,9 +262,7 @@ export async function paginateRows<T extends object>(
      from ${counted ? 'page' : 'total left join page on true'} order by ${pageOrder}`,
     [...page.params, first + 1, ...(counted ? [] : filter.params), ...references.flatMap((reference) => reference.params)],
   ).catch((error: unknown) => {
-    // A cursor of another list: its values do not fit this list's columns.
-    if (after !== undefined && /^22/.test(String((error as { code?: unknown }).code))) throw notACursor();
-    throw error;
+    throw refusedCursor(after, error) ? notACursor() : error;
   });
   const totalCount = (rows[0]?.__total as number | undefined) ?? 0;
   const nodes = !rows.length || rows[0]![source.meta.primaryKeys[0]!] === null ? [] : rows.slice(0, first);

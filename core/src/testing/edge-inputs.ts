@@ -48,7 +48,9 @@ const LONG_TEXT = 'x'.repeat(10_000);
 const LONG_LIST = 1000;
 const MISSING_ID = randomUUID();
 
-const TEXT_EDGES: unknown[] = ['', '   ', LONG_TEXT, 'a\u0000b', '\ud800', 'é 😀 \u202e', `%_'"\\`];
+/** Cursors of MikroORM's shape (base64url JSON) holding values of the wrong types. */
+const FORGED_CURSORS = [['x', 'y'], [1, 2], [true]].map((values) => Buffer.from(JSON.stringify(values)).toString('base64url'));
+const TEXT_EDGES: unknown[] = ['', '   ', LONG_TEXT, 'a\u0000b', '\ud800', 'é 😀 \u202e', `%_'"\\`, ...FORGED_CURSORS];
 
 /** Edge values per scalar: empty, huge, out of range, unstorable, almost well-formed. */
 const SCALAR_EDGES: Record<string, unknown[]> = {
