@@ -385,8 +385,8 @@ t.test('a subscription document is validated as an HTTP one is', async (t) => {
   const test = await createTestApp({ modules: [notes], config: { introspection: false, graphql: { maxAliases: 3 } } });
   t.teardown(() => test.close());
   const company = await test.createCompany();
-  const refused = async (query: string) => {
-    const live = await test.subscribe(query, {}, company.owner);
+  const refused = async (query: string, variables: Record<string, unknown> = {}) => {
+    const live = await test.subscribe(query, variables, company.owner);
     const errors = (await live.failed) as { message: string; extensions?: { code?: string } }[];
     await live.close();
     return errors[0];
@@ -394,6 +394,12 @@ t.test('a subscription document is validated as an HTTP one is', async (t) => {
   t.match(await refused('subscription { noteCreated { nope } }'), { message: /Cannot query field "nope"/, extensions: { code: 'BAD_USER_INPUT' } }, 'unknown fields');
   t.match(await refused('subscription { noteCreated { id __type(name: "Note") { name } } }'), { extensions: { code: 'BAD_USER_INPUT' } }, 'introspection, when it is off');
   t.match(await refused('subscription { noteCreated { a: id b: id c: id d: id } }'), { extensions: { code: 'BAD_USER_INPUT' } }, 'the alias limit');
+  // Variables are checked only when it starts: mercurius answered their errors without a code.
+  t.same(
+    await refused('subscription ($show: Boolean!) { noteCreated { id @include(if: $show) } }', { show: null }),
+    { message: 'Variable "$show" of non-null type "Boolean!" must not be null.', locations: [{ line: 1, column: 15 }], extensions: { code: 'BAD_USER_INPUT' } },
+    'variables that do not fit their types',
+  );
   const valid = await test.subscribe(SUBSCRIBE, {}, company.owner);
   await test.gql(CREATE_NOTE, { input: { title: 'still works', branchId: company.defaultBranchId } }, company.owner);
   t.match(await valid.next(), { data: { noteCreated: { title: 'still works' } } });

@@ -1,7 +1,6 @@
 import type { IResolvers } from 'mercurius';
 import { AtriumError } from '../graphql/errors.ts';
 import type { ComposedSchema } from '../graphql/compose.ts';
-import { refusingPublicly } from '../graphql/subscriptions.ts';
 import { deliverOnlyWhile } from '../graphql/delivery.ts';
 import type { Viewer } from './viewer.ts';
 
@@ -81,13 +80,13 @@ export function gateResolvers(module: string, resolvers: IResolvers, schema: Com
         out[field] = {
           ...subscriptionResolver,
           // Checked when it starts, and again before each event: a plan change stops delivery too.
-          subscribe: refusingPublicly(async (root: unknown, args: unknown, context: GateContext, info: unknown) => {
+          subscribe: async (root: unknown, args: unknown, context: GateContext, info: unknown) => {
             assertModuleEnabled(context, module, isPublic);
             // (A subscriber still signed in; anonymous ones are on public subscriptions.)
             deliverOnlyWhile(context, (viewer) => !viewer || viewer.modules.has(module));
             const stream = (await subscriptionResolver.subscribe(root, args, context, info)) as AsyncIterable<unknown>;
             return whileEnabled(stream, context, module);
-          }),
+          },
         };
       } else if (typeof resolver === 'function' && (ROOTS.has(typeName) || addsToOther(field))) {
         out[field] = guard(field, resolver as FieldResolver);

@@ -333,6 +333,13 @@ export function createApp(options: CreateAppOptions = {}): AtriumApp {
               socket.close(code, reason);
               return false;
             };
+            // mercurius answers a subscription that could not start (variables that do not fit their
+            // types, say) with the error as it is: answer it in the kernel's error model instead.
+            const sendError = this.sendError.bind(this);
+            this.sendError = (error, id) => {
+              const graphqlError = error instanceof GraphQLError ? error : new GraphQLError(String((error as Error)?.message ?? error), { originalError: error as Error });
+              sendError(toPublicError(graphqlError, { suggestions: config.env === 'development', log: app.log }), id);
+            };
             const accept = (context: Awaited<ReturnType<typeof requestContext>>) => {
               keepAlive(socket, config.subscriptionKeepAliveMs);
               return Object.assign(context, socketSender(this, hub, context.keepingUp));

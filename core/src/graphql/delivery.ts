@@ -148,6 +148,8 @@ export interface SubscriptionConnection {
   protocolMessageTypes: { GQL_DATA: string };
   context: unknown;
   errorFormatter(result: ExecutionResult, context: unknown): { response: unknown };
+  /** mercurius' answer to a subscription that could not start. */
+  sendError(error: unknown, id: unknown): void;
 }
 
 /** ws' WebSocket, as delivery writes to it. */

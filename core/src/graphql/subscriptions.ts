@@ -2,7 +2,6 @@ import type { MercuriusContext } from 'mercurius';
 import type { GraphQLResolveInfo } from 'graphql';
 import { deliverDirectly, deliveryChecksPass, type DeliveryEvent } from './delivery.ts';
 import { entryOf } from '../shared/entry.ts';
-import { AtriumError } from './errors.ts';
 import type { Viewer } from '../access/viewer.ts';
 
 declare const payloadType: unique symbol;
@@ -25,22 +24,6 @@ export type Publish = <Payload>(topic: Topic<Payload>, payload: Payload) => Prom
 export interface SubscriptionResolver<Args, Payload> {
   subscribe: (root: unknown, args: Args, context: MercuriusContext, info: GraphQLResolveInfo) => Promise<AsyncIterable<Payload>> | AsyncIterable<Payload>;
   resolve: (payload: Payload, args: Args, context: MercuriusContext, info: GraphQLResolveInfo) => unknown;
-}
-
-/**
- * mercurius sends an error raised while a subscription starts to the client as it is, without the
- * kernel's error formatting: anything but an AtriumError becomes a generic INTERNAL (and is logged).
- */
-export function refusingPublicly<Fn extends (root: any, args: any, context: any, info?: any) => Promise<unknown>>(subscribe: Fn): Fn {
-  return (async (root: unknown, args: unknown, context: { app?: { log?: { error(o: unknown, m?: string): void } } }, info?: unknown) => {
-    try {
-      return await subscribe(root, args, context, info);
-    } catch (error) {
-      if (error instanceof AtriumError) throw error;
-      context.app?.log?.error({ err: error }, 'subscription failed to start');
-      throw new AtriumError('INTERNAL', 'Internal server error');
-    }
-  }) as Fn;
 }
 
 export interface SubscriptionOptions<Args, Payload> {
@@ -102,7 +85,7 @@ export function subscription<Args, Payload>(
   // Subscribers of this field with the same access (a socket's, shared by the sockets of one
   // authorization), arguments and selection decide alike about every event: by access, by the rest.
   const shares = new WeakMap<object, Map<string, object>>();
-  const subscribe = refusingPublicly(async (_root: unknown, args: Args, context: MercuriusContext, info: GraphQLResolveInfo): Promise<AsyncIterable<Payload>> => {
+  const subscribe = async (_root: unknown, args: Args, context: MercuriusContext, info: GraphQLResolveInfo): Promise<AsyncIterable<Payload>> => {
     const argsKey = JSON.stringify(args);
     const access = context.refreshViewer;
     const shareOf = context.viewer ? (selection: string) => entryOf(entryOf(shares, access, () => new Map<string, object>()), `${argsKey}\n${selection}`, () => ({})) : undefined;
@@ -132,6 +115,6 @@ export function subscription<Args, Payload>(
     const stream = await deliverDirectly<Payload>(context, await topicOf(args, context), info, deliverable, shareOf);
     context.subscriptionStarted();
     return stream;
-  });
+  };
   return { subscribe, resolve: (payload) => payload };
 }
