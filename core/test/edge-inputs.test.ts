@@ -1,7 +1,7 @@
 import t from 'tap';
-import { BadUserInputError, definePlugin, isId, notFound, requirePermission } from '@atrium/core';
+import { BadUserInputError, definePlugin, isId, notFound, requirePermission, subscription } from '@atrium/core';
 import { assertEdgeInputs, createTestApp, type Assertions } from '@atrium/core/testing';
-import { Note, notes } from './fixtures/notes.ts';
+import { Note, noteCreated, notes } from './fixtures/notes.ts';
 
 /** A tap `t` that records the helper's checks instead of failing the test. */
 function recorder() {
@@ -13,7 +13,10 @@ function recorder() {
   return { checks, recorded };
 }
 
-/** Bugs the check must find: an empty title throws a plain error, a blank one writes before it is refused, NUL reaches the database. */
+/**
+ * Bugs the check must find: an empty title throws a plain error, a blank one writes before it is
+ * refused, NUL reaches the database; the subscription looks its note up with any id.
+ */
 const careless = definePlugin({
   name: 'careless',
   version: '1.0.0',
@@ -22,6 +25,7 @@ const careless = definePlugin({
     typeDefs: /* GraphQL */ `
       extend type Query { noteTitleLength(id: ID!): Int }
       extend type Mutation { renameNote(id: ID!, title: String!): Boolean! }
+      extend type Subscription { noteCreatedAfter(id: ID!): Note! }
     `,
     resolvers: {
       Query: {
@@ -29,6 +33,13 @@ const careless = definePlugin({
           requirePermission(context, 'notes.note.read');
           return isId(id) ? ((await context.em.findOne(Note, { id }))?.title.length ?? null) : null;
         },
+      },
+      Subscription: {
+        noteCreatedAfter: subscription(async ({ id }: { id: string }, context) => {
+          const viewer = requirePermission(context, 'notes.note.read');
+          if (!(await context.em.findOne(Note, { id }))) throw notFound('Note');
+          return noteCreated(viewer.companyId);
+        }),
       },
       Mutation: {
         renameNote: async (_root: unknown, { id, title }: { id: string; title: string }, context) => {
@@ -54,16 +65,25 @@ t.test('assertEdgeInputs finds an internal error, a failed mutation that wrote, 
       const created = await test.gql('mutation ($input: CreateNoteInput!) { createNote(input: $input) { id } }', { input: { title: 'Kept', branchId: company.defaultBranchId } }, { token: company.owner.token });
       return { noteId: created.data.createNote.id as string };
     },
-    operations: { 'Mutation.renameNote': ({ noteId }) => ({ id: noteId, title: 'Renamed' }) },
+    operations: {
+      'Subscription.noteCreatedAfter': ({ noteId }) => ({ id: noteId }),
+      'Mutation.renameNote': ({ noteId }) => ({ id: noteId, title: 'Renamed' }),
+    },
   });
   const failed = checks.filter((check) => !check.passed);
-  t.same(
-    failed.map((check) => check.message),
-    ['careless: every root query and mutation is probed or skipped with a reason', 'Mutation.renameNote as owner: 21 requests, each answered with data or a clear error (a failed mutation writing nothing)'],
-  );
+  t.same(failed.map((check) => check.message), [
+    'careless: every root query, mutation and subscription is probed or skipped with a reason',
+    'Subscription.noteCreatedAfter as owner: 10 requests, each answered with data or a clear error (a failed mutation writing nothing)',
+    'Mutation.renameNote as owner: 21 requests, each answered with data or a clear error (a failed mutation writing nothing)',
+  ]);
   t.same(failed[0]!.found, ['Query.noteTitleLength'], 'the field left out is named');
   t.same(
-    failed[1]!.found,
+    (failed[1]!.found as string[]).map((line) => line.replace(/urn:uuid:[0-9a-f-]+/, 'urn:uuid:…')),
+    ['not-an-id', '', 'urn:uuid:…', 'a\u0000b', 42].map((id) => `id = ${JSON.stringify(id)}: INTERNAL (Internal server error)`),
+    'a subscription refused with an internal error is found',
+  );
+  t.same(
+    failed[2]!.found,
     ['title = "": INTERNAL (Internal server error)', 'title = "   ": answered BAD_USER_INPUT and wrote to note', 'title = "a\\u0000b": INTERNAL (Internal server error)'],
     'the internal error and the write are found, each with the input that caused it',
   );
@@ -85,6 +105,7 @@ t.test('assertEdgeInputs passes a module that answers every edge input clearly',
       'Query.note': ({ noteId }) => ({ id: noteId }),
       'Query.noteRows': () => ({ first: 10 }),
       'Query.rawNoteCount': () => ({}),
+      'Subscription.noteCreated': () => ({}),
       'Mutation.createNote': ({ company }) => ({ input: { title: 'Another', branchId: company.defaultBranchId, secret: 'hush' } }),
       // A note of its own for every request: each deletion reaches a live note.
       'Mutation.deleteNote': async ({ create }) => ({ id: (await create('Doomed')).data.createNote.id }),

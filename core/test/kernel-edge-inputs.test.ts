@@ -31,6 +31,7 @@ const COMPANY_FIELDS = [
   'Query.apiKeys',
   'Query.notifications',
   'Query.webhooks',
+  'Subscription.notificationCreated',
   'Mutation.signUp',
   'Mutation.login',
   'Mutation.refreshSession',
@@ -160,6 +161,7 @@ t.test("the kernel's root fields answer edge inputs clearly, as the owner and as
       'Query.apiKeys': () => ({}),
       'Query.notifications': ({ notificationsCursor }) => ({ first: 10, after: notificationsCursor, unreadOnly: true }),
       'Query.webhooks': () => ({}),
+      'Subscription.notificationCreated': () => ({}),
       // A fresh address each time: every valid sign-up makes a company.
       'Mutation.signUp': () => ({ input: { companyName: 'Edge company', email: `signup-${unique()}@example.test`, password: TEST_PASSWORD, displayName: 'Edge owner' } }),
       'Mutation.login': ({ member }) => ({ input: { email: member.email, password: TEST_PASSWORD } }),

@@ -33,10 +33,10 @@ export interface EdgeInputSpec<Seed> {
   /** Who sends the requests, by name (a user's token, the platform key's header). Absent: the company's owner. */
   callers?(seed: Seed, company: TestCompany): Record<string, RequestOptions>;
   /**
-   * Per root field (`Query.contacts`, `Mutation.createContact`), variables that make a valid request
+   * Per root field (`Query.contacts`, `Subscription.dealUpdated`, `Mutation.createContact`), variables that make a valid request
    * (the check sends them first, and they must answer without an error): every argument and input
-   * field given here is replaced in turn by edge values of its type. Queries run first, then the
-   * mutations in this order.
+   * field given here is replaced in turn by edge values of its type. Queries and subscriptions run
+   * first, then the mutations in this order.
    */
   operations: Record<string, EdgeBase<Seed>>;
   /** Root fields of the module not probed, each with the reason. */
@@ -137,13 +137,13 @@ type Answer = Pick<GqlResponse, 'statusCode' | 'errors'>;
  */
 async function subscribeOnce(test: TestApp, query: string, variables: Record<string, unknown>, as: RequestOptions): Promise<Answer> {
   const live = await test.subscribe(query, variables, { token: as.token });
-  const refused = await Promise.race([
-    live.failed.then((errors) => ({ statusCode: 200, errors: errors as GqlResponse['errors'] })),
-    live.closed.then(({ code, reason }) => ({ statusCode: 200, errors: [{ message: `closed (${code} ${reason})`, extensions: code >= 4400 && code < 4500 ? { code: `CLOSED_${code}` } : {} }] })),
-    Promise.resolve({ statusCode: 200 }),
-  ]);
+  // `subscribe` returns once the server listens or refused: a refusal has settled already, and wins the race.
+  const refusal = await Promise.race([live.failed, live.closed, Promise.resolve(null)]);
   await live.close();
-  return refused;
+  if (refusal === null) return { statusCode: 200 };
+  if (Array.isArray(refusal)) return { statusCode: 200, errors: refusal as GqlResponse['errors'] };
+  const { code, reason } = refusal as { code: number; reason: string };
+  return { statusCode: 200, errors: [{ message: `closed (${code} ${reason})`, extensions: code >= 4400 && code < 4500 ? { code: `CLOSED_${code}` } : {} }] };
 }
 
 const preview = (value: unknown): string => {
@@ -169,13 +169,13 @@ async function companyDigests(test: TestApp, companyId: string): Promise<() => P
  */
 export async function assertEdgeInputs<Seed>(t: Assertions, test: TestApp, spec: EdgeInputSpec<Seed>): Promise<void> {
   const { schema, fieldOwners } = test.app.schema;
-  const owned = [...fieldOwners].filter(([key, owner]) => owner === spec.module && /^(Query|Mutation)\./.test(key)).map(([key]) => key);
+  const owned = [...fieldOwners].filter(([key, owner]) => owner === spec.module && /^(Query|Mutation|Subscription)\./.test(key)).map(([key]) => key);
   const unknown = Object.keys(spec.operations).filter((key) => !owned.includes(key));
-  t.same(unknown, [], `${spec.module}: every probed field is a root query or mutation of the module`);
+  t.same(unknown, [], `${spec.module}: every probed field is a root field of the module`);
   t.same(
     owned.filter((key) => !(key in spec.operations) && !(key in (spec.skip ?? {}))),
     [],
-    `${spec.module}: every root query and mutation is probed or skipped with a reason`,
+    `${spec.module}: every root query, mutation and subscription is probed or skipped with a reason`,
   );
 
   const company = await test.createCompany({ name: `Edge inputs of ${spec.module}` });

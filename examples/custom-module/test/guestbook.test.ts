@@ -113,6 +113,7 @@ t.test('the guestbook module end to end', async (t) => {
       operations: {
         'Query.guestbookEntries': () => ({ first: 10, after: null }),
         'Query.guestbookEntry': ({ id }) => ({ id }),
+        'Subscription.guestbookSigned': () => ({}),
         'Mutation.signGuestbook': () => ({ input: { author: 'Ada', message: 'Hello again' } }),
       },
     });

@@ -108,6 +108,7 @@ const SHARED: Record<string, EdgeBase<Seed>> = {
   'Query.agentSale': as((_s, me) => ({ id: me.saleId })),
   'Query.agentSales': as((_s, me) => ({ first: 10, after: me.saleCursor, filter: { agentId: me.user.id } })),
   'Query.agentAnalytics': as((_s, me) => ({ agentId: me.user.id, from: '2000-01-01T00:00:00Z', to: '2100-01-01T00:00:00Z' })),
+  'Subscription.agentStockChanged': as((_s, me) => ({ agentId: me.user.id })),
   // Fresh records per request: each edge value reaches the transfer, layer, cart or sale it is about.
   'Mutation.acceptAgentTransfer': as(async (_s, me) => {
     const { id, lineId } = await me.sent();

@@ -13,7 +13,7 @@ const ATTACHMENT = { fileName: 'note.txt', contentType: 'text/plain', dataBase64
 const WORKING_HOURS = [{ day: 1, open: '09:00', close: '18:00' }];
 
 /** The widget's root fields: public, reached by a visitor with no sign-in (the session's token is an argument). */
-const WIDGET_FIELDS = ['Query.widgetMessages', 'Mutation.widgetStartSession', 'Mutation.widgetSendMessage', 'Mutation.widgetMarkRead'];
+const WIDGET_FIELDS = ['Query.widgetMessages', 'Subscription.widgetEvents', 'Mutation.widgetStartSession', 'Mutation.widgetSendMessage', 'Mutation.widgetMarkRead'];
 
 type Caller = 'owner' | 'member' | 'visitor';
 
@@ -130,6 +130,7 @@ function edgeSpec(test: TestApp, caller: Caller, memberKeys: string[]): EdgeInpu
       return { token: session.token, content: 'Is anyone there?', sourceId: `widget-${unique()}` };
     }),
     'Mutation.widgetMarkRead': (s) => ({ token: s.widgetToken }),
+    'Subscription.widgetEvents': (s) => ({ token: s.widgetToken }),
   };
 
   const signedIn: EdgeInputSpec<Seed>['operations'] = {
@@ -143,6 +144,8 @@ function edgeSpec(test: TestApp, caller: Caller, memberKeys: string[]): EdgeInpu
     'Query.teams': () => ({}),
     'Query.rooms': () => ({}),
     'Query.recordChat': (s) => ({ subjectType: 'edge.workOrder', subjectId: s.recordSubjectId }),
+    'Subscription.conversationEvents': (s) => ({ conversationId: s.conversationId }),
+    'Subscription.inboxEvents': (s) => ({ inboxId: s.inboxId }),
 
     'Mutation.createInbox': (s) => ({
       input: {
@@ -246,7 +249,7 @@ t.test('messenger: every root query and mutation answers edge inputs with data o
   const memberKeys = declared.map((permission) => permission.key);
   t.ok(memberKeys.includes('messenger.room.support'), 'the member holds every messenger key, the declared room’s included');
   t.same(declared.filter((permission) => permission.branchScoped), [], 'no messenger key is branch-scoped: the member’s one branch limits nothing');
-  const owned = [...test.app.schema.fieldOwners].filter(([key, owner]) => owner === 'messenger' && /^(Query|Mutation)\./.test(key)).map(([key]) => key);
+  const owned = [...test.app.schema.fieldOwners].filter(([key, owner]) => owner === 'messenger' && /^(Query|Mutation|Subscription)\./.test(key)).map(([key]) => key);
   t.same(
     WIDGET_FIELDS.filter((key) => !owned.includes(key)),
     [],
