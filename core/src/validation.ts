@@ -14,6 +14,11 @@ export const ajv = new Ajv({ allErrors: true, useDefaults: true, strict: true, c
 addFormats(ajv);
 // ajv-formats' uuid also takes a `urn:uuid:` prefix, which PostgreSQL refuses: an id is the bare form.
 ajv.addFormat('uuid', isId);
+// ajv-formats' date and date-time take the year 0, which PostgreSQL has not: from the year 1 (UTC) on.
+const YEAR_ONE = Date.parse('0001-01-01T00:00:00Z');
+const { date, 'date-time': dateTime } = ajv.formats as Record<string, { validate: (text: string) => boolean; compare: (a: string, b: string) => number | undefined }>;
+ajv.addFormat('date', { type: 'string', validate: (text: string) => date!.validate(text) && text >= '0001', compare: date!.compare });
+ajv.addFormat('date-time', { type: 'string', validate: (text: string) => dateTime!.validate(text) && Date.parse(text) >= YEAR_ONE, compare: dateTime!.compare });
 
 /** A JSON schema as ajv accepts it. */
 export type JsonSchema = Record<string, unknown>;

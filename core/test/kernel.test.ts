@@ -1,7 +1,7 @@
 import t from 'tap';
 import { createTestApp } from '@atrium/core/testing';
 import pg from 'pg';
-import { arrayParam, Branch, companyEm, CORE_VERSION, type EntityManager } from '@atrium/core';
+import { arrayParam, type BadUserInputError, Branch, companyEm, CORE_VERSION, createValidator, type EntityManager } from '@atrium/core';
 import { textArrayReader } from '../src/db/array-param.ts';
 
 t.test('the kernel answers its info query', async (t) => {
@@ -86,4 +86,21 @@ t.test('arrayParam binds a list as one array parameter, every element whole', as
   t.same(numbers!.a, [3, 1, 2]);
   const [empty] = await em.execute<{ n: number }[]>('select cardinality(?::uuid[]) as n', [arrayParam([])]);
   t.equal(empty!.n, 0);
+});
+
+t.test("createValidator's date formats refuse what PostgreSQL cannot store: a day before the year 1", async (t) => {
+  const check = createValidator<{ day?: string; at?: string }>({ type: 'object', properties: { day: { type: 'string', format: 'date' }, at: { type: 'string', format: 'date-time' } } });
+  const refused = (input: object) => {
+    try {
+      check(input);
+      return [];
+    } catch (error) {
+      return Object.keys((error as BadUserInputError).extensions.fields as object);
+    }
+  };
+  for (const day of ['0001-01-01', '2026-02-28', '9999-12-31']) t.same(refused({ day }), [], `${day} is a day`);
+  for (const day of ['0000-12-31', '0000-01-01', '2026-02-30']) t.same(refused({ day }), ['input.day'], `${day} is not`);
+  for (const at of ['0001-01-01T00:00:00Z', '2026-12-07T10:00:00+05:00']) t.same(refused({ at }), [], `${at} is a time`);
+  // The year 1 at 00:00 one hour east of UTC is still the year 0 in UTC.
+  for (const at of ['0000-12-31T23:59:59Z', '0001-01-01T00:00:00+01:00']) t.same(refused({ at }), ['input.at'], `${at} is not`);
 });

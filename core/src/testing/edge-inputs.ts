@@ -50,7 +50,9 @@ const MISSING_ID = randomUUID();
 
 /** Cursors of MikroORM's shape (base64url JSON) holding values of the wrong types. */
 const FORGED_CURSORS = [['x', 'y'], [1, 2], [true]].map((values) => Buffer.from(JSON.stringify(values)).toString('base64url'));
-const TEXT_EDGES: unknown[] = ['', '   ', LONG_TEXT, 'a\u0000b', '\ud800', 'é 😀 \u202e', `%_'"\\`, ...FORGED_CURSORS];
+/** A day and a time of the year 0, which PostgreSQL has not, for strings that hold one. */
+const YEAR_ZERO = ['0000-12-31', '0000-12-31T23:59:59Z'];
+const TEXT_EDGES: unknown[] = ['', '   ', LONG_TEXT, 'a\u0000b', '\ud800', 'é 😀 \u202e', `%_'"\\`, ...FORGED_CURSORS, ...YEAR_ZERO];
 
 /** Edge values per scalar: empty, huge, out of range, unstorable, almost well-formed. */
 const SCALAR_EDGES: Record<string, unknown[]> = {
