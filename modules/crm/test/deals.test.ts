@@ -328,6 +328,7 @@ t.test('deals: bad input answers its code and writes nothing', async (t) => {
   await refused({ amount: '1234567890123' }, 'BAD_USER_INPUT', ['input.amount'], 'more than numeric(14,2) holds');
   await refused({ currency: 'EURO' }, 'BAD_USER_INPUT', ['input.currency'], 'not an ISO 4217 code');
   await refused({ expectedCloseDate: '2026-02-30' }, 'BAD_USER_INPUT', ['input.expectedCloseDate'], 'not a real day');
+  await refused({ expectedCloseDate: '0000-12-31' }, 'BAD_USER_INPUT', ['input.expectedCloseDate'], 'a day of the year 0 (PostgreSQL has none)');
   await refused({ title: '   ' }, 'BAD_USER_INPUT', ['input.title'], 'a blank title');
   await refused({ status: 'WON' }, 'BAD_USER_INPUT', [], 'a field the input does not have');
 
@@ -340,6 +341,7 @@ t.test('deals: bad input answers its code and writes nothing', async (t) => {
   t.equal(codeOf(await test.gql(MOVE_DEAL, { id: 'nope', stageId: sales.stages[1]!.id }, owner)), 'NOT_FOUND', 'a malformed id is a missing one');
   const update = await test.gql(UPDATE_DEAL, { id, input: { contactId: foreignContact, amount: '5' } }, owner);
   t.same(fieldsOf(update), ['input.contactId']);
+  t.same(fieldsOf(await test.gql(UPDATE_DEAL, { id, input: { expectedCloseDate: '0000-01-01' } }, owner)), ['input.expectedCloseDate'], 'a day of the year 0');
   const updateBad = await test.gql(UPDATE_DEAL, { id, input: { title: '', currency: 'e1', amount: null } }, owner);
   t.same(fieldsOf(updateBad).sort(), ['input.amount', 'input.currency', 'input.title'], 'only contact, owner and date are cleared with null');
   const lose = await test.gql(LOSE_DEAL, { id, reason: 'x'.repeat(501) }, owner);
