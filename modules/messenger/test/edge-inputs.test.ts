@@ -12,6 +12,19 @@ const unique = (): string => randomUUID().slice(0, 8);
 const ATTACHMENT = { fileName: 'note.txt', contentType: 'text/plain', dataBase64: Buffer.from('hello').toString('base64') };
 const WORKING_HOURS = [{ day: 1, open: '09:00', close: '18:00' }];
 
+/** Every setting of an inbox, for createInbox and updateInbox. */
+const inboxSettings = (s: { company: TestCompany }) => ({
+  branchId: s.company.defaultBranchId,
+  autoAssign: false,
+  maxOpenPerAgent: 5,
+  assignmentLimit: 10,
+  assignmentWindowSeconds: 60,
+  workingHours: WORKING_HOURS,
+  outOfOfficeMessage: 'Back soon',
+  lockToSingleConversation: false,
+  allowMessagesAfterResolved: true,
+});
+
 /** The widget's root fields: public, reached by a visitor with no sign-in (the session's token is an argument). */
 const WIDGET_FIELDS = ['Query.widgetMessages', 'Subscription.widgetEvents', 'Mutation.widgetStartSession', 'Mutation.widgetSendMessage', 'Mutation.widgetMarkRead'];
 
@@ -147,37 +160,10 @@ function edgeSpec(test: TestApp, caller: Caller, memberKeys: string[]): EdgeInpu
     'Subscription.conversationEvents': (s) => ({ conversationId: s.conversationId }),
     'Subscription.inboxEvents': (s) => ({ inboxId: s.inboxId }),
 
-    'Mutation.createInbox': (s) => ({
-      input: {
-        name: `Inbox ${unique()}`,
-        channel: 'API',
-        branchId: s.company.defaultBranchId,
-        autoAssign: false,
-        maxOpenPerAgent: 5,
-        assignmentLimit: 10,
-        assignmentWindowSeconds: 60,
-        workingHours: WORKING_HOURS,
-        timezone: 'Asia/Tashkent',
-        outOfOfficeMessage: 'Back soon',
-        lockToSingleConversation: false,
-        allowMessagesAfterResolved: true,
-      },
-    }),
+    'Mutation.createInbox': (s) => ({ input: { name: `Inbox ${unique()}`, channel: 'API', ...inboxSettings(s), timezone: 'Asia/Tashkent' } }),
     'Mutation.updateInbox': (s) => ({
       id: s.settingsInboxId,
-      input: {
-        name: `Settings ${unique()}`,
-        branchId: s.company.defaultBranchId,
-        autoAssign: false,
-        maxOpenPerAgent: 5,
-        assignmentLimit: 10,
-        assignmentWindowSeconds: 60,
-        workingHours: WORKING_HOURS,
-        timezone: 'Europe/Berlin',
-        outOfOfficeMessage: 'Back soon',
-        lockToSingleConversation: false,
-        allowMessagesAfterResolved: true,
-      },
+      input: { name: `Settings ${unique()}`, ...inboxSettings(s), timezone: 'Europe/Berlin' },
     }),
     'Mutation.addInboxMember': (s) => ({ inboxId: s.settingsInboxId, userId: s.spare.id }),
     // The spare agent joins first: every removal removes someone.
