@@ -131,21 +131,19 @@ function documentOf(root: Root, field: GraphQLField<unknown, unknown>): string {
   return `${root.toLowerCase()}${definitions ? ` (${definitions})` : ''} { ${field.name}${args ? `(${args})` : ''} ${selectionOf(field.type)} }`;
 }
 
-type Answer = Pick<GqlResponse, 'statusCode' | 'errors'>;
-
 /**
- * A subscription's start, as an answer: its errors if the server refused it, a close before it
- * started as an error (a 44xx close is the kernel's clear refusal: UNAUTHENTICATED, FORBIDDEN).
+ * The errors of a subscription's start: none if the server listens, its errors if it refused, a close
+ * before it started as an error (a 44xx close is the kernel's clear refusal: UNAUTHENTICATED, FORBIDDEN).
  */
-async function subscribeOnce(test: TestApp, query: string, variables: Record<string, unknown>, as: RequestOptions): Promise<Answer> {
+async function startErrors(test: TestApp, query: string, variables: Record<string, unknown>, as: RequestOptions): Promise<GqlResponse['errors']> {
   const live = await test.subscribe(query, variables, { token: as.token });
   // `subscribe` returns once the server listens or refused: a refusal has settled already, and wins the race.
   const refusal = await Promise.race([live.failed, live.closed, Promise.resolve(null)]);
   await live.close();
-  if (refusal === null) return { statusCode: 200 };
-  if (Array.isArray(refusal)) return { statusCode: 200, errors: refusal as GqlResponse['errors'] };
+  if (refusal === null) return undefined;
+  if (Array.isArray(refusal)) return refusal as GqlResponse['errors'];
   const { code, reason } = refusal as { code: number; reason: string };
-  return { statusCode: 200, errors: [{ message: `closed (${code} ${reason})`, extensions: code >= 4400 && code < 4500 ? { code: `CLOSED_${code}` } : {} }] };
+  return [{ message: `closed (${code} ${reason})`, extensions: code >= 4400 && code < 4500 ? { code: `CLOSED_${code}` } : {} }];
 }
 
 const preview = (value: unknown): string => {
@@ -161,13 +159,14 @@ async function companyDigests(test: TestApp, companyId: string): Promise<() => P
 }
 
 /**
- * Every root query and mutation of a module answers edge inputs with data or a clear error: each
- * argument and input field of the valid variables in `operations` (and each input field they leave
- * out) is replaced in turn by edge values of its type — null, empty and huge strings, NUL and a lone
- * surrogate, malformed and unknown ids, extreme numbers, dates and decimals, deep and unstorable
- * JSON, long lists, every enum value. No answer may be INTERNAL, an error without a code or an
- * HTTP 5xx, and a mutation answering an error must leave the caller's company's rows as they were.
- * A root field of the module in neither `operations` nor `skip` fails the check.
+ * Every root query, mutation and subscription of a module answers edge inputs with data (a
+ * subscription: it starts) or a clear error: each argument and input field of the valid variables in
+ * `operations` (and each input field they leave out) is replaced in turn by edge values of its type —
+ * null, empty and huge strings, NUL and a lone surrogate, forged cursors, malformed and unknown ids,
+ * extreme numbers, dates and decimals, deep and unstorable JSON, long lists, every enum value. No
+ * answer may be INTERNAL, an error without a code or an HTTP 5xx, and a mutation answering an error
+ * must leave the caller's company's rows as they were. A root field of the module in neither
+ * `operations` nor `skip` fails the check.
  */
 export async function assertEdgeInputs<Seed>(t: Assertions, test: TestApp, spec: EdgeInputSpec<Seed>): Promise<void> {
   const { schema, fieldOwners } = test.app.schema;
@@ -200,7 +199,7 @@ export async function assertEdgeInputs<Seed>(t: Assertions, test: TestApp, spec:
         const variables = change ? change(base) : base;
         if (root === 'Mutation') await test.app.dispatcher.idle();
         const before = root === 'Mutation' ? await digests() : undefined;
-        const answer = root === 'Subscription' ? await subscribeOnce(test, query, variables, as) : await test.gql(query, variables, as);
+        const answer = root === 'Subscription' ? { statusCode: 200, errors: await startErrors(test, query, variables, as) } : await test.gql(query, variables, as);
         requests++;
         if (answer.statusCode >= 500) failures.push(`${at}: HTTP ${answer.statusCode}`);
         for (const error of answer.errors ?? []) {
