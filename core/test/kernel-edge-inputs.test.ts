@@ -135,6 +135,10 @@ async function seedCompany(company: TestCompany, test: TestApp) {
   };
 }
 
+// A thousand-odd requests, each mutation's with a digest of the company's rows before and after: past
+// tap's 120 s on a busy machine.
+t.setTimeout(600_000);
+
 t.test("the kernel's root fields answer edge inputs clearly, as the owner and as a member", async (t) => {
   // The HTTP limit (1200 requests a minute per address, left on by createTestApp) would refuse the
   // probe's own valid requests: it has a test of its own.

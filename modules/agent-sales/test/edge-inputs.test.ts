@@ -135,7 +135,11 @@ const OFFICE: Record<string, EdgeBase<Seed>> = {
 
 const skipped = (fields: Record<string, unknown>, reason: string): Record<string, string> => Object.fromEntries(Object.keys(fields).map((field) => [field, reason]));
 
-t.test('every root query and mutation of agent sales answers edge inputs clearly, as the owner and as an agent', async (t) => {
+// A thousand-odd requests, each mutation's with a digest of the company's rows before and after: past
+// tap's 120 s on a busy machine.
+t.setTimeout(600_000);
+
+t.test('every root query, mutation and subscription of agent sales answers edge inputs clearly, as the owner and as an agent', async (t) => {
   // Well over the 1200 requests a minute one address may send by default: the limiter is off.
   const test = await createTestApp({ modules, config: { logLevel: 'error', httpRateLimit: 0 } });
   t.teardown(() => test.close());
