@@ -2,11 +2,12 @@ import t from 'tap';
 import { accessChanged, accessibleSql, accessibleWhere, buildAbility, companyEm, notify, viewerFact, type PermissionDefinition } from '@atrium/core';
 import type { EntityManager } from '@mikro-orm/sql';
 import { createMongoAbility, subject, type RawRuleOf, type MongoAbility } from '@casl/ability';
-import { assertTenantIsolation, createTestApp, postgresOnly, TEST_PASSWORD, type Assertions } from '@atrium/core/testing';
+import { assertTenantIsolation, createTestApp, postgresOnly, TEST_PASSWORD } from '@atrium/core/testing';
 import { authenticate } from '../src/access/authenticate.ts';
 import { forgetViewers } from '../src/tenancy/kernel.ts';
 import { bumpCompanyAccess } from '../src/tenancy/services/companies.ts';
 import { notes } from './fixtures/notes.ts';
+import { recorder } from './fixtures/recorder.ts';
 
 const NOTES = 'query ($secret: String) { notes(first: 50, secret: $secret) { totalCount edges { node { title secret } } } }';
 const CREATE_NOTE = 'mutation ($input: CreateNoteInput!) { createNote(input: $input) { id title } }';
@@ -266,11 +267,7 @@ t.test('roles, branches and permission keys', async (t) => {
 t.test("assertTenantIsolation keeps B's own ids (own) in both runs, and checks them for no leak", async (t) => {
   const test = await createTestApp();
   t.teardown(() => test.close());
-  const checks: { passed: boolean; message: string }[] = [];
-  const recorded: Assertions = {
-    ok: (value, message) => checks.push({ passed: !!value, message }),
-    same: (found, wanted, message) => checks.push({ passed: JSON.stringify(found) === JSON.stringify(wanted), message }),
-  };
+  const { checks, recorded } = recorder();
   let ownUserId = '';
   await assertTenantIsolation(recorded, test, {
     seed: async (a) => ({ userId: a.owner.id }),

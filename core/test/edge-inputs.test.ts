@@ -1,17 +1,8 @@
 import t from 'tap';
 import { BadUserInputError, definePlugin, isId, notFound, requirePermission, subscription } from '@atrium/core';
-import { assertEdgeInputs, createTestApp, type Assertions } from '@atrium/core/testing';
+import { assertEdgeInputs, createTestApp } from '@atrium/core/testing';
 import { Note, noteCreated, notes } from './fixtures/notes.ts';
-
-/** A tap `t` that records the helper's checks instead of failing the test. */
-function recorder() {
-  const checks: { passed: boolean; message: string; found: unknown }[] = [];
-  const recorded: Assertions = {
-    ok: (value, message) => checks.push({ passed: !!value, message, found: value }),
-    same: (found, wanted, message) => checks.push({ passed: JSON.stringify(found) === JSON.stringify(wanted), message, found }),
-  };
-  return { checks, recorded };
-}
+import { recorder } from './fixtures/recorder.ts';
 
 /**
  * Bugs the check must find: an empty title throws a plain error, a blank one writes before it is
