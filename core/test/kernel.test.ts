@@ -1,7 +1,7 @@
 import t from 'tap';
 import { createTestApp } from '@atrium/core/testing';
 import pg from 'pg';
-import { arrayParam, type BadUserInputError, Branch, companyEm, CORE_VERSION, createValidator, type EntityManager } from '@atrium/core';
+import { arrayParam, type BadUserInputError, Branch, companyEm, CORE_VERSION, createValidator, type EntityManager, isId, newId } from '@atrium/core';
 import { textArrayReader } from '../src/db/array-param.ts';
 
 t.test('the kernel answers its info query', async (t) => {
@@ -103,4 +103,24 @@ t.test("createValidator's date formats refuse what PostgreSQL cannot store: a da
   for (const at of ['0001-01-01T00:00:00Z', '2026-12-07T10:00:00+05:00']) t.same(refused({ at }), [], `${at} is a time`);
   // The year 1 at 00:00 one hour east of UTC is still the year 0 in UTC.
   for (const at of ['0000-12-31T23:59:59Z', '0001-01-01T00:00:00+01:00']) t.same(refused({ at }), ['input.at'], `${at} is not`);
+});
+
+t.test('an id is the lower-case UUID PostgreSQL answers with: isId and the uuid format refuse other spellings', async (t) => {
+  const check = createValidator<{ id?: string }>({ type: 'object', properties: { id: { type: 'string', format: 'uuid' } } });
+  const refusal = (id: string) => {
+    try {
+      check({ id });
+      return undefined;
+    } catch (error) {
+      return (error as BadUserInputError).extensions.fields;
+    }
+  };
+  const id = newId();
+  t.ok(isId(id), 'a new id is one');
+  t.equal(refusal(id), undefined);
+  // Services compare ids as strings: an upper-case spelling of a row's id would not equal the row's own.
+  for (const other of [id.toUpperCase(), `urn:uuid:${id}`, `{${id}}`, id.replaceAll('-', '')]) {
+    t.notOk(isId(other), `${other} is not an id`);
+    t.same(refusal(other), { 'input.id': 'is not an id (a lower-case UUID)' }, `${other} is refused by name`);
+  }
 });

@@ -67,6 +67,8 @@ function describeAjvError(error: ErrorObject): string {
       return 'is required';
     case 'additionalProperties':
       return 'is not an accepted field';
+    case 'format':
+      return error.params.format === 'uuid' ? 'is not an id (a lower-case UUID)' : (error.message ?? 'is invalid');
     default:
       return error.message ?? 'is invalid';
   }

@@ -212,6 +212,7 @@ t.test('checkout: bad input is refused and writes nothing', async (t) => {
   const cartId = await newCart(test, agent, [{ productId: soap, quantity: 1 }]);
   const contact = await test.createCompany();
   const foreignContact = (await ok(test.gql(`mutation { createContact(input: { name: "Elsewhere" }) { id } }`, {}, contact.owner))).createContact.id;
+  const ownContact = (await ok(test.gql(`mutation { createContact(input: { name: "Here" }) { id } }`, {}, office))).createContact.id;
   const before = await ledgerState(test);
   const cases: [string, string, Record<string, unknown>, string, string?][] = [
     ['empty key', CHECKOUT, { input: { cartId, idempotencyKey: '  ' } }, 'BAD_USER_INPUT', 'input.idempotencyKey'],
@@ -219,6 +220,9 @@ t.test('checkout: bad input is refused and writes nothing', async (t) => {
     ['malformed cart', CHECKOUT, { input: { cartId: 'nope', idempotencyKey: 'a' } }, 'BAD_USER_INPUT', 'input.cartId'],
     ['unknown cart', CHECKOUT, { input: { cartId: '0190a5b8-0000-7000-8000-000000000000', idempotencyKey: 'a' } }, 'NOT_FOUND'],
     ["another company's customer", CHECKOUT, { input: { cartId, idempotencyKey: 'a', customerId: foreignContact } }, 'BAD_USER_INPUT', 'input.customerId'],
+    // PostgreSQL would find the rows, but the sale would keep the id as sent: its customer never resolved.
+    ['upper-case customer id', CHECKOUT, { input: { cartId, idempotencyKey: 'a', customerId: ownContact.toUpperCase() } }, 'BAD_USER_INPUT', 'input.customerId'],
+    ['upper-case cart id', CHECKOUT, { input: { cartId: cartId.toUpperCase(), idempotencyKey: 'a' } }, 'BAD_USER_INPUT', 'input.cartId'],
     ['zero quantity', ADD_TO_CART, { input: { cartId, productId: soap, quantity: 0 } }, 'BAD_USER_INPUT', 'input.quantity'],
     ['fractional quantity', ADD_TO_CART, { input: { cartId, productId: soap, quantity: 1.5 } }, 'BAD_USER_INPUT'],
     ['negative price', ADD_TO_CART, { input: { cartId, productId: soap, quantity: 1, unitPrice: '-1' } }, 'BAD_USER_INPUT'],

@@ -207,7 +207,7 @@ t.test('products: bad input answers BAD_USER_INPUT on the field and writes nothi
     ['leading zero', { price: '007' }, { 'input.price': 'must be an amount of at least 0 and at most 999999999999.99, with at most 2 decimal places' }],
     ['not a number', { price: '12,50' }, null],
     ['unknown category', { categoryId: '0190a1b2-0000-7000-8000-000000000000' }, { 'input.categoryId': 'is not a category of this company' }],
-    ['malformed category', { categoryId: 'paint' }, { 'input.categoryId': 'must match format "uuid"' }],
+    ['malformed category', { categoryId: 'paint' }, { 'input.categoryId': 'is not an id (a lower-case UUID)' }],
     ['a field of the kernel', { companyId: company.id }, null],
   ];
   for (const [what, change, fields] of cases) {
