@@ -6,7 +6,9 @@ import { recorder } from './fixtures/recorder.ts';
 
 /**
  * Bugs the check must find: an empty title throws a plain error, a blank one writes before it is
- * refused, NUL reaches the database; the subscription looks its note up with any id.
+ * refused, NUL reaches the database; the subscription looks its note up with any id; a note's
+ * excerpt throws a plain error for a negative length; a renamed note's title takes an argument no
+ * probed query reaches.
  */
 const careless = definePlugin({
   name: 'careless',
@@ -14,8 +16,10 @@ const careless = definePlugin({
   dependsOn: ['notes'],
   graphql: {
     typeDefs: /* GraphQL */ `
-      extend type Query { noteTitleLength(id: ID!): Int }
-      extend type Mutation { renameNote(id: ID!, title: String!): Boolean! }
+      extend type Query { noteTitleLength(id: ID!): Int, carelessNote(id: ID!): Note }
+      extend type Note { excerpt(length: Int): String! }
+      type RenamedNote { title(shout: Boolean): String! }
+      extend type Mutation { renameNote(id: ID!, title: String!): RenamedNote! }
       extend type Subscription { noteCreatedAfter(id: ID!): Note! }
     `,
     resolvers: {
@@ -24,6 +28,19 @@ const careless = definePlugin({
           requirePermission(context, 'notes.note.read');
           return isId(id) ? ((await context.em.findOne(Note, { id }))?.title.length ?? null) : null;
         },
+        carelessNote: async (_root: unknown, { id }: { id: string }, context) => {
+          requirePermission(context, 'notes.note.read');
+          return isId(id) ? context.em.findOne(Note, { id }) : null;
+        },
+      },
+      Note: {
+        excerpt: (note: Note, { length }: { length?: number | null }) => {
+          if (length != null && length < 0) throw new Error('an unchecked negative length');
+          return note.title.slice(0, length ?? 10);
+        },
+      },
+      RenamedNote: {
+        title: ({ title }: { title: string }, { shout }: { shout?: boolean | null }) => (shout ? title.toUpperCase() : title),
       },
       Subscription: {
         noteCreatedAfter: subscription(async ({ id }: { id: string }, context) => {
@@ -39,14 +56,14 @@ const careless = definePlugin({
           if (title === '') throw new Error('an unchecked empty title');
           await context.em.nativeUpdate(Note, { id }, { title });
           if (!title.trim()) throw new BadUserInputError({ title: 'must not be blank' });
-          return true;
+          return { title };
         },
       },
     },
   },
 });
 
-t.test('assertEdgeInputs finds an internal error, a failed mutation that wrote, and a field left out', async (t) => {
+t.test('assertEdgeInputs finds an internal error, a failed mutation that wrote, and fields left out', async (t) => {
   const test = await createTestApp({ modules: [notes, careless] });
   t.teardown(() => test.close());
   const { checks, recorded } = recorder();
@@ -57,6 +74,7 @@ t.test('assertEdgeInputs finds an internal error, a failed mutation that wrote, 
       return { noteId: created.data.createNote.id as string };
     },
     operations: {
+      'Query.carelessNote': ({ noteId }) => ({ id: noteId }),
       'Subscription.noteCreatedAfter': ({ noteId }) => ({ id: noteId }),
       'Mutation.renameNote': ({ noteId }) => ({ id: noteId, title: 'Renamed' }),
     },
@@ -64,17 +82,25 @@ t.test('assertEdgeInputs finds an internal error, a failed mutation that wrote, 
   const failed = checks.filter((check) => !check.passed);
   t.same(failed.map((check) => check.message), [
     'careless: every root query, mutation and subscription is probed or skipped with a reason',
+    'careless: every field with arguments is reached by a probed or skipped query or skipped with a reason',
+    'Query.carelessNote as owner: 15 requests, each answered with data or a clear error (a failed mutation writing nothing)',
     'Subscription.noteCreatedAfter as owner: 10 requests, each answered with data or a clear error (a failed mutation writing nothing)',
     'Mutation.renameNote as owner: 23 requests, each answered with data or a clear error (a failed mutation writing nothing)',
   ]);
-  t.same(failed[0]!.found, ['Query.noteTitleLength'], 'the field left out is named');
+  t.same(failed[0]!.found, ['Query.noteTitleLength'], 'the root field left out is named');
+  t.same(failed[1]!.found, ['RenamedNote.title'], "the field whose argument only a mutation's answer reaches is named");
   t.same(
-    (failed[1]!.found as string[]).map((line) => line.replace(/urn:uuid:[0-9a-f-]+/, 'urn:uuid:…')),
+    failed[2]!.found,
+    [-1, -2147483648].map((length) => `Note.excerpt(length) = ${length}: INTERNAL (Internal server error)`),
+    "a nested field's argument is probed through the query that reaches it",
+  );
+  t.same(
+    (failed[3]!.found as string[]).map((line) => line.replace(/urn:uuid:[0-9a-f-]+/, 'urn:uuid:…')),
     ['not-an-id', '', 'urn:uuid:…', 'a\u0000b', 42].map((id) => `id = ${JSON.stringify(id)}: INTERNAL (Internal server error)`),
     'a subscription refused with an internal error is found',
   );
   t.same(
-    failed[2]!.found,
+    failed[4]!.found,
     ['title = "": INTERNAL (Internal server error)', 'title = "   ": answered BAD_USER_INPUT and wrote to note', 'title = "a\\u0000b": INTERNAL (Internal server error)'],
     'the internal error and the write are found, each with the input that caused it',
   );

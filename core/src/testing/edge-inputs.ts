@@ -39,7 +39,7 @@ export interface EdgeInputSpec<Seed> {
    * first, then the mutations in this order.
    */
   operations: Record<string, EdgeBase<Seed>>;
-  /** Root fields of the module not probed, each with the reason. */
+  /** Fields of the module not probed, each with the reason: root fields (with what their answers hold), and fields with arguments no probed query reaches. */
   skip?: Record<string, string>;
 }
 
@@ -112,23 +112,50 @@ function withValue(variables: Record<string, unknown>, path: Path, value: unknow
 
 const SELECTION_DEPTH = 3;
 
-/** Every field reachable without arguments, three levels deep (deeper objects: their type name). */
-function selectionOf(type: GraphQLOutputType, depth = 0): string {
+/** An argument of a field below the root, lifted into a variable of the operation (`edges_node_timeline_after`). */
+interface NestedArg {
+  name: string;
+  variable: string;
+  type: GraphQLInputType;
+  /** `Type.field`, as `fieldOwners` keys it. */
+  field: string;
+}
+
+/**
+ * Every field reachable without required arguments, three levels deep (deeper objects: their type
+ * name). With `nested`, the optional arguments of those fields become variables of the operation,
+ * collected there; without, such fields are asked for with their defaults.
+ */
+function selectionOf(type: GraphQLOutputType, depth = 0, nested?: NestedArg[], path: string[] = []): string {
   const named = getNamedType(type);
   if (isLeafType(named)) return '';
   if (isUnionType(named) || depth === SELECTION_DEPTH) return '{ __typename }';
-  const fields = Object.values((named as GraphQLObjectType | GraphQLInterfaceType).getFields()).filter((field) => !field.args.some((arg) => isNonNullType(arg.type)));
-  return `{ __typename ${fields.map((field) => `${field.name} ${selectionOf(field.type, depth + 1)}`).join(' ')} }`;
+  const parent = named as GraphQLObjectType | GraphQLInterfaceType;
+  const fields = Object.values(parent.getFields()).filter((field) => !field.args.some((arg) => isNonNullType(arg.type)));
+  const select = (field: GraphQLField<unknown, unknown>) => {
+    const at = [...path, field.name];
+    const lifted = nested ? field.args.map((arg) => ({ name: arg.name, variable: [...at, arg.name].join('_'), type: arg.type, field: `${parent.name}.${field.name}` })) : [];
+    nested?.push(...lifted);
+    const args = lifted.length ? `(${lifted.map(({ name, variable }) => `${name}: $${variable}`).join(', ')})` : '';
+    return `${field.name}${args} ${selectionOf(field.type, depth + 1, nested, at)}`;
+  };
+  return `{ __typename ${fields.map(select).join(' ')} }`;
 }
 
 type Root = 'Query' | 'Mutation' | 'Subscription';
 /** Reads first; mutations last, in the order given. */
 const ROOT_ORDER: Root[] = ['Query', 'Subscription', 'Mutation'];
 
-function documentOf(root: Root, field: GraphQLField<unknown, unknown>): string {
-  const definitions = field.args.map((arg) => `$${arg.name}: ${String(arg.type)}`).join(', ');
+/**
+ * The operation asking for a root field and its selection, and the nested arguments it lifted into
+ * variables: a query's alone, since a mutation's answer failing on a nested argument still committed.
+ */
+function documentOf(root: Root, field: GraphQLField<unknown, unknown>): { query: string; nested: NestedArg[] } {
+  const nested: NestedArg[] = [];
+  const selection = selectionOf(field.type, 0, root === 'Query' ? nested : undefined);
+  const definitions = [...field.args.map((arg) => `$${arg.name}: ${String(arg.type)}`), ...nested.map(({ variable, type }) => `$${variable}: ${String(type)}`)].join(', ');
   const args = field.args.map((arg) => `${arg.name}: $${arg.name}`).join(', ');
-  return `${root.toLowerCase()}${definitions ? ` (${definitions})` : ''} { ${field.name}${args ? `(${args})` : ''} ${selectionOf(field.type)} }`;
+  return { query: `${root.toLowerCase()}${definitions ? ` (${definitions})` : ''} { ${field.name}${args ? `(${args})` : ''} ${selection} }`, nested };
 }
 
 /**
@@ -165,8 +192,10 @@ async function companyDigests(test: TestApp, companyId: string): Promise<() => P
  * null, empty and huge strings, NUL and a lone surrogate, forged cursors, malformed and unknown ids,
  * extreme numbers, dates and decimals, deep and unstorable JSON, long lists, every enum value. No
  * answer may be INTERNAL, an error without a code or an HTTP 5xx, and a mutation answering an error
- * must leave the caller's company's rows as they were. A root field of the module in neither
- * `operations` nor `skip` fails the check.
+ * must leave the caller's company's rows as they were. The arguments of fields below a query's root
+ * (`Contact.timeline(after:)`) are probed too, through the first probed query that reaches them. A
+ * root field of the module in neither `operations` nor `skip` fails the check, and so does a field
+ * of the module with arguments that no probed or skipped query reaches and `skip` does not name.
  */
 export async function assertEdgeInputs<Seed>(t: Assertions, test: TestApp, spec: EdgeInputSpec<Seed>): Promise<void> {
   const { schema, fieldOwners } = test.app.schema;
@@ -179,19 +208,45 @@ export async function assertEdgeInputs<Seed>(t: Assertions, test: TestApp, spec:
     `${spec.module}: every root query, mutation and subscription is probed or skipped with a reason`,
   );
 
+  const rootOf = (key: string) => key.split('.')[0] as Root;
+  const keys = Object.keys(spec.operations).filter((key) => owned.includes(key)).sort((a, b) => ROOT_ORDER.indexOf(rootOf(a)) - ROOT_ORDER.indexOf(rootOf(b)));
+  const documents = new Map(
+    keys.map((key) => {
+      const [root, name] = key.split('.') as [Root, string];
+      return [key, documentOf(root, schema.getRootType(root.toLowerCase() as OperationTypeNode)!.getFields()[name]!)];
+    }),
+  );
+  // A field below the root with arguments is probed through the first query that reaches it; one
+  // under a skipped query is skipped with it.
+  const nestedUnder = (key: string) => {
+    const [root, name] = key.split('.') as [Root, string];
+    const field = root === 'Query' ? schema.getQueryType()!.getFields()[name] : undefined;
+    return field ? documentOf(root, field).nested.map((arg) => arg.field) : [];
+  };
+  const reached = new Set([...keys, ...Object.keys(spec.skip ?? {})].flatMap(nestedUnder));
+  const hasArgs = (key: string) => {
+    const [typeName, name] = key.split('.') as [string, string];
+    const type = schema.getType(typeName) as GraphQLObjectType | undefined;
+    return Boolean(type && 'getFields' in type && type.getFields()[name]?.args?.length);
+  };
+  const nestedOwned = [...fieldOwners].filter(([key, owner]) => owner === spec.module && !/^(Query|Mutation|Subscription)\./.test(key) && hasArgs(key)).map(([key]) => key);
+  t.same(
+    nestedOwned.filter((key) => !reached.has(key) && !(key in (spec.skip ?? {}))),
+    [],
+    `${spec.module}: every field with arguments is reached by a probed or skipped query or skipped with a reason`,
+  );
+
   const company = await test.createCompany({ name: `Edge inputs of ${spec.module}` });
   const seed = await spec.seed(company, test);
   const digests = await companyDigests(test, company.id);
   const callers = spec.callers?.(seed, company) ?? { owner: { token: company.owner.token } };
 
-  const rootOf = (key: string) => key.split('.')[0] as Root;
-  const keys = Object.keys(spec.operations).filter((key) => owned.includes(key)).sort((a, b) => ROOT_ORDER.indexOf(rootOf(a)) - ROOT_ORDER.indexOf(rootOf(b)));
-
   for (const [caller, as] of Object.entries(callers)) {
+    const probedNested = new Set<string>();
     for (const key of keys) {
       const [root, name] = key.split('.') as [Root, string];
       const field = schema.getRootType(root.toLowerCase() as OperationTypeNode)!.getFields()[name]!;
-      const query = documentOf(root, field);
+      const { query, nested } = documents.get(key)!;
       const failures: string[] = [];
       let requests = 0;
       const send = async (at: string, change?: (base: Record<string, unknown>) => Record<string, unknown>) => {
@@ -222,6 +277,13 @@ export async function assertEdgeInputs<Seed>(t: Assertions, test: TestApp, spec:
           await send(`${path.join('.')} = ${preview(value)}`, (base) => withValue(base, path, value));
         }
       }
+      const fresh = nested.filter((arg) => !probedNested.has(arg.field));
+      for (const arg of fresh) {
+        for (const [path, value] of edgesOf(arg.type, undefined, [arg.variable])) {
+          await send(`${arg.field}(${arg.name}) = ${preview(value)}`, (base) => withValue(base, path, value));
+        }
+      }
+      for (const arg of fresh) probedNested.add(arg.field);
       t.same(failures, [], `${key} as ${caller}: ${requests} requests, each answered with data or a clear error (a failed mutation writing nothing)`);
     }
   }
