@@ -8,18 +8,19 @@ import { recorder } from './fixtures/recorder.ts';
  * Bugs the check must find: an empty title throws a plain error, a blank one writes before it is
  * refused, NUL reaches the database; the subscription looks its note up with any id; a note's
  * excerpt throws a plain error for a negative length; a renamed note's title takes an argument no
- * probed query reaches.
+ * probed query reaches; a blank mark is refused after it was written, to a table without a company_id.
  */
 const careless = definePlugin({
   name: 'careless',
   version: '1.0.0',
   dependsOn: ['notes'],
+  migrations: new URL('./fixtures/careless-migrations/', import.meta.url),
   graphql: {
     typeDefs: /* GraphQL */ `
       extend type Query { noteTitleLength(id: ID!): Int, carelessNote(id: ID!): Note }
       extend type Note { excerpt(length: Int): String! }
       type RenamedNote { title(shout: Boolean): String! }
-      extend type Mutation { renameNote(id: ID!, title: String!): RenamedNote! }
+      extend type Mutation { renameNote(id: ID!, title: String!): RenamedNote!, markNote(id: ID!, mark: String!): Boolean! }
       extend type Subscription { noteCreatedAfter(id: ID!): Note! }
     `,
     resolvers: {
@@ -58,6 +59,14 @@ const careless = definePlugin({
           if (!title.trim()) throw new BadUserInputError({ title: 'must not be blank' });
           return { title };
         },
+        markNote: async (_root: unknown, { id, mark }: { id: string; mark: string }, context) => {
+          requirePermission(context, 'notes.note.manage');
+          if (!isId(id) || !(await context.em.findOne(Note, { id }))) throw notFound('Note');
+          if (mark.includes('\u0000')) throw new BadUserInputError({ mark: 'must not hold NUL' });
+          await context.em.execute('insert into careless_mark (note_id, mark) values (?, ?)', [id, mark]);
+          if (!mark.trim()) throw new BadUserInputError({ mark: 'must not be blank' });
+          return true;
+        },
       },
     },
   },
@@ -77,6 +86,7 @@ t.test('assertEdgeInputs finds an internal error, a failed mutation that wrote, 
       'Query.carelessNote': ({ noteId }) => ({ id: noteId }),
       'Subscription.noteCreatedAfter': ({ noteId }) => ({ id: noteId }),
       'Mutation.renameNote': ({ noteId }) => ({ id: noteId, title: 'Renamed' }),
+      'Mutation.markNote': ({ noteId }) => ({ id: noteId, mark: 'seen' }),
     },
   });
   const failed = checks.filter((check) => !check.passed);
@@ -86,6 +96,7 @@ t.test('assertEdgeInputs finds an internal error, a failed mutation that wrote, 
     'Query.carelessNote as owner: 15 requests, each answered with data or a clear error (a failed mutation writing nothing)',
     'Subscription.noteCreatedAfter as owner: 10 requests, each answered with data or a clear error (a failed mutation writing nothing)',
     'Mutation.renameNote as owner: 23 requests, each answered with data or a clear error (a failed mutation writing nothing)',
+    'Mutation.markNote as owner: 23 requests, each answered with data or a clear error (a failed mutation writing nothing)',
   ]);
   t.same(failed[0]!.found, ['Query.noteTitleLength'], 'the root field left out is named');
   t.same(failed[1]!.found, ['RenamedNote.title'], "the field whose argument only a mutation's answer reaches is named");
@@ -104,6 +115,7 @@ t.test('assertEdgeInputs finds an internal error, a failed mutation that wrote, 
     ['title = "": INTERNAL (Internal server error)', 'title = "   ": answered BAD_USER_INPUT and wrote to note', 'title = "a\\u0000b": INTERNAL (Internal server error)'],
     'the internal error and the write are found, each with the input that caused it',
   );
+  t.same(failed[5]!.found, ['""', '"   "'].map((mark) => `mark = ${mark}: answered BAD_USER_INPUT and wrote to careless_mark`), 'a write to a table without a company_id is found');
 });
 
 t.test('assertEdgeInputs passes a module that answers every edge input clearly', async (t) => {

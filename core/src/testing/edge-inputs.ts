@@ -16,7 +16,7 @@ import {
 } from 'graphql';
 import type { GqlResponse, RequestOptions, TestApp } from './index.ts';
 import type { TestCompany } from './factories.ts';
-import { companyTables, type Assertions } from './isolation.ts';
+import type { Assertions } from './isolation.ts';
 
 /**
  * Valid variables of one root field, built from what `seed` made, for the caller of that name. It
@@ -178,11 +178,22 @@ const preview = (value: unknown): string => {
   return text.length > 60 ? `${text.slice(0, 57)}…` : text;
 };
 
-/** Reads, per table with a company_id (and the company's own row), a digest of the company's rows: one statement. */
-async function companyDigests(test: TestApp, companyId: string): Promise<() => Promise<Record<string, string>>> {
-  const digest = (table: string, where: string) => `(select md5(coalesce(string_agg(r::text, ',' order by r::text), '')) from "${table}" r where ${where}) as "${table}"`;
-  const sql = `select ${[digest('company', 'id = $1'), ...(await companyTables(test)).map((table) => digest(table, 'company_id = $1'))].join(', ')}`;
-  return async () => (await test.sql<Record<string, string>>(sql, [companyId]))[0]!;
+/** Tables the background workers write on their own clock (jobs, their schedules) or that only migrations write. */
+const WORKER_TABLES = ['atrium_job', 'atrium_schedule', 'atrium_migration'];
+
+/**
+ * Reads a digest of every table's rows (the workers' own aside): one statement. The whole database,
+ * not the caller's company alone: a failed mutation must not write another company's rows, a join
+ * table's (roles of a user), or a global one (plans, a new company).
+ */
+async function databaseDigests(test: TestApp): Promise<() => Promise<Record<string, string>>> {
+  const tables = await test.sql<{ table_name: string }>(
+    `select table_name from information_schema.tables where table_schema = current_schema() and table_type = 'BASE TABLE'
+        and table_name not in (${WORKER_TABLES.map((table) => `'${table}'`).join(', ')}) order by table_name`,
+  );
+  const digest = (table: string) => `(select md5(coalesce(string_agg(r::text, ',' order by r::text), '')) from "${table}" r) as "${table}"`;
+  const sql = `select ${tables.map(({ table_name }) => digest(table_name)).join(', ')}`;
+  return async () => (await test.sql<Record<string, string>>(sql))[0]!;
 }
 
 /**
@@ -192,7 +203,7 @@ async function companyDigests(test: TestApp, companyId: string): Promise<() => P
  * null, empty and huge strings, NUL and a lone surrogate, forged cursors, malformed and unknown ids,
  * extreme numbers, dates and decimals, deep and unstorable JSON, long lists, every enum value. No
  * answer may be INTERNAL, an error without a code or an HTTP 5xx, and a mutation answering an error
- * must leave the caller's company's rows as they were. The arguments of fields below a query's root
+ * must leave every row of the database as it was (the job queue aside). The arguments of fields below a query's root
  * (`Contact.timeline(after:)`) are probed too, through the first probed query that reaches them. A
  * root field of the module in neither `operations` nor `skip` fails the check, and so does a field
  * of the module with arguments that no probed or skipped query reaches and `skip` does not name.
@@ -238,7 +249,7 @@ export async function assertEdgeInputs<Seed>(t: Assertions, test: TestApp, spec:
 
   const company = await test.createCompany({ name: `Edge inputs of ${spec.module}` });
   const seed = await spec.seed(company, test);
-  const digests = await companyDigests(test, company.id);
+  const digests = await databaseDigests(test);
   const callers = spec.callers?.(seed, company) ?? { owner: { token: company.owner.token } };
 
   for (const [caller, as] of Object.entries(callers)) {

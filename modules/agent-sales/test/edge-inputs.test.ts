@@ -135,7 +135,7 @@ const OFFICE: Record<string, EdgeBase<Seed>> = {
 
 const skipped = (fields: Record<string, unknown>, reason: string): Record<string, string> => Object.fromEntries(Object.keys(fields).map((field) => [field, reason]));
 
-// A thousand-odd requests, each mutation's with a digest of the company's rows before and after: past
+// A thousand-odd requests, each mutation's with a digest of the database's rows before and after: past
 // tap's 120 s on a busy machine.
 t.setTimeout(600_000);
 

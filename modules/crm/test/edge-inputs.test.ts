@@ -311,7 +311,7 @@ const operations: Record<string, (records: Records) => Record<string, unknown> |
   'Mutation.updateCrmSettings': () => ({ input: { contactAttributeSchema: { type: 'object' }, defaultPhoneCountry: 'UZ' } }),
 };
 
-// Some five thousand requests, each mutation's with a digest of the company's rows before and after.
+// Some five thousand requests, each mutation's with a digest of the database's rows before and after.
 t.setTimeout(900_000);
 
 // Thousands of requests from one address: the HTTP rate limit is not what is tested here.

@@ -224,7 +224,7 @@ function edgeSpec(test: TestApp, caller: Caller, memberKeys: string[]): EdgeInpu
   };
 }
 
-// Some two thousand requests, each mutation's with a digest of the company's rows before and after.
+// Some two thousand requests, each mutation's with a digest of the database's rows before and after.
 t.setTimeout(600_000);
 
 t.test('messenger: every root query and mutation answers edge inputs with data or a clear error, and a refusal writes nothing', async (t) => {
