@@ -1,5 +1,5 @@
 import t from 'tap';
-import { accessChanged, accessibleSql, accessibleWhere, buildAbility, companyEm, notify, viewerFact, type PermissionDefinition } from '@atrium/core';
+import { accessChanged, accessibleSql, accessibleWhere, buildAbility, companyEm, definePlugin, notify, requireViewer, viewerFact, type PermissionDefinition } from '@atrium/core';
 import type { EntityManager } from '@mikro-orm/sql';
 import { createMongoAbility, subject, type RawRuleOf, type MongoAbility } from '@casl/ability';
 import { assertTenantIsolation, createTestApp, postgresOnly, TEST_PASSWORD } from '@atrium/core/testing';
@@ -286,6 +286,37 @@ t.test("assertTenantIsolation keeps B's own ids (own) in both runs, and checks t
     "B's own user: no id of A's reaches B",
     "A's rows are unchanged",
   ]);
+});
+
+t.test("assertTenantIsolation sees a change to A's rows in a table without a company_id (a join table)", async (t) => {
+  // Joins the caller to any branch it is given, A's too; a missing branch fails its foreign key, and
+  // is answered the same (true), so only A's rows can tell.
+  const careless = definePlugin({
+    name: 'careless',
+    version: '1.0.0',
+    graphql: {
+      typeDefs: 'extend type Mutation { joinBranch(id: ID!): Boolean! }',
+      resolvers: {
+        Mutation: {
+          joinBranch: async (_root: unknown, { id }: { id: string }, context) => {
+            const viewer = requireViewer(context);
+            await context.em
+              .transactional((tx) => tx.execute('insert into user_branch (user_id, branch_id) values (?, ?)', [viewer.id, id]))
+              .catch(() => undefined);
+            return true;
+          },
+        },
+      },
+    },
+  });
+  const test = await createTestApp({ modules: [careless] });
+  t.teardown(() => test.close());
+  const { checks, recorded } = recorder();
+  await assertTenantIsolation(recorded, test, {
+    seed: async (a) => ({ branchId: a.defaultBranchId }),
+    operations: [{ name: 'joinBranch', query: 'mutation ($id: ID!) { joinBranch(id: $id) }', variables: (s) => ({ id: s.branchId }) }],
+  });
+  t.same(checks.filter((check) => !check.passed).map((check) => check.message), ["A's rows are unchanged"], "B's row in A's branch is found");
 });
 
 t.test('company B sees and changes nothing of company A through the kernel API', async (t) => {

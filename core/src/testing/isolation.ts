@@ -33,27 +33,49 @@ const UUID = /[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/gi;
 const TIMESTAMP = /\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z/g;
 const normalize = (value: unknown): unknown => JSON.parse(JSON.stringify(value).replace(UUID, '<id>').replace(TIMESTAMP, '<time>'));
 
-/** The tables whose rows belong to a company: those with a company_id. */
-export async function companyTables(test: TestApp): Promise<string[]> {
-  const tables = await test.sql<{ table_name: string }>(
+/**
+ * Per table whose rows belong to a company, the condition that picks company `$1`'s: its company_id,
+ * or, for a table without one (a join table: a user's roles), a reference to a row that has one.
+ */
+async function companyRows(test: TestApp): Promise<Record<string, string>> {
+  const owned = await test.sql<{ table_name: string }>(
     `select table_name from information_schema.columns where column_name = 'company_id' and table_schema = current_schema() order by table_name`,
   );
-  return tables.map(({ table_name }) => table_name);
+  const where: Record<string, string> = { company: 'id = $1' };
+  for (const { table_name } of owned) where[table_name] = 'company_id = $1';
+  const references = await test.sql<{ child: string; column_name: string; parent: string; parent_column: string }>(
+    `select child.relname as child, a.attname as column_name, parent.relname as parent, pa.attname as parent_column
+       from pg_constraint c
+       join pg_class child on child.oid = c.conrelid
+       join pg_class parent on parent.oid = c.confrelid
+       join pg_attribute a on a.attrelid = c.conrelid and a.attnum = c.conkey[1]
+       join pg_attribute pa on pa.attrelid = c.confrelid and pa.attnum = c.confkey[1]
+      where c.contype = 'f' and cardinality(c.conkey) = 1 and child.relnamespace = current_schema()::regnamespace
+      order by 1, 2`,
+  );
+  const joined = new Map<string, string[]>();
+  for (const { child, column_name, parent, parent_column } of references) {
+    if (child in where || !(parent in where)) continue;
+    joined.set(child, [...(joined.get(child) ?? []), `"${column_name}" in (select "${parent_column}" from "${parent}" where ${where[parent]})`]);
+  }
+  for (const [child, conditions] of joined) where[child] = conditions.join(' or ');
+  return where;
 }
 
-/** Every row of company A, in every table with a company_id (and A's company row). */
+/** Every row of company A, in every table that holds some (and A's company row). */
 async function snapshot(test: TestApp, companyId: string): Promise<Record<string, unknown[]>> {
-  const rows: Record<string, unknown[]> = { company: await test.sql('select * from company where id = $1', [companyId]) };
-  for (const table of await companyTables(test)) rows[table] = await test.sql(`select * from "${table}" where company_id = $1 order by 1`, [companyId]);
+  const rows: Record<string, unknown[]> = {};
+  for (const [table, where] of Object.entries(await companyRows(test))) rows[table] = await test.sql(`select * from "${table}" r where ${where} order by r::text`, [companyId]);
   return JSON.parse(JSON.stringify(rows));
 }
 
 /**
  * Company B must see and change nothing of company A's: run as B's OWNER, every operation with A's
  * ids answers exactly as with ids that do not exist (null, NOT_FOUND, an empty list — never FORBIDDEN
- * or a different count), mentions none of A's ids, and A's rows stay as they were. An operation
- * that also takes B's own records (`own`) runs twice on them, so it must fail both times: one that
- * succeeded with A's id would answer differently from the run with a missing one.
+ * or a different count), mentions none of A's ids, and A's rows stay as they were (join tables' rows
+ * that reference A's among them). An operation that also takes B's own records (`own`) runs twice on
+ * them, so it must fail both times: one that succeeded with A's id would answer differently from the
+ * run with a missing one.
  */
 export async function assertTenantIsolation<Seed, Own = undefined>(t: Assertions, test: TestApp, spec: IsolationSpec<Seed, Own>): Promise<void> {
   const a = await test.createCompany({ name: 'Isolation A' });
