@@ -141,3 +141,21 @@ t.test('assertEdgeInputs passes a module that answers every edge input clearly',
     },
   });
 });
+
+t.test("assertEdgeInputs fails where the HTTP rate limit answered instead of the module, naming the fix", async (t) => {
+  const test = await createTestApp({ modules: [notes], config: { httpRateLimit: 5 } });
+  t.teardown(() => test.close());
+  const { checks, recorded } = recorder();
+  await assertEdgeInputs(recorded, test, {
+    module: 'notes',
+    async seed(company) {
+      const created = await test.gql('mutation ($input: CreateNoteInput!) { createNote(input: $input) { id } }', { input: { title: 'Kept', branchId: company.defaultBranchId } }, { token: company.owner.token });
+      return { noteId: created.data.createNote.id as string };
+    },
+    operations: { 'Query.note': ({ noteId }) => ({ id: noteId }) },
+    skip: { 'Query.notes': 'not here', 'Query.noteRows': 'not here', 'Query.rawNoteCount': 'not here', 'Subscription.noteCreated': 'not here', 'Mutation.createNote': 'not here', 'Mutation.deleteNote': 'not here' },
+  });
+  const limited = checks.find((check) => check.message.startsWith('Query.note as owner'));
+  t.notOk(limited?.passed, 'the sweep of Query.note fails');
+  t.ok(((limited?.found ?? []) as string[]).some((line) => line.endsWith("RATE_LIMITED (give the sweep's app config { httpRateLimit: 0 })")), 'and says how to mend it');
+});

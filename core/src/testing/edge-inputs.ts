@@ -271,7 +271,9 @@ export async function assertEdgeInputs<Seed>(t: Assertions, test: TestApp, spec:
         for (const error of answer.errors ?? []) {
           const code = error.extensions?.code;
           const fields = error.extensions?.fields ? ` ${JSON.stringify(error.extensions.fields)}` : '';
-          if (!change || !code || code === 'INTERNAL') failures.push(`${at}: ${code ?? 'no code'} (${error.message}${fields})`);
+          // A rate-limited answer tells nothing of the input: the sweep would pass without probing.
+          if (code === 'RATE_LIMITED') failures.push(`${at}: RATE_LIMITED (give the sweep's app config { httpRateLimit: 0 })`);
+          else if (!change || !code || code === 'INTERNAL') failures.push(`${at}: ${code ?? 'no code'} (${error.message}${fields})`);
         }
         if (before && answer.errors?.length) {
           await test.app.dispatcher.idle();
