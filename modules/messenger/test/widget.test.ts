@@ -149,6 +149,27 @@ t.test('widget: a session reaches its own conversations only, whoever knows the 
   t.match(await mineLive.next(), { data: { widgetEvents: { message: { content: 'and again for the first' } } } }, 'nor the other way round');
 });
 
+t.test("widget: another message's sourceId is CONFLICT and answers nothing of it — a visitor's, an agent's private note", async (t) => {
+  const { test, agent, inboxToken } = await widgetApp();
+  t.teardown(() => test.close());
+  const first = await start(test, inboxToken, { name: 'First', email: 'first@example.com' });
+  const secret = await say(test, first.token, 'my card is 1234', 'm-1');
+  data(await test.gql(AGENT_SEND, { input: { conversationId: secret.conversationId, content: 'a note about First', private: true, sourceId: 'n-1' } }, agent), 'sendMessage');
+  const other = await start(test, inboxToken, { name: 'Other', email: 'other@example.com' });
+  const before = await written(test);
+  for (const sourceId of ['m-1', 'n-1']) {
+    const res = await test.gql(SEND, { token: other.token, content: 'hi', sourceId });
+    t.equal(codeOf(res), 'CONFLICT', `${sourceId}: CONFLICT`);
+    t.same(res.errors?.[0]?.extensions?.field, 'sourceId', `${sourceId}: names sourceId`);
+    t.equal(res.data?.widgetSendMessage ?? null, null, `${sourceId}: nothing of the other message is answered`);
+  }
+  t.same(await written(test), before, 'nothing written');
+  t.same(await say(test, first.token, 'my card is 1234', 'm-1'), secret, 'its own redelivery still answers the first message');
+  const elsewhere = await say(test, other.token, 'a conversation of my own');
+  const reused = await test.gql(AGENT_SEND, { input: { conversationId: elsewhere.conversationId, content: 'hello', sourceId: 'n-1' } }, agent);
+  t.equal(codeOf(reused), 'CONFLICT', "an agent's sourceId of another conversation is CONFLICT too, not that conversation's note");
+});
+
 t.test('widget: bad and foreign tokens are NOT_FOUND and write nothing', async (t) => {
   const { test, company, inboxToken } = await widgetApp();
   t.teardown(() => test.close());

@@ -1,6 +1,7 @@
 import {
   AtriumError,
   BadUserInputError,
+  conflict,
   createValidator,
   forbidden,
   executePrepared,
@@ -66,6 +67,21 @@ async function checkFlood(ctx: MessengerContext, companyId: string, input: PostM
 }
 
 /**
+ * A sourceId seen before answers its message to the same sender in the same conversation alone (a
+ * redelivery). Anyone else's is CONFLICT: a sourceId is the client's, and another's message — a
+ * visitor's, an agent's private note — is never answered for it.
+ */
+function assertRedelivery(earlier: Message, conversationId: string | null, input: Pick<PostMessageInput, 'senderType' | 'senderUserId' | 'senderContactId' | 'field'>): Message {
+  const same =
+    earlier.conversationId === conversationId &&
+    earlier.senderType === input.senderType &&
+    (earlier.senderUserId ?? null) === (input.senderUserId ?? null) &&
+    (earlier.senderContactId ?? null) === (input.senderContactId ?? null);
+  if (!same) throw conflict('This sourceId is another message’s in the inbox', { field: input.field === '' ? 'sourceId' : `${input.field ?? 'input'}.sourceId` });
+  return earlier;
+}
+
+/**
  * Inserts the message unless its sourceId is already in the scope: the unique index settles it
  * (`on conflict do nothing`), so concurrent deliveries of one sourceId make one row — the others
  * wait for the first to commit and then find it.
@@ -128,7 +144,7 @@ export async function postMessage(tx: EntityManager, ctx: MessengerContext, conv
     source_id: sourceId,
     created_at: input.createdAt ?? new Date(),
   });
-  if (!message) return { message: await tx.findOneOrFail(Message, { dedupScope, sourceId }), duplicate: true };
+  if (!message) return { message: assertRedelivery(await tx.findOneOrFail(Message, { dedupScope, sourceId }), conversation.id, input), duplicate: true };
   // A redelivery (above) is not a new message: only new ones count. A refusal rolls the insert back.
   await checkFlood(ctx, companyId, input);
 
@@ -209,9 +225,13 @@ export async function receiveIncoming(tx: EntityManager, ctx: MessengerContext, 
       : 'select id from messenger_contact_inbox where id = ? for update',
     inbox.lockToSingleConversation ? [inbox.id, contactInbox.contactId] : [contactInbox.id],
   );
-  if (input.sourceId) {
-    const earlier = await tx.findOne(Message, { dedupScope: inbox.id, sourceId: input.sourceId });
-    if (earlier) return { message: earlier, duplicate: true, conversation: await tx.findOneOrFail(Conversation, { id: earlier.conversationId }) };
+  const earlier = input.sourceId ? await tx.findOne(Message, { dedupScope: inbox.id, sourceId: input.sourceId }) : null;
+  if (earlier) {
+    const conversation = await tx.findOneOrFail(Conversation, { id: earlier.conversationId });
+    // A redelivery through this very address alone: another contact's or another session's sourceId is CONFLICT.
+    const here = conversation.contactInboxId === contactInbox.id ? conversation.id : null;
+    assertRedelivery(earlier, here, { senderType: 'CONTACT', senderContactId: contactInbox.contactId, field: input.field });
+    return { message: earlier, duplicate: true, conversation };
   }
   const scope = inbox.lockToSingleConversation ? { inboxId: inbox.id, contactId: contactInbox.contactId } : { contactInboxId: contactInbox.id };
   let conversation =
