@@ -170,6 +170,18 @@ t.test("widget: another message's sourceId is CONFLICT and answers nothing of it
   t.equal(codeOf(reused), 'CONFLICT', "an agent's sourceId of another conversation is CONFLICT too, not that conversation's note");
 });
 
+t.test("widget: an agent's new conversation with a contact never lands in a session someone started with the contact's address", async (t) => {
+  const { test, company, agent, inboxId, inboxToken } = await widgetApp();
+  t.teardown(() => test.close());
+  const contactId = data(await test.gql('mutation { createContact(input: { name: "Victim", emails: ["victim@example.com"] }) { id } }', {}, company.owner), 'createContact').createContact.id;
+  const attacker = await start(test, inboxToken, { name: 'Attacker', email: 'victim@example.com' });
+  const CREATE = 'mutation ($input: CreateConversationInput!) { createConversation(input: $input) { id } }';
+  const created = data(await test.gql(CREATE, { input: { inboxId, contactId, content: 'Your invoice code is 42' } }, agent), 'createConversation').createConversation;
+  t.same((await history(test, attacker.token)).edges, [], "the agent's message is not in the attacker's session");
+  const [row] = await test.sql<{ contact_inbox_id: string }>('select contact_inbox_id from messenger_conversation where id = $1', [created.id]);
+  t.not(row?.contact_inbox_id, attacker.contactInboxId, 'the conversation has an address of its own');
+});
+
 t.test('widget: bad and foreign tokens are NOT_FOUND and write nothing', async (t) => {
   const { test, company, inboxToken } = await widgetApp();
   t.teardown(() => test.close());

@@ -169,12 +169,14 @@ export const findInbox = findReadableInbox;
 
 /**
  * The contact's address in the inbox: the contact inbox with this sourceId, created for the contact
- * when new. A sourceId of another contact is CONFLICT.
+ * when new. A sourceId of another contact is CONFLICT. Without one: the contact's first address in
+ * the inbox — but in a website widget's, a new one, since there every address is a visitor's session
+ * and anyone can start one with any e-mail address.
  */
 export async function contactInboxFor(tx: EntityManager, inbox: Inbox, contactId: string, sourceId: string | null): Promise<ContactInbox> {
   const contact = await tx.findOne(Contact, { id: contactId, deletedAt: null } as FilterQuery<Contact>);
   if (!contact) throw new BadUserInputError({ 'input.contactId': 'is not a contact of your company' });
-  if (sourceId === null) {
+  if (sourceId === null && inbox.channel !== 'WEB_WIDGET') {
     const existing = await tx.findOne(ContactInbox, { inboxId: inbox.id, contactId }, { orderBy: { createdAt: 'asc', id: 'asc' } });
     if (existing) return existing;
   }
