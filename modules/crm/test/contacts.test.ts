@@ -436,6 +436,17 @@ t.test('contacts: two parallel creates with one address give one contact and one
   t.equal(await countRows(test, 'crm_contact'), 1, 'the losers wrote nothing');
 });
 
+t.test("contacts: a company's first settings saved twice at once both succeed, one after the other", { skip: postgresOnly }, async (t) => {
+  const { test, company } = await crmApp();
+  t.teardown(() => test.close());
+  const SAVE = 'mutation ($input: UpdateCrmSettingsInput!) { updateCrmSettings(input: $input) { defaultPhoneCountry } }';
+  const results = await Promise.all(['GB', 'DE', 'FR'].map((country) => test.gql(SAVE, { input: { defaultPhoneCountry: country } }, company.owner)));
+  t.same(results.map((r) => r.errors?.[0]?.extensions?.code ?? 'ok'), ['ok', 'ok', 'ok'], 'no INTERNAL: the row is made once');
+  const saved = await test.sql<{ default_phone_country: string }>('select default_phone_country from crm_settings where company_id = $1', [company.id]);
+  t.equal(saved.length, 1, 'one row');
+  t.ok(['GB', 'DE', 'FR'].includes(saved[0]!.default_phone_country), 'holding one of the saves');
+});
+
 t.test('contacts: another company’s ids behave as missing ids', async (t) => {
   const { test } = await crmApp();
   t.teardown(() => test.close());

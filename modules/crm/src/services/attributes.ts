@@ -1,6 +1,6 @@
 import { Ajv, type ValidateFunction } from 'ajv';
 import addFormatsModule from 'ajv-formats';
-import { BadUserInputError, createValidator, fieldsFromAjv, type EntityManager, type Viewer } from '@atrium/core';
+import { BadUserInputError, createValidator, fieldsFromAjv, LockMode, type EntityManager, type Viewer } from '@atrium/core';
 import { isSupportedCountry } from 'libphonenumber-js';
 import { CrmSettings } from '../entities/contact.ts';
 
@@ -74,14 +74,18 @@ const validateSettings = createValidator<{ contactAttributeSchema?: Record<strin
  * Saves the company's CRM settings. A new attribute schema applies to contacts written from now on;
  * stored contacts are not re-checked (their attributes are re-checked when next updated).
  */
-export async function updateSettings(em: EntityManager, _viewer: Viewer, input: unknown): Promise<CrmSettings> {
+export async function updateSettings(em: EntityManager, viewer: Viewer, input: unknown): Promise<CrmSettings> {
   const changes = validateSettings(input);
   if (changes.defaultPhoneCountry && !isSupportedCountry(changes.defaultPhoneCountry)) {
     throw new BadUserInputError({ 'input.defaultPhoneCountry': 'is not a country with phone numbering' });
   }
   if (changes.contactAttributeSchema !== undefined) checkAttributeSchema(changes.contactAttributeSchema, 'input.contactAttributeSchema');
-  const settings = (await em.findOne(CrmSettings, {})) ?? em.create(CrmSettings, { contactAttributeSchema: {}, defaultPhoneCountry: null } as CrmSettings);
-  em.assign(settings, changes);
-  await em.flush();
-  return settings;
+  return em.transactional(async (tx) => {
+    // The row is made by whichever first save gets there (two at once would both insert it), then
+    // locked, so that saves at once apply one after the other.
+    await tx.execute('insert into crm_settings (company_id) values (?) on conflict do nothing', [viewer.companyId]);
+    const settings = await tx.findOneOrFail(CrmSettings, {}, { lockMode: LockMode.PESSIMISTIC_WRITE, refresh: true });
+    tx.assign(settings, changes);
+    return settings;
+  });
 }
