@@ -447,6 +447,34 @@ t.test("contacts: a company's first settings saved twice at once both succeed, o
   t.ok(['GB', 'DE', 'FR'].includes(saved[0]!.default_phone_country), 'holding one of the saves');
 });
 
+t.test('contacts: a deal, debt, task or note made while its contact is merged away ends on the survivor, or is refused', { skip: postgresOnly }, async (t) => {
+  const { test, company } = await crmApp();
+  t.teardown(() => test.close());
+  const owner = company.owner;
+  const make = async (name: string) => (await test.gql(CREATE_CONTACT, { input: { name } }, owner)).data.createContact.id as string;
+  const pipelineId = (await test.gql('mutation { createPipeline(input: { name: "Race", stages: [{ name: "New" }] }) { id } }', {}, owner)).data.createPipeline.id;
+  const links = {
+    deal: ['mutation ($id: ID!) { createDeal(input: { title: "d", pipelineId: "PIPELINE", contactId: $id }) { id } }'.replace('PIPELINE', pipelineId), 'crm_deal'],
+    debt: ['mutation ($id: ID!) { createDebt(input: { contactId: $id, amount: "5", currency: "USD" }) { id } }', 'crm_debt'],
+    task: ['mutation ($id: ID!) { createTask(input: { title: "t", contactId: $id }) { id } }', 'crm_task'],
+    note: ['mutation ($id: ID!) { createNote(input: { body: "n", contactId: $id }) { id } }', 'crm_note'],
+  } as const;
+  for (let round = 0; round < 5; round++) {
+    const [survivorId, mergedId] = [await make(`Survivor ${round}`), await make(`Merged ${round}`)];
+    const [merge, ...made] = await Promise.all([
+      test.gql(MERGE, { input: { survivorId, mergedId } }, owner),
+      ...Object.values(links).map(([query]) => test.gql(query, { id: mergedId }, owner)),
+    ]);
+    t.equal(merge!.errors, undefined, `round ${round}: the merge succeeds`);
+    for (const [i, [name, [, table]]] of Object.entries(links).entries()) {
+      const refused = made[i]!.errors?.[0]?.extensions;
+      if (refused) t.same([refused.code, refused.fields], ['BAD_USER_INPUT', { 'input.contactId': 'is a deleted contact' }], `round ${round}: the ${name} is refused as on a deleted contact`);
+      const [left] = await test.sql<{ n: number }>(`select count(*)::int as n from ${table} where contact_id = $1`, [mergedId]);
+      t.equal(left!.n, 0, `round ${round}: no ${name} is left on the merged contact`);
+    }
+  }
+});
+
 t.test('contacts: another company’s ids behave as missing ids', async (t) => {
   const { test } = await crmApp();
   t.teardown(() => test.close());

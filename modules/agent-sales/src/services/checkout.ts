@@ -1,4 +1,4 @@
-import { afterCommit, arrayParam, AtriumError, BadUserInputError, conflict, createValidator, decimal, executePrepared, insertEvents, MAX_CENTS, newId, notFound, type EntityManager, type OutboxEvent, type Viewer, transactionWithRetry } from '@atrium/core';
+import { afterCommit, arrayParam, AtriumError, BadUserInputError, conflict, createValidator, decimal, executePrepared, insertEvents, LockMode, MAX_CENTS, newId, notFound, type EntityManager, type OutboxEvent, type Viewer, transactionWithRetry } from '@atrium/core';
 import { findContact } from '@atrium/crm';
 import { AgentAllocation, AgentSale, AgentSaleLine } from '../entities/sales.ts';
 import { AgentTransferLine } from '../entities/transfers.ts';
@@ -237,7 +237,7 @@ export async function checkoutAgentCart({ em, viewer, emit, publish }: AgentSale
         throw conflict('The cart is already checked out');
       }
       if (data.customerId) {
-        const customer = await findContact(tx, viewer, data.customerId);
+        const customer = await findContact(tx, viewer, data.customerId, { lock: LockMode.PESSIMISTIC_READ });
         if (!customer || customer.deletedAt) throw new BadUserInputError({ 'input.customerId': 'is not a contact you can see' });
       }
       // Stale (changed while this waited): read again under the lock now held, in a fresh snapshot

@@ -95,10 +95,17 @@ export function contactsWhere(viewer: Viewer, action: 'read' | 'update' | 'delet
   return accessibleWhere(viewer.ability, action, 'Contact') as FilterQuery<Contact> | null;
 }
 
-/** A contact the viewer may read (deleted ones included), or null — another company's id is simply not found. */
-export async function findContact(em: EntityManager, viewer: Viewer, id: string): Promise<Contact | null> {
+/**
+ * A contact the viewer may read (deleted ones included), or null — another company's id is simply
+ * not found. `lock`, in a transaction, for a record about to reference it: the row stays locked until
+ * the transaction ends, so that a merge or deletion of the contact under way is waited for (and then
+ * seen), and one that comes later waits for the record (and moves it). `PESSIMISTIC_WRITE` when the
+ * transaction updates the contact too (its activity): two shared locks would deadlock on the update.
+ */
+export async function findContact(em: EntityManager, viewer: Viewer, id: string, options: { lock?: LockMode.PESSIMISTIC_READ | LockMode.PESSIMISTIC_WRITE } = {}): Promise<Contact | null> {
   const where = contactsWhere(viewer);
-  return where && isId(id) ? em.findOne(Contact, { $and: [{ id }, where] }) : null;
+  if (!where || !isId(id)) return null;
+  return em.findOne(Contact, { $and: [{ id }, where] }, options.lock ? { lockMode: options.lock, refresh: true } : {});
 }
 
 /** A live contact the viewer may change; NOT_FOUND when it cannot be seen, FORBIDDEN when it can only be read. */

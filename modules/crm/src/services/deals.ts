@@ -505,7 +505,7 @@ async function stageOf(tx: EntityManager, pipelineId: string, stageId: string | 
 
 /** A live contact the viewer may read (looked up with the viewer's access: another branch's contact is unknown). */
 async function contactOf(tx: EntityManager, viewer: Viewer, contactId: string, problems: Problems): Promise<Contact | null> {
-  const contact = await findContact(tx, viewer, contactId);
+  const contact = await findContact(tx, viewer, contactId, { lock: LockMode.PESSIMISTIC_WRITE });
   if (!contact) problems['input.contactId'] = 'is not a contact you can see';
   else if (contact.deletedAt) problems['input.contactId'] = 'is a deleted contact';
   return contact && !contact.deletedAt ? contact : null;

@@ -276,7 +276,7 @@ export async function createDebt({ em, viewer }: CrmContext, input: unknown): Pr
   if (Object.keys(fields).length) throw new BadUserInputError(fields);
 
   return em.transactional(async (tx) => {
-    const contact = await findContact(tx, viewer, data.contactId);
+    const contact = await findContact(tx, viewer, data.contactId, { lock: LockMode.PESSIMISTIC_WRITE });
     if (!contact) throw new BadUserInputError({ 'input.contactId': 'is not a contact you can see' });
     if (contact.deletedAt) throw new BadUserInputError({ 'input.contactId': 'is a deleted contact' });
     const debt = tx.create(Debt, {

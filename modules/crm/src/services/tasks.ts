@@ -34,9 +34,9 @@ const actorOf = (viewer: Viewer): string | null => (viewer.kind === 'user' ? vie
 // The records a task or note is about
 // ---------------------------------------------------------------------------------------------
 
-/** A live contact the viewer may read, for linking; BAD_USER_INPUT on `field` otherwise. */
+/** A live contact the viewer may read, for linking (locked until the transaction ends: see findContact); BAD_USER_INPUT on `field` otherwise. */
 async function linkedContact(em: EntityManager, viewer: Viewer, id: string, field: string): Promise<Contact> {
-  const contact = await findContact(em, viewer, id);
+  const contact = await findContact(em, viewer, id, { lock: LockMode.PESSIMISTIC_WRITE });
   if (!contact) throw new BadUserInputError({ [field]: 'is not a contact you can see' });
   if (contact.deletedAt) throw new BadUserInputError({ [field]: 'is a deleted contact' });
   return contact;
