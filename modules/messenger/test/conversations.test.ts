@@ -1,5 +1,6 @@
 import { readdir } from 'node:fs/promises';
 import t from 'tap';
+import { postgresOnly } from '@atrium/core/testing';
 import {
   agent,
   codeOf,
@@ -335,4 +336,36 @@ t.test('conversations: blockContact refuses a contact the caller cannot reach an
   for (const [what, id, who, code] of cases) t.equal(codeOf(await test.gql(BLOCK, { id, blocked: true }, who)), code, what);
   t.same(await contacts(), rows, 'no contact was blocked');
   t.same(await writeCounts(test), before, 'nothing was written');
+});
+
+t.test('conversations: an agent starting a conversation races a contact writing in, and another agent, without a second conversation or a deadlock', { skip: postgresOnly }, async (t) => {
+  const { test, company } = await messengerApp();
+  t.teardown(() => test.close());
+  const owner = company.owner;
+  const single = await createInbox(test, owner, { lockToSingleConversation: true });
+  const plain = await createInbox(test, owner);
+  const unresolved = (contactId: string) => countRows(test, 'messenger_conversation', `contact_id = $1 and status <> 'RESOLVED'`, [contactId]);
+  for (let round = 0; round < 5; round++) {
+    // A contact new to the inbox: two agents at once, and the contact's own message beside them.
+    const contactId = await createContact(test, owner, `Racer ${round}`);
+    const address = await createContactInbox(test, owner, single, contactId);
+    const answers = await Promise.all([
+      test.gql(CREATE, { input: { inboxId: single, contactId, content: 'from agent one' } }, owner),
+      test.gql(CREATE, { input: { inboxId: single, contactId, content: 'from agent two' } }, owner),
+      receive(test, owner, address, 'from the contact').catch((error: Error) => error),
+    ]);
+    t.same(answers.slice(0, 2).map(codeOf), [undefined, undefined], `round ${round}: both agents are answered`);
+    t.notOk(answers[2] instanceof Error, `round ${round}: so is the contact`);
+    t.equal(await unresolved(contactId), 1, `round ${round}: one unresolved conversation`);
+
+    // Any inbox: an agent's new conversation and the contact's message take their locks in one order.
+    const other = await createContact(test, owner, `Other ${round}`);
+    const otherAddress = await createContactInbox(test, owner, plain, other);
+    const [created, received] = await Promise.all([
+      test.gql(CREATE, { input: { inboxId: plain, contactId: other, sourceId: (await test.sql<{ source_id: string }>('select source_id from messenger_contact_inbox where id = $1', [otherAddress]))[0]!.source_id } }, owner),
+      receive(test, owner, otherAddress, 'hello').catch((error: Error) => error),
+    ]);
+    t.equal(codeOf(created), undefined, `round ${round}: no deadlock for the agent`);
+    t.notOk(received instanceof Error, `round ${round}: nor for the contact`);
+  }
 });

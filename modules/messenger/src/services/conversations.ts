@@ -26,7 +26,7 @@ import {
 import { Team } from '../entities/inboxes.ts';
 import { MAX_CONTENT_LENGTH } from '../entities/messages.ts';
 import { canWriteReadableConversation, findReadableConversation, isAdmin, isInboxMember, readableConversationsWhere, findReadableInbox } from './access.ts';
-import { contactInboxFor } from './inboxes.ts';
+import { contactInboxFor, lockContactThread } from './inboxes.ts';
 import { postMessage } from './messages.ts';
 import { autoAssign } from './assignment.ts';
 import { forgetAttachmentFiles } from './attachments.ts';
@@ -256,6 +256,7 @@ export async function createConversation(ctx: MessengerContext, input: unknown):
     if (!inbox) throw new BadUserInputError({ 'input.inboxId': 'is not an inbox you answer' });
     if (!isAdmin(viewer) && !(await isInboxMember({ em: tx }, viewer, inbox.id))) throw new BadUserInputError({ 'input.inboxId': 'is not an inbox you answer' });
     const contactInbox = await contactInboxFor(tx, inbox, data.contactId, data.sourceId ?? null);
+    await lockContactThread(tx, inbox, contactInbox);
     let conversation = inbox.lockToSingleConversation
       ? await tx.findOne(Conversation, { inboxId: inbox.id, contactId: data.contactId, status: { $ne: 'RESOLVED' } }, { orderBy: { createdAt: 'desc', id: 'desc' }, lockMode: LockMode.PESSIMISTIC_WRITE })
       : null;

@@ -168,6 +168,23 @@ export function listInboxes(ctx: MessengerContext): Promise<Inbox[]> {
 export const findInbox = findReadableInbox;
 
 /**
+ * Takes a contact's incoming messages and new conversations in an inbox one at a time, until the
+ * transaction ends, so that two never start two conversations: with `lockToSingleConversation`, the
+ * contact's whole thread in the inbox (a transaction-level advisory lock on the pair: it holds even
+ * when the contact's first address there is this transaction's own, not yet visible to others); else
+ * this one address's row. Every caller takes it before the company's conversation counter, so no two
+ * of them deadlock.
+ */
+export async function lockContactThread(tx: EntityManager, inbox: Inbox, contactInbox: ContactInbox): Promise<void> {
+  await tx.execute(
+    inbox.lockToSingleConversation
+      ? `select pg_advisory_xact_lock(hashtextextended('messenger.thread:' || ? || ':' || ?, 0))`
+      : 'select id from messenger_contact_inbox where id = ? for update',
+    inbox.lockToSingleConversation ? [inbox.id, contactInbox.contactId] : [contactInbox.id],
+  );
+}
+
+/**
  * The contact's address in the inbox: the contact inbox with this sourceId, created for the contact
  * when new. A sourceId of another contact is CONFLICT. Without one: the contact's first address in
  * the inbox — but in a website widget's, a new one, since there every address is a visitor's session

@@ -23,7 +23,7 @@ import { canWriteReadableConversation, findReadableConversation } from './access
 import { attachmentsSchema, decodeAttachments, forgetAttachmentFiles, storeAttachments, type AttachmentInput, type DecodedAttachment } from './attachments.ts';
 import { transact, type MessengerContext } from './context.ts';
 import { changeStatus, conversationToWrite, isContactBlocked, openConversation } from './conversations.ts';
-import { contactInboxFor, isWithinWorkingHours } from './inboxes.ts';
+import { contactInboxFor, isWithinWorkingHours, lockContactThread } from './inboxes.ts';
 import { conversationSnapshot, messageSnapshot, publishConversationEvent } from './realtime.ts';
 
 /** More messages than this from one sender in a minute are refused (flood protection). */
@@ -218,13 +218,7 @@ export interface ReceivedMessage extends PostedMessage {
 export async function receiveIncoming(tx: EntityManager, ctx: MessengerContext, input: IncomingInput, options: { commit?: boolean } = {}): Promise<ReceivedMessage> {
   const { contactInbox } = input;
   const inbox = await tx.findOneOrFail(Inbox, { id: contactInbox.inboxId });
-  // One contact's messages are taken one at a time: two never start two conversations.
-  await tx.execute(
-    inbox.lockToSingleConversation
-      ? 'select id from messenger_contact_inbox where inbox_id = ? and contact_id = ? order by id for update'
-      : 'select id from messenger_contact_inbox where id = ? for update',
-    inbox.lockToSingleConversation ? [inbox.id, contactInbox.contactId] : [contactInbox.id],
-  );
+  await lockContactThread(tx, inbox, contactInbox);
   const earlier = input.sourceId ? await tx.findOne(Message, { dedupScope: inbox.id, sourceId: input.sourceId }) : null;
   if (earlier) {
     const conversation = await tx.findOneOrFail(Conversation, { id: earlier.conversationId });
