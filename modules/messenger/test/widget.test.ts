@@ -182,6 +182,21 @@ t.test("widget: an agent's new conversation with a contact never lands in a sess
   t.not(row?.contact_inbox_id, attacker.contactInboxId, 'the conversation has an address of its own');
 });
 
+t.test("widget: an agent typing a private note is not shown to the visitor; other agents are told it is private", async (t) => {
+  const { test, agent, inboxToken } = await widgetApp();
+  t.teardown(() => test.close());
+  const visitor = await start(test, inboxToken, { name: 'Visitor', email: 'typing@example.com' });
+  const { conversationId } = await say(test, visitor.token, 'hello?');
+  const TYPING = 'mutation ($id: ID!, $typing: Boolean!, $private: Boolean) { setTyping(conversationId: $id, typing: $typing, private: $private) }';
+  const live = await test.subscribe(EVENTS, { token: visitor.token });
+  const agents = await test.subscribe('subscription ($id: ID!) { conversationEvents(conversationId: $id) { type typing { typing private } } }', { id: conversationId }, agent);
+  data(await test.gql(TYPING, { id: conversationId, typing: true, private: true }, agent), 'private typing');
+  data(await test.gql(TYPING, { id: conversationId, typing: false }, agent), 'public typing');
+  t.match(await live.next(), { data: { widgetEvents: { type: 'TYPING', typing: false } } }, "the visitor's first notice is the public one");
+  t.match(await agents.next(), { data: { conversationEvents: { type: 'TYPING', typing: { typing: true, private: true } } } }, 'agents hear of the private note');
+  t.match(await agents.next(), { data: { conversationEvents: { type: 'TYPING', typing: { typing: false, private: false } } } });
+});
+
 t.test('widget: bad and foreign tokens are NOT_FOUND and write nothing', async (t) => {
   const { test, company, inboxToken } = await widgetApp();
   t.teardown(() => test.close());

@@ -57,7 +57,7 @@ export const assignmentResolvers: Resolvers = {
       if (viewer.kind !== 'user') throw forbidden('Only users have an availability');
       return setAvailability(context.kernel, viewer.companyId, viewer.id, args);
     },
-    setTyping: (_root, args: ConversationArgs & { typing: boolean }, context) => {
+    setTyping: (_root, args: ConversationArgs & { typing: boolean; private?: boolean | null }, context) => {
       requireViewer(context);
       return setTyping(messengerContext(context), args);
     },

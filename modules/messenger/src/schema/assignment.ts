@@ -67,8 +67,8 @@ export const assignmentTypeDefs = /* GraphQL */ `
     (a heartbeat), so that an agent whose app is gone drops to OFFLINE by itself.
     """
     setAvailability(status: Availability!): Availability!
-    "Tells the conversation's subscribers you started (true) or stopped (false) typing; nothing is stored."
-    setTyping(conversationId: ID!, typing: Boolean!): Boolean!
+    "Tells the conversation's subscribers you started (true) or stopped (false) typing; nothing is stored. \`private\`: a note for agents, which the contact's widget is not told of."
+    setTyping(conversationId: ID!, typing: Boolean!, private: Boolean = false): Boolean!
     """
     Marks the conversation read up to now: your unread count drops to zero, agentLastSeenAt moves, the
     contact's messages turn READ, messenger.conversation.read is emitted. At most one write per 15

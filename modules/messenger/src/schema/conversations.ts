@@ -114,6 +114,8 @@ export const conversationTypeDefs = /* GraphQL */ `
   type TypingNotice {
     user: User
     typing: Boolean!
+    "A private note is being typed: agents alone are told."
+    private: Boolean!
   }
 
   type ReadNotice {

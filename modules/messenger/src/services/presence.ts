@@ -52,12 +52,12 @@ export async function availabilityOf(em: EntityManager, kernel: Kernel, companyI
   return users.map((user) => ({ user, availability: onlineIds.has(user.id) ? 'ONLINE' : busyIds.has(user.id) ? 'BUSY' : 'OFFLINE' }));
 }
 
-const validateTyping = createValidator<{ conversationId: string; typing: boolean }>(
+const validateTyping = createValidator<{ conversationId: string; typing: boolean; private?: boolean | null }>(
   {
     type: 'object',
     additionalProperties: false,
     required: ['conversationId', 'typing'],
-    properties: { conversationId: { type: 'string', format: 'uuid' }, typing: { type: 'boolean' } },
+    properties: { conversationId: { type: 'string', format: 'uuid' }, typing: { type: 'boolean' }, private: { type: ['boolean', 'null'] } },
   },
   '',
 );
@@ -67,7 +67,7 @@ const validateTyping = createValidator<{ conversationId: string; typing: boolean
  * Live only: nothing is stored and nothing goes through the outbox. Needs the right to write there.
  */
 export async function setTyping(ctx: MessengerContext, input: unknown): Promise<boolean> {
-  const { conversationId, typing } = validateTyping(input);
+  const { conversationId, typing, private: isPrivate } = validateTyping(input);
   if (ctx.viewer?.kind !== 'user') throw forbidden('Only users type');
   const conversation = await findReadableConversation(ctx, conversationId);
   if (!conversation) throw notFound('Conversation');
@@ -77,7 +77,7 @@ export async function setTyping(ctx: MessengerContext, input: unknown): Promise<
     conversationId: conversation.id,
     inboxId: conversation.inboxId ?? null,
     companyId: conversation.companyId,
-    typing: { userId: ctx.viewer.id, typing },
+    typing: { userId: ctx.viewer.id, typing, private: isPrivate ?? false },
   });
   return typing;
 }

@@ -21,7 +21,7 @@ export interface ConversationEvent {
   companyId: string;
   message?: MessageSnapshot;
   conversation?: ConversationSnapshot;
-  typing?: { userId: string; typing: boolean };
+  typing?: { userId: string; typing: boolean; private: boolean };
   read?: { userId: string; lastSeenAt: Date | string };
 }
 

@@ -241,7 +241,7 @@ export function widgetEventVisible(listener: WidgetListener, event: Conversation
     case 'MESSAGE_UPDATED':
       return !!event.message && !event.message.private && event.message.messageType !== 'ACTIVITY';
     case 'TYPING':
-      return (event.typing as { private?: boolean } | undefined)?.private !== true;
+      return event.typing?.private !== true;
     case 'STATUS_CHANGED':
     case 'READ':
     case 'DELETED':
