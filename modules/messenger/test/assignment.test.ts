@@ -1,6 +1,6 @@
 import t from 'tap';
 import { assertTenantIsolation, type TestApp, type TestUser } from '@atrium/core/testing';
-import { AGENT_KEYS, agent, codeOf, createContact, createInbox as createAnyInbox, data, fieldsOf, messengerApp, type Who } from './helpers.ts';
+import { AGENT_KEYS, agent, codeOf, countRows, createContact, createInbox as createAnyInbox, data, fieldsOf, messengerApp, type Who } from './helpers.ts';
 
 const CONVERSATION = 'id status assignee { id } unreadCount';
 const ASSIGN = `mutation ($conversationId: ID!, $assigneeId: ID) { assignConversation(conversationId: $conversationId, assigneeId: $assigneeId) { ${CONVERSATION} } }`;
@@ -159,6 +159,27 @@ t.test('auto-assignment: the cap of open conversations and the rate limit', asyn
     const next = [];
     for (let i = 0; i < 4; i++) next.push((await open(test, owner, inboxId, person)).assignee);
     t.same(next, [bob.id, bob.id, bob.id, null], 'Bob has his own limit; Ann is still over hers');
+  });
+
+  t.test("a message refused for flooding opens nothing and spends no agent's turn or limit", async (t) => {
+    const inboxId = await createInbox(test, owner, { name: 'Flooded', assignmentLimit: 1, assignmentWindowSeconds: 3600, allowMessagesAfterResolved: false }, [ann, bob]);
+    await setAvailability(test, bob, 'ONLINE');
+    const RECEIVE = 'mutation ($input: ReceiveMessageInput!) { receiveMessage(input: $input) { conversationId } }';
+    const ADDRESS = 'mutation ($input: CreateContactInboxInput!) { createContactInbox(input: $input) { id } }';
+    const address = async (contactId: string) => data(await test.gql(ADDRESS, { input: { inboxId, contactId, sourceId: contactId } }, owner), 'address').createContactInbox.id;
+    const flooder = await address(await createContact(test, owner, 'Flooder'));
+    const sent = [];
+    for (let i = 0; i < 20; i++) sent.push(data(await test.gql(RECEIVE, { input: { contactInboxId: flooder, content: `spam ${i}` } }, owner), 'receive').receiveMessage.conversationId);
+    const first = sent[0];
+    const [assigned] = await test.sql<{ assignee_id: string }>('select assignee_id from messenger_conversation where id = $1', [first]);
+    data(await test.gql(SET_STATUS, { id: first, status: 'RESOLVED' }, owner), 'resolve');
+    const conversations = await countRows(test, 'messenger_conversation');
+    t.equal(codeOf(await test.gql(RECEIVE, { input: { contactInboxId: flooder, content: 'the 21st' } }, owner)), 'RATE_LIMITED', 'the 21st message in a minute is refused');
+    t.equal(await countRows(test, 'messenger_conversation'), conversations, 'and opens no conversation');
+    const next = data(await test.gql(RECEIVE, { input: { contactInboxId: await address(await createContact(test, owner, 'Next')), content: 'hello' } }, owner), 'receive').receiveMessage;
+    const [nextAssigned] = await test.sql<{ assignee_id: string | null }>('select assignee_id from messenger_conversation where id = $1', [next.conversationId]);
+    t.ok(nextAssigned!.assignee_id, "the next contact's conversation still gets an agent");
+    t.not(nextAssigned!.assignee_id, assigned!.assignee_id, 'the other one: the refused message took no turn from it');
   });
 
   t.test('an inbox without autoAssign assigns nobody', async (t) => {

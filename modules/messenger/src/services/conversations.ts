@@ -27,7 +27,7 @@ import { Team } from '../entities/inboxes.ts';
 import { MAX_CONTENT_LENGTH } from '../entities/messages.ts';
 import { canWriteReadableConversation, findReadableConversation, isAdmin, isInboxMember, readableConversationsWhere, findReadableInbox } from './access.ts';
 import { contactInboxFor, lockContactThread } from './inboxes.ts';
-import { postMessage } from './messages.ts';
+import { checkFlood, postMessage } from './messages.ts';
 import { autoAssign } from './assignment.ts';
 import { forgetAttachmentFiles } from './attachments.ts';
 import { companyIdOf, transact, type MessengerContext } from './context.ts';
@@ -260,10 +260,11 @@ export async function createConversation(ctx: MessengerContext, input: unknown):
     let conversation = inbox.lockToSingleConversation
       ? await tx.findOne(Conversation, { inboxId: inbox.id, contactId: data.contactId, status: { $ne: 'RESOLVED' } }, { orderBy: { createdAt: 'desc', id: 'desc' }, lockMode: LockMode.PESSIMISTIC_WRITE })
       : null;
+    const message = data.content?.trim() ? ({ messageType: 'OUTGOING', senderType: 'USER', senderUserId: viewer.id, content: data.content } as const) : null;
+    const opening = !conversation;
+    if (opening && message) await checkFlood(ctx, inbox.companyId, message);
     conversation ??= await openConversation(tx, ctx, { kind: 'INBOX', branchId: inbox.branchId, inboxId: inbox.id, contactId: data.contactId, contactInboxId: contactInbox.id });
-    if (data.content?.trim()) {
-      await postMessage(tx, ctx, conversation, { messageType: 'OUTGOING', senderType: 'USER', senderUserId: viewer.id, content: data.content });
-    }
+    if (message) await postMessage(tx, ctx, conversation, { ...message, floodChecked: opening });
     return conversation;
   });
 }

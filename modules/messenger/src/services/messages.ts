@@ -48,6 +48,8 @@ export interface PostMessageInput {
   createdAt?: Date;
   /** Prefix of input paths in errors (default `input`). */
   field?: string;
+  /** The sender's flood limit was checked (and counted) already, by a caller about to open the conversation. */
+  floodChecked?: boolean;
 }
 
 export interface PostedMessage {
@@ -56,8 +58,12 @@ export interface PostedMessage {
   duplicate: boolean;
 }
 
-/** Refuses a new message past the sender's flood limit (RATE_LIMITED); the caller's transaction rolls back. */
-async function checkFlood(ctx: MessengerContext, companyId: string, input: PostMessageInput): Promise<void> {
+/**
+ * Refuses a new message past the sender's flood limit (RATE_LIMITED); the caller's transaction rolls
+ * back. A caller that would open a conversation for the message checks first: the opening's
+ * auto-assignment turns the round robin and charges an agent's limit, which no rollback gives back.
+ */
+export async function checkFlood(ctx: MessengerContext, companyId: string, input: Pick<PostMessageInput, 'senderType' | 'senderUserId' | 'senderContactId'>): Promise<void> {
   const sender = input.senderType === 'USER' ? input.senderUserId : input.senderType === 'CONTACT' ? input.senderContactId : null;
   if (!sender) return;
   const result = await ctx.kernel.limiter.hit(`messenger:flood:${companyId}:${sender}`, FLOOD_LIMIT, FLOOD_WINDOW_MS);
@@ -146,7 +152,7 @@ export async function postMessage(tx: EntityManager, ctx: MessengerContext, conv
   });
   if (!message) return { message: assertRedelivery(await tx.findOneOrFail(Message, { dedupScope, sourceId }), conversation.id, input), duplicate: true };
   // A redelivery (above) is not a new message: only new ones count. A refusal rolls the insert back.
-  await checkFlood(ctx, companyId, input);
+  if (!input.floodChecked) await checkFlood(ctx, companyId, input);
 
   await storeAttachments(tx, ctx, message.id, companyId, attachments);
   ctx.emit(tx, 'messenger.message.created', {
@@ -231,10 +237,14 @@ export async function receiveIncoming(tx: EntityManager, ctx: MessengerContext, 
   let conversation =
     (await tx.findOne(Conversation, { ...scope, status: { $ne: 'RESOLVED' } }, { orderBy: { createdAt: 'desc', id: 'desc' }, lockMode: LockMode.PESSIMISTIC_WRITE })) ??
     (inbox.allowMessagesAfterResolved ? await tx.findOne(Conversation, { ...scope }, { orderBy: { createdAt: 'desc', id: 'desc' }, lockMode: LockMode.PESSIMISTIC_WRITE }) : null);
-  // Refused input must not open a conversation: its auto-assignment charges an agent's rate limit
-  // and turn in the round robin outside this transaction, which its rollback would not give back.
+  // Refused input, or a sender past the flood limit, must not open a conversation: its auto-assignment
+  // charges an agent's rate limit and turn in the round robin outside this transaction, which its
+  // rollback would not give back.
   const checked = conversation ? undefined : checkMessageInput(ctx, { messageType: 'INCOMING', content: input.content, attachments: input.attachments, field: input.field });
+  const sender = { senderType: 'CONTACT', senderContactId: contactInbox.contactId } as const;
+  const opening = !conversation;
   if (!conversation) {
+    await checkFlood(ctx, inbox.companyId, sender);
     conversation = await openConversation(tx, ctx, { kind: 'INBOX', branchId: inbox.branchId, inboxId: inbox.id, contactId: contactInbox.contactId, contactInboxId: contactInbox.id });
   }
   const wasWaiting = !!conversation.waitingSince;
@@ -248,14 +258,14 @@ export async function receiveIncoming(tx: EntityManager, ctx: MessengerContext, 
     conversation,
     {
       messageType: 'INCOMING',
-      senderType: 'CONTACT',
-      senderContactId: contactInbox.contactId,
+      ...sender,
       content: input.content,
       sourceId: input.sourceId,
       attachments: input.attachments,
       checked,
       createdAt,
       field: input.field,
+      floodChecked: opening,
     },
     { commit: options.commit && !outOfOffice },
   );
