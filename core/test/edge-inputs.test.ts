@@ -1,6 +1,6 @@
 import t from 'tap';
 import { BadUserInputError, definePlugin, isId, notFound, requirePermission, subscription } from '@atrium/core';
-import { assertEdgeInputs, createTestApp } from '@atrium/core/testing';
+import { assertEdgeInputs, createTestApp, type TestApp, type TestCompany } from '@atrium/core/testing';
 import { Note, noteCreated, notes } from './fixtures/notes.ts';
 import { recorder } from './fixtures/recorder.ts';
 
@@ -72,16 +72,19 @@ const careless = definePlugin({
   },
 });
 
+/** The seed of the sweeps below: one note in the caller's company. */
+async function oneNote(company: TestCompany, test: TestApp): Promise<{ noteId: string }> {
+  const created = await test.gql('mutation ($input: CreateNoteInput!) { createNote(input: $input) { id } }', { input: { title: 'Kept', branchId: company.defaultBranchId } }, { token: company.owner.token });
+  return { noteId: created.data.createNote.id as string };
+}
+
 t.test('assertEdgeInputs finds an internal error, a failed mutation that wrote, and fields left out', async (t) => {
   const test = await createTestApp({ modules: [notes, careless] });
   t.teardown(() => test.close());
   const { checks, recorded } = recorder();
   await assertEdgeInputs(recorded, test, {
     module: 'careless',
-    async seed(company) {
-      const created = await test.gql('mutation ($input: CreateNoteInput!) { createNote(input: $input) { id } }', { input: { title: 'Kept', branchId: company.defaultBranchId } }, { token: company.owner.token });
-      return { noteId: created.data.createNote.id as string };
-    },
+    seed: oneNote,
     operations: {
       'Query.carelessNote': ({ noteId }) => ({ id: noteId }),
       'Subscription.noteCreatedAfter': ({ noteId }) => ({ id: noteId }),
@@ -148,10 +151,7 @@ t.test("assertEdgeInputs fails where the HTTP rate limit answered instead of the
   const { checks, recorded } = recorder();
   await assertEdgeInputs(recorded, test, {
     module: 'notes',
-    async seed(company) {
-      const created = await test.gql('mutation ($input: CreateNoteInput!) { createNote(input: $input) { id } }', { input: { title: 'Kept', branchId: company.defaultBranchId } }, { token: company.owner.token });
-      return { noteId: created.data.createNote.id as string };
-    },
+    seed: oneNote,
     operations: { 'Query.note': ({ noteId }) => ({ id: noteId }) },
     skip: { 'Query.notes': 'not here', 'Query.noteRows': 'not here', 'Query.rawNoteCount': 'not here', 'Subscription.noteCreated': 'not here', 'Mutation.createNote': 'not here', 'Mutation.deleteNote': 'not here' },
   });
