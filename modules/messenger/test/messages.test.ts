@@ -29,6 +29,18 @@ t.test('messages: a sourceId makes one message however often it is delivered', a
   const elsewhere = await incomingConversation(test, owner, otherInbox);
   const same = await receive(test, owner, elsewhere.contactInboxId, 'other inbox', { sourceId: 'wamid.1' });
   t.not(same.id, first.id, 'a sourceId is unique per inbox, not across inboxes');
+
+  // Through an API channel a redelivery may come by another of the contact's addresses; another
+  // contact's sourceId is CONFLICT, and nothing of that message is answered.
+  const contactId = (await test.sql<{ contact_id: string }>('select contact_id from messenger_contact_inbox where id = $1', [contactInboxId]))[0]!.contact_id;
+  const secondAddress = await createContactInbox(test, owner, inboxId, contactId);
+  t.equal((await receive(test, owner, secondAddress, 'from the bridge', { sourceId: 'wamid.1' })).id, first.id, "the same contact's other address: the first message");
+  const stranger = await incomingConversation(test, owner, inboxId);
+  const before = await writeCounts(test);
+  const mixedUp = await test.gql(RECEIVE, { input: { contactInboxId: stranger.contactInboxId, content: 'not theirs', sourceId: 'wamid.1' } }, owner);
+  t.equal(codeOf(mixedUp), 'CONFLICT', "another contact's sourceId is CONFLICT");
+  t.equal(mixedUp.data?.receiveMessage ?? null, null, 'answering nothing of that message');
+  t.same(await writeCounts(test), before, 'and writing nothing');
 });
 
 t.test("messages: on PostgreSQL an agent's reply is three round trips — the lock, the insert, then its event and the conversation's update with the commit", { skip: postgresOnly }, async (t) => {

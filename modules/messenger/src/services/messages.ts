@@ -228,8 +228,10 @@ export async function receiveIncoming(tx: EntityManager, ctx: MessengerContext, 
   const earlier = input.sourceId ? await tx.findOne(Message, { dedupScope: inbox.id, sourceId: input.sourceId }) : null;
   if (earlier) {
     const conversation = await tx.findOneOrFail(Conversation, { id: earlier.conversationId });
-    // A redelivery through this very address alone: another contact's or another session's sourceId is CONFLICT.
-    const here = conversation.contactInboxId === contactInbox.id ? conversation.id : null;
+    // A redelivery by the same contact — through a widget, by the very session (anyone can start one
+    // as the contact); through an API channel, by any of its addresses (the company's bridge makes
+    // them). Another's sourceId is CONFLICT.
+    const here = inbox.channel !== 'WEB_WIDGET' || conversation.contactInboxId === contactInbox.id ? conversation.id : null;
     assertRedelivery(earlier, here, { senderType: 'CONTACT', senderContactId: contactInbox.contactId, field: input.field });
     return { message: earlier, duplicate: true, conversation };
   }
