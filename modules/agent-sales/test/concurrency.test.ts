@@ -172,3 +172,43 @@ t.test('a line added or removed while a checkout waits for the cart is sold as i
   t.same(await onHand(test, office, agent.id), { [soap]: 3, [brush]: 3 });
   t.same(await ledgerMismatches(test), { remaining: [], sales: [], refunds: [] });
 });
+
+t.test("a key repeated while the agent's default cart is locked answers the one sale, the cart not named", { skip: postgresOnly }, async (t) => {
+  const database = await createTestDatabase(modules);
+  t.teardown(() => database.drop());
+  const test = await createTestApp({ modules, database, config: { logLevel: 'error' } });
+  t.teardown(() => test.close());
+  const company = await test.createCompany();
+  const office = company.owner;
+  const agent = await newAgent(test, company);
+  const soap = await newProduct(test, office, 'Soap');
+  await handOver(test, office, agent, [{ productId: soap, quantity: 5 }]);
+  const cartId = await newCart(test, agent, [{ productId: soap, quantity: 1 }]);
+  const holder = new pg.Client({ connectionString: database.target.driver === 'postgresql' ? database.target.url : '' });
+  await holder.connect();
+  t.teardown(() => holder.end());
+  const holderPid = (await holder.query<{ pid: number }>('select pg_backend_pid() as pid')).rows[0]!.pid;
+  const waiting = async (n: number) => {
+    for (;;) {
+      const [row] = await test.sql<{ n: number }>(
+        `select count(*)::int as n from pg_stat_activity a
+          where $1 = any(pg_blocking_pids(a.pid))
+             or exists (select from pg_stat_activity w where $1 = any(pg_blocking_pids(w.pid)) and w.pid = any(pg_blocking_pids(a.pid)))`,
+        [holderPid],
+      );
+      if (row!.n >= n) return;
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+  };
+  // Both read "no sale with this key" before they wait; the one served second finds the cart sold.
+  await holder.query('begin');
+  await holder.query('select id from agent_cart where id = $1 for update', [cartId]);
+  const first = test.gql(CHECKOUT, { input: { idempotencyKey: 'default-cart' } }, agent);
+  await waiting(1);
+  const repeat = test.gql(CHECKOUT, { input: { idempotencyKey: 'default-cart' } }, agent);
+  await waiting(2);
+  await holder.query('commit');
+  const answers = await Promise.all([first, repeat]);
+  t.same(answers.map((r) => r.errors), [undefined, undefined], 'both answer');
+  t.equal(new Set(answers.map((r) => r.data.checkoutAgentCart.id)).size, 1, 'with the one sale');
+});

@@ -229,7 +229,12 @@ export async function checkoutAgentCart({ em, viewer, emit, publish }: AgentSale
     async (tx) => {
       const { previous, cart, lines: current } = await lockCartForCheckout(tx, viewer, data);
       if (previous) return { sale: answerRepeat((await findByKey(tx, viewer, data.idempotencyKey))!, data), written: null, stock: null };
-      if (!cart) throw data.cartId ? notFound('Cart') : new BadUserInputError({ 'input.cartId': 'is needed: you have no open cart' });
+      if (!cart) {
+        // The default cart was checked out while this waited for it: by a repeat of this key, perhaps.
+        const raced = data.cartId ? null : await findByKey(tx, viewer, data.idempotencyKey);
+        if (raced) return { sale: answerRepeat(raced, data), written: null, stock: null };
+        throw data.cartId ? notFound('Cart') : new BadUserInputError({ 'input.cartId': 'is needed: you have no open cart' });
+      }
       if (cart.status !== 'OPEN') {
         // Checked out while this waited for its lock: by a repeat of this key, or by another checkout.
         const raced = await findByKey(tx, viewer, data.idempotencyKey);
