@@ -221,18 +221,17 @@ export async function assertEdgeInputs<Seed>(t: Assertions, test: TestApp, spec:
 
   const rootOf = (key: string) => key.split('.')[0] as Root;
   const keys = Object.keys(spec.operations).filter((key) => owned.includes(key)).sort((a, b) => ROOT_ORDER.indexOf(rootOf(a)) - ROOT_ORDER.indexOf(rootOf(b)));
-  const documents = new Map(
-    keys.map((key) => {
-      const [root, name] = key.split('.') as [Root, string];
-      return [key, documentOf(root, schema.getRootType(root.toLowerCase() as OperationTypeNode)!.getFields()[name]!)];
-    }),
-  );
+  /** The root field a key names (`Query.contacts`), if it names one. */
+  const rootField = (key: string) => {
+    const [root, name] = key.split('.') as [Root, string];
+    return ROOT_ORDER.includes(root) ? schema.getRootType(root.toLowerCase() as OperationTypeNode)?.getFields()[name] : undefined;
+  };
+  const documents = new Map(keys.map((key) => [key, documentOf(rootOf(key), rootField(key)!)]));
   // A field below the root with arguments is probed through the first query that reaches it; one
   // under a skipped query is skipped with it.
   const nestedUnder = (key: string) => {
-    const [root, name] = key.split('.') as [Root, string];
-    const field = root === 'Query' ? schema.getQueryType()!.getFields()[name] : undefined;
-    return field ? documentOf(root, field).nested.map((arg) => arg.field) : [];
+    const field = rootOf(key) === 'Query' ? rootField(key) : undefined;
+    return field ? (documents.get(key) ?? documentOf('Query', field)).nested.map((arg) => arg.field) : [];
   };
   const reached = new Set([...keys, ...Object.keys(spec.skip ?? {})].flatMap(nestedUnder));
   const hasArgs = (key: string) => {
@@ -255,8 +254,8 @@ export async function assertEdgeInputs<Seed>(t: Assertions, test: TestApp, spec:
   for (const [caller, as] of Object.entries(callers)) {
     const probedNested = new Set<string>();
     for (const key of keys) {
-      const [root, name] = key.split('.') as [Root, string];
-      const field = schema.getRootType(root.toLowerCase() as OperationTypeNode)!.getFields()[name]!;
+      const root = rootOf(key);
+      const field = rootField(key)!;
       const { query, nested } = documents.get(key)!;
       const failures: string[] = [];
       let requests = 0;
