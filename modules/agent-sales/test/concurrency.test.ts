@@ -17,6 +17,44 @@ async function twoInstances(t: { teardown(fn: () => unknown): void }): Promise<[
   return [a, b];
 }
 
+/**
+ * An app on a database of its own, and a session of the test's own on that database that holds a
+ * cart's row locked (`hold`, until `release`), with a wait until `n` sessions queue behind it —
+ * directly, or behind one that waits for it.
+ */
+async function appWithCartHolder(t: { teardown(fn: () => unknown): void }) {
+  const database = await createTestDatabase(modules);
+  t.teardown(() => database.drop());
+  const test = await createTestApp({ modules, database, config: { logLevel: 'error' } });
+  t.teardown(() => test.close());
+  const holder = new pg.Client({ connectionString: database.target.driver === 'postgresql' ? database.target.url : '' });
+  await holder.connect();
+  t.teardown(() => holder.end());
+  const holderPid = (await holder.query<{ pid: number }>('select pg_backend_pid() as pid')).rows[0]!.pid;
+  const control = {
+    async hold(cartId: string): Promise<void> {
+      await holder.query('begin');
+      await holder.query('select id from agent_cart where id = $1 for update', [cartId]);
+    },
+    async release(): Promise<void> {
+      await holder.query('commit');
+    },
+    async queued(n: number): Promise<void> {
+      for (;;) {
+        const [row] = await test.sql<{ n: number }>(
+          `select count(*)::int as n from pg_stat_activity a
+            where $1 = any(pg_blocking_pids(a.pid))
+               or exists (select from pg_stat_activity w where $1 = any(pg_blocking_pids(w.pid)) and w.pid = any(pg_blocking_pids(a.pid)))`,
+          [holderPid],
+        );
+        if (row!.n >= n) return;
+        await new Promise((resolve) => setTimeout(resolve, 10));
+      }
+    },
+  };
+  return { test, holder: control };
+}
+
 t.test('3 units on hand, 10 concurrent checkouts of 1 across two instances: exactly 3 sell, FIFO', { skip: postgresOnly }, async (t) => {
   const [a, b] = await twoInstances(t);
   const company = await a.createCompany();
@@ -112,10 +150,7 @@ t.test('carts naming products in opposite orders, and returns racing checkouts: 
 });
 
 t.test('a line added or removed while a checkout waits for the cart is sold as it then is', { skip: postgresOnly }, async (t) => {
-  const database = await createTestDatabase(modules);
-  t.teardown(() => database.drop());
-  const test = await createTestApp({ modules, database, config: { logLevel: 'error' } });
-  t.teardown(() => test.close());
+  const { test, holder } = await appWithCartHolder(t);
   const company = await test.createCompany();
   const office = company.owner;
   const agent = await newAgent(test, company);
@@ -125,32 +160,14 @@ t.test('a line added or removed while a checkout waits for the cart is sold as i
     { productId: soap, quantity: 5 },
     { productId: brush, quantity: 5 },
   ]);
-  const holder = new pg.Client({ connectionString: database.target.driver === 'postgresql' ? database.target.url : '' });
-  await holder.connect();
-  t.teardown(() => holder.end());
-  const holderPid = (await holder.query<{ pid: number }>('select pg_backend_pid() as pid')).rows[0]!.pid;
-  // Sessions waiting behind the holder, directly or behind one that waits for it.
-  const queued = async (n: number) => {
-    for (;;) {
-      const [row] = await test.sql<{ n: number }>(
-        `select count(*)::int as n from pg_stat_activity a
-          where $1 = any(pg_blocking_pids(a.pid))
-             or exists (select from pg_stat_activity w where $1 = any(pg_blocking_pids(w.pid)) and w.pid = any(pg_blocking_pids(a.pid)))`,
-        [holderPid],
-      );
-      if (row!.n >= n) return;
-      await new Promise((resolve) => setTimeout(resolve, 10));
-    }
-  };
   /** Another session holds the cart; `change`, then a checkout, queue behind it, in that order. */
   const behind = async (cartId: string, key: string, change: () => Promise<{ errors?: unknown[] }>) => {
-    await holder.query('begin');
-    await holder.query('select id from agent_cart where id = $1 for update', [cartId]);
+    await holder.hold(cartId);
     const changing = change();
-    await queued(1);
+    await holder.queued(1);
     const checkingOut = test.gql(CHECKOUT, { input: { cartId, idempotencyKey: key } }, agent);
-    await queued(2);
-    await holder.query('commit');
+    await holder.queued(2);
+    await holder.release();
     const [changed, sold] = await Promise.all([changing, checkingOut]);
     t.equal(changed.errors, undefined, 'the change, first in the queue, commits');
     t.equal(sold.errors, undefined, 'the checkout, behind it, sells');
@@ -174,40 +191,20 @@ t.test('a line added or removed while a checkout waits for the cart is sold as i
 });
 
 t.test("a key repeated while the agent's default cart is locked answers the one sale, the cart not named", { skip: postgresOnly }, async (t) => {
-  const database = await createTestDatabase(modules);
-  t.teardown(() => database.drop());
-  const test = await createTestApp({ modules, database, config: { logLevel: 'error' } });
-  t.teardown(() => test.close());
+  const { test, holder } = await appWithCartHolder(t);
   const company = await test.createCompany();
   const office = company.owner;
   const agent = await newAgent(test, company);
   const soap = await newProduct(test, office, 'Soap');
   await handOver(test, office, agent, [{ productId: soap, quantity: 5 }]);
   const cartId = await newCart(test, agent, [{ productId: soap, quantity: 1 }]);
-  const holder = new pg.Client({ connectionString: database.target.driver === 'postgresql' ? database.target.url : '' });
-  await holder.connect();
-  t.teardown(() => holder.end());
-  const holderPid = (await holder.query<{ pid: number }>('select pg_backend_pid() as pid')).rows[0]!.pid;
-  const waiting = async (n: number) => {
-    for (;;) {
-      const [row] = await test.sql<{ n: number }>(
-        `select count(*)::int as n from pg_stat_activity a
-          where $1 = any(pg_blocking_pids(a.pid))
-             or exists (select from pg_stat_activity w where $1 = any(pg_blocking_pids(w.pid)) and w.pid = any(pg_blocking_pids(a.pid)))`,
-        [holderPid],
-      );
-      if (row!.n >= n) return;
-      await new Promise((resolve) => setTimeout(resolve, 10));
-    }
-  };
   // Both read "no sale with this key" before they wait; the one served second finds the cart sold.
-  await holder.query('begin');
-  await holder.query('select id from agent_cart where id = $1 for update', [cartId]);
+  await holder.hold(cartId);
   const first = test.gql(CHECKOUT, { input: { idempotencyKey: 'default-cart' } }, agent);
-  await waiting(1);
+  await holder.queued(1);
   const repeat = test.gql(CHECKOUT, { input: { idempotencyKey: 'default-cart' } }, agent);
-  await waiting(2);
-  await holder.query('commit');
+  await holder.queued(2);
+  await holder.release();
   const answers = await Promise.all([first, repeat]);
   t.same(answers.map((r) => r.errors), [undefined, undefined], 'both answer');
   t.equal(new Set(answers.map((r) => r.data.checkoutAgentCart.id)).size, 1, 'with the one sale');
